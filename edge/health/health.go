@@ -1,0 +1,155 @@
+package health
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// CameraState is the supervisor state of one camera.
+type CameraState string
+
+// Camera states (issue 4 adds degraded, lost and refused transitions).
+const (
+	StateStarting  CameraState = "starting"
+	StateRecording CameraState = "recording"
+	StateDegraded  CameraState = "degraded"
+	StateLost      CameraState = "lost"
+	StateRefused   CameraState = "refused"
+	StateStopped   CameraState = "stopped"
+)
+
+// Camera is the health of one camera.
+type Camera struct {
+	ID        string      `json:"id"`
+	Name      string      `json:"name"`
+	State     CameraState `json:"state"`
+	Reason    string      `json:"reason,omitempty"`
+	Masked    bool        `json:"masked"`
+	Width     int         `json:"width"`
+	Height    int         `json:"height"`
+	FPS       float64     `json:"fps"`
+	Kbps      float64     `json:"kbps"`
+	Frames    uint64      `json:"frames"`
+	LastFrame time.Time   `json:"last_frame"`
+	Encoder   string      `json:"encoder,omitempty"`
+}
+
+// Storage is the health of the recording store.
+type Storage struct {
+	RingBytes     int64         `json:"ring_bytes"`
+	UsedBytes     int64         `json:"used_bytes"`
+	Segments      int           `json:"segments"`
+	Oldest        time.Time     `json:"oldest"`
+	Horizon       time.Duration `json:"horizon_ns"`
+	HorizonFloor  time.Duration `json:"horizon_floor_ns"`
+	Cipher        string        `json:"cipher"`
+	LastWriteErr  string        `json:"last_write_error,omitempty"`
+	ClosedSegment uint64        `json:"closed_segments"`
+}
+
+// Snapshot is the whole device health at one moment.
+type Snapshot struct {
+	Device   string    `json:"device"`
+	Time     time.Time `json:"time"`
+	Started  time.Time `json:"started"`
+	Uptime   string    `json:"uptime"`
+	Firmware string    `json:"firmware"`
+	Cameras  []Camera  `json:"cameras"`
+	Storage  Storage   `json:"storage"`
+	Warnings []string  `json:"warnings"`
+}
+
+// Tracker collects health reports from the running parts. It is safe for
+// concurrent use.
+type Tracker struct {
+	mu       sync.Mutex
+	device   string
+	firmware string
+	started  time.Time
+	now      func() time.Time
+	cameras  map[string]Camera
+	storage  Storage
+	warnings map[string]string
+}
+
+// NewTracker returns a tracker for the named device. now may be nil (time.Now).
+func NewTracker(device, firmware string, now func() time.Time) *Tracker {
+	if now == nil {
+		now = time.Now
+	}
+	return &Tracker{
+		device:   device,
+		firmware: firmware,
+		started:  now(),
+		now:      now,
+		cameras:  make(map[string]Camera),
+		warnings: make(map[string]string),
+	}
+}
+
+// SetCamera replaces the health of one camera.
+func (t *Tracker) SetCamera(c Camera) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cameras[c.ID] = c
+}
+
+// UpdateCamera applies fn to the current health of camera id.
+func (t *Tracker) UpdateCamera(id string, fn func(*Camera)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.cameras[id]
+	c.ID = id
+	fn(&c)
+	t.cameras[id] = c
+}
+
+// SetStorage replaces the storage health.
+func (t *Tracker) SetStorage(s Storage) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.storage = s
+}
+
+// Warn raises (or replaces) the warning under key; Clear removes it.
+func (t *Tracker) Warn(key, text string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.warnings[key] = text
+}
+
+// Clear removes the warning under key.
+func (t *Tracker) Clear(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.warnings, key)
+}
+
+// Snapshot returns a consistent copy of the current health.
+func (t *Tracker) Snapshot() Snapshot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	s := Snapshot{
+		Device:   t.device,
+		Time:     now,
+		Started:  t.started,
+		Uptime:   now.Sub(t.started).Round(time.Second).String(),
+		Firmware: t.firmware,
+		Storage:  t.storage,
+	}
+	for _, c := range t.cameras {
+		s.Cameras = append(s.Cameras, c)
+	}
+	sort.Slice(s.Cameras, func(i, j int) bool { return s.Cameras[i].ID < s.Cameras[j].ID })
+	keys := make([]string, 0, len(t.warnings))
+	for k := range t.warnings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s.Warnings = append(s.Warnings, t.warnings[k])
+	}
+	return s
+}

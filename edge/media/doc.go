@@ -1,0 +1,4 @@
+// Package media holds the value types that flow through the video path:
+// raw I420 frames, H.264 access units and stream descriptions. It has no
+// behaviour beyond small helpers and imports nothing from the project.
+package media
