@@ -1,0 +1,108 @@
+package codec
+
+// #cgo CFLAGS: -I${SRCDIR}/include
+// #include <stdlib.h>
+// #include "decoder_c.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/edgerec/edgerec/edge/media"
+	// The encoder package puts the static libopenh264 archive on the link
+	// line; the decoder below lives in the same archive.
+	_ "github.com/pion/mediadevices/pkg/codec/openh264"
+)
+
+// ErrDecode reports a bitstream the decoder could not decode.
+var ErrDecode = errors.New("codec: h264 decode failed")
+
+// Decoder decodes an H.264 Annex-B stream into I420 frames. It is not safe
+// for concurrent use; Close releases the C decoder.
+type Decoder struct {
+	mu  sync.Mutex
+	dec *C.ISVCDecoder
+}
+
+// NewDecoder creates an openh264 decoder.
+func NewDecoder() (*Decoder, error) {
+	var d *C.ISVCDecoder
+	if rv := C.edgerec_dec_new(&d); rv != 0 {
+		return nil, fmt.Errorf("codec: WelsCreateDecoder: code %d", int(rv))
+	}
+	return &Decoder{dec: d}, nil
+}
+
+// Decode feeds one access unit (Annex-B) and returns the decoded picture,
+// or nil when the decoder needs more data (for example parameter sets
+// only). The returned frame is a copy owned by the caller.
+func (d *Decoder) Decode(au []byte) (*media.Frame, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dec == nil {
+		return nil, fmt.Errorf("%w: decoder closed", ErrDecode)
+	}
+	if len(au) == 0 {
+		return nil, nil
+	}
+	var pic C.edgerec_picture
+	cbuf := C.CBytes(au)
+	defer C.free(cbuf)
+	st := C.edgerec_dec_decode(d.dec, (*C.uchar)(cbuf), C.int(len(au)), &pic)
+	if st != 0 {
+		return nil, fmt.Errorf("%w: decoding state 0x%x", ErrDecode, int(st))
+	}
+	return copyPicture(&pic)
+}
+
+// Flush returns a picture still held by the decoder, if any.
+func (d *Decoder) Flush() (*media.Frame, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dec == nil {
+		return nil, nil
+	}
+	var pic C.edgerec_picture
+	if st := C.edgerec_dec_flush(d.dec, &pic); st != 0 {
+		return nil, fmt.Errorf("%w: flush state 0x%x", ErrDecode, int(st))
+	}
+	return copyPicture(&pic)
+}
+
+// Close frees the decoder. It is safe to call twice.
+func (d *Decoder) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dec != nil {
+		C.edgerec_dec_free(d.dec)
+		d.dec = nil
+	}
+	return nil
+}
+
+func copyPicture(pic *C.edgerec_picture) (*media.Frame, error) {
+	if pic.ready == 0 {
+		return nil, nil
+	}
+	w, h := int(pic.width), int(pic.height)
+	f, err := media.NewFrame(w, h)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDecode, err)
+	}
+	ys, cs := int(pic.ystride), int(pic.cstride)
+	y := unsafe.Slice((*byte)(unsafe.Pointer(pic.y)), ys*h)
+	u := unsafe.Slice((*byte)(unsafe.Pointer(pic.u)), cs*h/2)
+	v := unsafe.Slice((*byte)(unsafe.Pointer(pic.v)), cs*h/2)
+	for r := 0; r < h; r++ {
+		copy(f.Y[r*w:(r+1)*w], y[r*ys:r*ys+w])
+	}
+	cw := w / 2
+	for r := 0; r < h/2; r++ {
+		copy(f.U[r*cw:(r+1)*cw], u[r*cs:r*cs+cw])
+		copy(f.V[r*cw:(r+1)*cw], v[r*cs:r*cs+cw])
+	}
+	return f, nil
+}

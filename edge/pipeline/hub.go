@@ -1,0 +1,92 @@
+package pipeline
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/edgerec/edgerec/edge/media"
+)
+
+// Hub fans one camera's access units out to any number of readers.
+type Hub struct {
+	mu      sync.Mutex
+	readers map[*Reader]struct{}
+	closed  bool
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub { return &Hub{readers: make(map[*Reader]struct{})} }
+
+// Reader receives access units from a hub.
+type Reader struct {
+	hub     *Hub
+	ch      chan media.AccessUnit
+	needKey bool // after a drop (and at start): skip until a keyframe
+	dropped atomic.Uint64
+	once    sync.Once
+}
+
+// Subscribe adds a reader with a queue of depth access units. The reader
+// starts at the next keyframe.
+func (h *Hub) Subscribe(depth int) *Reader {
+	if depth < 1 {
+		depth = 1
+	}
+	r := &Reader{hub: h, ch: make(chan media.AccessUnit, depth), needKey: true}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		close(r.ch)
+		return r
+	}
+	h.readers[r] = struct{}{}
+	return r
+}
+
+// C is the reader's channel; it is closed when the hub closes or the reader
+// is closed.
+func (r *Reader) C() <-chan media.AccessUnit { return r.ch }
+
+// Dropped is the number of access units this reader lost because it was
+// too slow.
+func (r *Reader) Dropped() uint64 { return r.dropped.Load() }
+
+// Close detaches the reader.
+func (r *Reader) Close() {
+	r.hub.mu.Lock()
+	defer r.hub.mu.Unlock()
+	if _, ok := r.hub.readers[r]; ok {
+		delete(r.hub.readers, r)
+		r.once.Do(func() { close(r.ch) })
+	}
+}
+
+// Publish hands au to every reader without blocking.
+func (h *Hub) Publish(au media.AccessUnit) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for r := range h.readers {
+		if r.needKey && !au.Key {
+			continue
+		}
+		select {
+		case r.ch <- au:
+			r.needKey = false
+		default:
+			r.dropped.Add(1)
+			r.needKey = true
+		}
+	}
+}
+
+// Close closes every reader's channel; later Subscribe calls get a closed
+// reader.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for r := range h.readers {
+		r.once.Do(func() { close(r.ch) })
+		delete(h.readers, r)
+	}
+}

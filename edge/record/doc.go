@@ -1,0 +1,8 @@
+// Package record is the segmenter: it reads a camera's coded stream from
+// the hub and writes it to storage as segments. A segment starts at a
+// keyframe and is cut at the first keyframe after the maximum length
+// (60 s by default), after a clock jump (wall time going back, or forward
+// by more than MaxJump), and after the reader lost access units (the gap is
+// then visible in the index as the space between two segments). On
+// shutdown the open segment is closed, so Ctrl-C loses nothing.
+package record

@@ -1,0 +1,128 @@
+package record
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/storage"
+)
+
+// Store is the part of storage.Store the segmenter uses.
+type Store interface {
+	BeginSegment(ctx context.Context, m storage.SegmentMeta) (*storage.SegmentWriter, error)
+}
+
+// Feed is a camera's coded stream; *pipeline.Reader implements it.
+type Feed interface {
+	C() <-chan media.AccessUnit
+	Dropped() uint64
+}
+
+// Config sets the segmenter up for one camera.
+type Config struct {
+	Camera      string
+	MaxSegment  time.Duration // default 60 s
+	MaxJump     time.Duration // default 10 s
+	ClockSynced func() bool   // nil = assume not synced
+	Logger      *slog.Logger
+	// OnSegment is called after every closed segment (for health); may be nil.
+	OnSegment func(start, end time.Time, frames int, err error)
+}
+
+// Recorder writes one camera's stream to storage.
+type Recorder struct {
+	cfg   Config
+	store Store
+	feed  Feed
+
+	w        *storage.SegmentWriter
+	segStart time.Time
+	lastWall time.Time
+	frames   int
+	dropped  uint64
+}
+
+// New returns a recorder; Run does the work.
+func New(cfg Config, store Store, feed Feed) *Recorder {
+	if cfg.MaxSegment <= 0 {
+		cfg.MaxSegment = 60 * time.Second
+	}
+	if cfg.MaxJump <= 0 {
+		cfg.MaxJump = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Recorder{cfg: cfg, store: store, feed: feed}
+}
+
+// Run records until ctx ends or the feed closes, then closes the open
+// segment. It returns the first storage error (recording must not go on
+// silently when the disk fails).
+func (r *Recorder) Run(ctx context.Context) error {
+	defer r.closeSegment()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case au, ok := <-r.feed.C():
+			if !ok {
+				return nil
+			}
+			if err := r.write(ctx, au); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (r *Recorder) write(ctx context.Context, au media.AccessUnit) error {
+	if d := r.feed.Dropped(); d != r.dropped {
+		r.dropped = d
+		r.cfg.Logger.Warn("recorder fell behind; cutting segment", "camera", r.cfg.Camera, "dropped_total", d)
+		r.closeSegment()
+	}
+	if r.w != nil {
+		jump := au.Wall.Before(r.lastWall) || au.Wall.Sub(r.lastWall) > r.cfg.MaxJump
+		if jump {
+			r.cfg.Logger.Warn("clock jump; cutting segment", "camera", r.cfg.Camera, "from", r.lastWall, "to", au.Wall)
+			r.closeSegment()
+		} else if au.Key && au.Wall.Sub(r.segStart) >= r.cfg.MaxSegment {
+			r.closeSegment()
+		}
+	}
+	if r.w == nil {
+		if !au.Key {
+			return nil // wait for a keyframe
+		}
+		synced := r.cfg.ClockSynced != nil && r.cfg.ClockSynced()
+		w, err := r.store.BeginSegment(ctx, storage.SegmentMeta{Camera: r.cfg.Camera, Start: au.Wall, ClockSynced: synced})
+		if err != nil {
+			return fmt.Errorf("record %s: begin segment: %w", r.cfg.Camera, err)
+		}
+		r.w, r.segStart, r.frames = w, au.Wall, 0
+	}
+	if err := r.w.WriteFrame(storage.Frame{Time: au.Wall, Key: au.Key, Data: au.Data}); err != nil {
+		return fmt.Errorf("record %s: write frame: %w", r.cfg.Camera, err)
+	}
+	r.lastWall = au.Wall
+	r.frames++
+	return nil
+}
+
+func (r *Recorder) closeSegment() {
+	if r.w == nil {
+		return
+	}
+	err := r.w.Close()
+	if err != nil {
+		r.cfg.Logger.Error("closing segment failed", "camera", r.cfg.Camera, "err", err)
+	}
+	if r.cfg.OnSegment != nil {
+		r.cfg.OnSegment(r.segStart, r.lastWall, r.frames, err)
+	}
+	r.w = nil
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what edgerec's build and tests need, and only what is missing.
+# Idempotent. As root with apt it installs; otherwise it prints the list
+# and exits non-zero. Nothing here is needed on the gateway at run time.
+set -euo pipefail
+
+# command → Debian package
+declare -A need=(
+  [g++]=g++
+  [aarch64-linux-gnu-g++]=g++-aarch64-linux-gnu
+  [arm-linux-gnueabihf-g++]=g++-arm-linux-gnueabihf
+  [qemu-aarch64]=qemu-user
+  [qemu-arm]=qemu-user
+  [ffmpeg]=ffmpeg
+  [ffprobe]=ffmpeg
+  [file]=file
+  [readelf]=binutils
+)
+
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+# unique
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "deps: all build and test tools present"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "deps: installed ${missing[*]}"
+  exit 0
+fi
+
+echo "deps: missing packages: ${missing[*]}" >&2
+echo "deps: install them with: sudo apt-get install ${missing[*]}" >&2
+exit 1
