@@ -39,7 +39,7 @@ type MaskCheck struct {
 type MaskResult struct {
 	Mask        string
 	Style       mask.Style
-	Pixels      int // interior pixels checked
+	Pixels      int     // interior pixels checked
 	WorstDelta  int     // fill: worst |Y - fill|; pixelate: worst in-cell range
 	WorstStdDev float64 // pixelate: worst in-cell luma standard deviation
 	Cells       int     // pixelate: cells checked
