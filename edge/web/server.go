@@ -1,0 +1,386 @@
+package web
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"html/template"
+	"image"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/edgerec/edgerec/edge/health"
+)
+
+// HealthSource gives the current device health.
+type HealthSource interface {
+	Snapshot() health.Snapshot
+}
+
+// SnapshotSource gives the latest picture of a camera. The picture is already
+// masked: the pipeline exposes nothing else. An unknown camera is reported
+// with an error that matches ErrUnknownCamera or fs.ErrNotExist.
+type SnapshotSource interface {
+	Snapshot(ctx context.Context, cameraID string) (image.Image, time.Time, error)
+}
+
+// ErrUnknownCamera may be returned (wrapped) by a SnapshotSource for a camera
+// it does not know; the API answers 404.
+var ErrUnknownCamera = errors.New("web: unknown camera")
+
+// Config configures the LAN page.
+type Config struct {
+	Listen    string         // host:port; empty means DefaultListen ("127.0.0.1:8443")
+	DataDir   string         // TLS material lives in <DataDir>/tls (0700 dir, key 0600)
+	Allowlist []netip.Prefix // empty = all; otherwise other remote addresses get 403 (R21)
+	DeviceID  string
+}
+
+// Deps are the parts the LAN page reads from.
+type Deps struct {
+	Health    HealthSource
+	Snapshots SnapshotSource
+	Logger    *slog.Logger     // nil discards
+	Now       func() time.Time // nil means time.Now
+}
+
+// DefaultListen is used when Config.Listen is empty.
+const DefaultListen = "127.0.0.1:8443"
+
+const (
+	shutdownGrace    = 5 * time.Second
+	snapshotTimeout  = 5 * time.Second
+	maxParallelShots = 2
+)
+
+// Server is the LAN page. Create it with New, serve it with Run.
+type Server struct {
+	cfg   Config
+	deps  Deps
+	log   *slog.Logger
+	now   func() time.Time
+	cert  *deviceCert
+	tls   *tls.Config
+	accts accounts
+	sess  *sessions
+	addrT *throttle
+	userT *throttle
+
+	// hashSem serialises password checks: each argon2id run holds ~19 MiB.
+	hashSem chan struct{}
+	// shotSem bounds concurrent snapshot encodes on a 2-core board.
+	shotSem chan struct{}
+
+	pages   *template.Template
+	assets  map[string]asset
+	handler http.Handler
+
+	credMu   sync.Mutex
+	credUser string
+	credPass []byte // cleared by the first SetupCredential call
+
+	runMu   sync.Mutex
+	running bool
+	ready   chan struct{}
+	addr    net.Addr
+}
+
+// New loads or creates the device certificate, generates the one-time setup
+// credential and builds the handler. It does not listen; Run does.
+func New(cfg Config, deps Deps) (*Server, error) {
+	return newServer(cfg, deps, defaultArgonParams())
+}
+
+func newServer(cfg Config, deps Deps, params argonParams) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("web: config: data dir is required")
+	}
+	if cfg.DeviceID == "" {
+		return nil, errors.New("web: config: device id is required")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	allow, err := normalizePrefixes(cfg.Allowlist)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Allowlist = allow
+	if deps.Health == nil || deps.Snapshots == nil {
+		return nil, errors.New("web: deps: health and snapshot sources are required")
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{
+		cfg:     cfg,
+		deps:    deps,
+		log:     log,
+		now:     now,
+		sess:    newSessions(now),
+		addrT:   newThrottle(addrThrottlePolicy(), now),
+		userT:   newThrottle(userThrottlePolicy(), now),
+		hashSem: make(chan struct{}, 1),
+		shotSem: make(chan struct{}, maxParallelShots),
+		ready:   make(chan struct{}),
+	}
+	if s.cert, err = loadOrCreateCert(cfg.DataDir, cfg.DeviceID, now(), log); err != nil {
+		return nil, err
+	}
+	s.tls = serverTLSConfig(s.cert.tls)
+
+	pass, err := newCredential()
+	if err != nil {
+		return nil, err
+	}
+	accts, err := newSetupAccounts(pass, params)
+	if err != nil {
+		return nil, err
+	}
+	s.accts, s.credUser, s.credPass = accts, setupUser, pass
+
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	if s.assets, err = loadAssets(); err != nil {
+		return nil, err
+	}
+	s.handler = s.buildHandler()
+	return s, nil
+}
+
+// serverTLSConfig is TLS 1.2+ with AEAD suites only (TLS 1.3 suites are all
+// AEAD and not configurable). The certificate is ECDSA, so only ECDHE-ECDSA
+// suites can be negotiated under TLS 1.2. The hybrid post-quantum group comes
+// first where the client offers it, then X25519 and P-256.
+func serverTLSConfig(cert tls.Certificate) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+		CurvePreferences: []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256},
+		NextProtos:       []string{"h2", "http/1.1"},
+	}
+}
+
+// Fingerprint is the SHA-256 of the device certificate (DER) as colon hex, for
+// technicians to compare with what their browser shows.
+func (s *Server) Fingerprint() string { return s.cert.fingerprint }
+
+// Certificate returns the device certificate (DER), e.g. for a test client's
+// root pool.
+func (s *Server) Certificate() []byte { return s.cert.leaf.Raw }
+
+// SetupCredential returns the one-time credential generated by New. Only its
+// argon2id hash is kept for checking logins; the plain password is handed out
+// by the first call and then forgotten, so later calls return an empty
+// password. The server never logs it; the caller prints it once.
+func (s *Server) SetupCredential() (user, password string) {
+	s.credMu.Lock()
+	defer s.credMu.Unlock()
+	password = string(s.credPass)
+	clear(s.credPass)
+	s.credPass = nil
+	return s.credUser, password
+}
+
+// Handler returns the whole HTTP handler (security headers, allowlist,
+// cross-origin protection, routes), e.g. for httptest.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Ready is closed once Run has bound its listener. If Run fails before
+// binding it stays open, so wait on Run's result as well.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the bound address once Ready is closed, nil before.
+func (s *Server) Addr() net.Addr {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	return s.addr
+}
+
+// Run serves HTTPS on cfg.Listen until ctx is cancelled, then shuts down
+// gracefully (in-flight requests get a few seconds) and returns nil. Plain
+// HTTP on the port gets the TLS stack's 400 answer, never a page.
+func (s *Server) Run(ctx context.Context) error {
+	s.runMu.Lock()
+	if s.running {
+		s.runMu.Unlock()
+		return errors.New("web: server already running")
+	}
+	s.running = true
+	s.runMu.Unlock()
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("web: listen %s: %w", s.cfg.Listen, err)
+	}
+	s.runMu.Lock()
+	s.addr = ln.Addr()
+	s.runMu.Unlock()
+	close(s.ready)
+
+	srv := &http.Server{
+		Handler:           s.handler,
+		TLSConfig:         s.tls.Clone(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	s.log.Info("web: LAN page listening", "urls", s.urls(ln.Addr()), "tls_fingerprint", s.cert.fingerprint,
+		"device", s.cfg.DeviceID, "allowlist", len(s.cfg.Allowlist))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("web: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	shutErr := srv.Shutdown(sctx)
+	if shutErr != nil {
+		_ = srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("web: serve: %w", err)
+	}
+	if shutErr != nil {
+		return fmt.Errorf("web: shutdown: %w", shutErr)
+	}
+	s.log.Info("web: LAN page stopped")
+	return nil
+}
+
+// urls lists the addresses a technician can type. For a wildcard listener it
+// names every interface address.
+func (s *Server) urls(a net.Addr) []string {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return []string{"https://" + a.String() + "/"}
+	}
+	if !ap.Addr().IsUnspecified() {
+		return []string{"https://" + ap.String() + "/"}
+	}
+	var out []string
+	ifaddrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, ia := range ifaddrs {
+			p, err := netip.ParsePrefix(ia.String())
+			if err != nil || p.Addr().IsLinkLocalUnicast() {
+				continue
+			}
+			out = append(out, "https://"+netip.AddrPortFrom(p.Addr(), ap.Port()).String()+"/")
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "https://"+ap.String()+"/")
+	}
+	return out
+}
+
+// buildHandler assembles the middleware chain, outermost first: security
+// headers on every answer, the address allowlist, cross-origin protection
+// (CSRF) for unsafe methods, then the routes.
+func (s *Server) buildHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.registerRoutes(mux)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.log.Warn("web: cross-origin request rejected", "method", r.Method, "path", r.URL.Path,
+			"addr", r.RemoteAddr, "origin", r.Header.Get("Origin"))
+		writeError(w, http.StatusForbidden, "cross-origin request rejected")
+	}))
+	return securityHeaders(s.allowlist(cop.Handler(mux)))
+}
+
+// Content-Security-Policy of every answer: no inline script or style.
+const contentSecurityPolicy = "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; " +
+	"style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// securityHeaders sets the headers every answer carries. Cache-Control is
+// no-store by default; only the static assets relax it.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// allowlist answers 403 to remote addresses outside cfg.Allowlist (R21).
+func (s *Server) allowlist(next http.Handler) http.Handler {
+	if len(s.cfg.Allowlist) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, ok := remoteAddr(r)
+		if ok {
+			for _, p := range s.cfg.Allowlist {
+				if p.Contains(a) {
+					next.ServeHTTP(w, r)
+					return
+				}
+			}
+		}
+		s.log.Warn("web: address not in allowlist", "addr", r.RemoteAddr, "path", r.URL.Path)
+		writeError(w, http.StatusForbidden, "forbidden")
+	})
+}
+
+// normalizePrefixes unmaps IPv4-mapped IPv6 prefixes (::ffff:10.0.0.0/104 is
+// 10.0.0.0/8) and masks host bits, so they compare with unmapped peers.
+// An invalid prefix is an error: dropping it could turn a narrow allowlist
+// into an empty one, which allows everybody.
+func normalizePrefixes(in []netip.Prefix) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(in))
+	for i, p := range in {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("web: config: allowlist entry %d is not a valid prefix", i)
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// remoteAddr is the peer address of r (IPv4-mapped IPv6 unmapped). The device
+// is reached directly on the LAN; forwarding headers are not trusted.
+func remoteAddr(r *http.Request) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ap.Addr().Unmap(), true
+}

@@ -1,0 +1,287 @@
+package web
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Files of the device certificate, under <DataDir>/tls.
+const (
+	tlsDirName   = "tls"
+	certFileName = "cert.pem"
+	keyFileName  = "key.pem"
+
+	// certLifetime stays below the 398/825-day limits that browsers (Chrome,
+	// Apple platforms) apply to server certificates, so a technician's phone
+	// can still click through the self-signed warning.
+	certLifetime = 397 * 24 * time.Hour
+	// certRenewBefore renews the certificate (same key) this long before it
+	// expires, at the next start. The fingerprint changes then and is logged.
+	certRenewBefore = 30 * 24 * time.Hour
+	// certBackdate covers small clock differences between device and phone.
+	certBackdate = 48 * time.Hour
+)
+
+// deviceCert is the loaded device certificate.
+type deviceCert struct {
+	tls         tls.Certificate
+	leaf        *x509.Certificate
+	fingerprint string
+}
+
+// loadOrCreateCert loads the device certificate from <dataDir>/tls, creating
+// the directory (0700), the key (0600) and the certificate on first start. An
+// existing key is never replaced; an expired or nearly expired certificate is
+// re-issued for the same key. A key or certificate that cannot be parsed is an
+// error, not a reason to silently mint a new identity.
+func loadOrCreateCert(dataDir, deviceID string, now time.Time, log *slog.Logger) (*deviceCert, error) {
+	dir := filepath.Join(dataDir, tlsDirName)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("web: create tls dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("web: restrict tls dir: %w", err)
+	}
+	keyPath := filepath.Join(dir, keyFileName)
+	certPath := filepath.Join(dir, certFileName)
+
+	key, err := loadKey(keyPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("web: generate tls key: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("web: marshal tls key: %w", err)
+		}
+		if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, fmt.Errorf("web: write tls key: %w", err)
+		}
+		// A certificate left over from another key is worthless.
+		if err := os.Remove(certPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("web: remove stale certificate: %w", err)
+		}
+		log.Info("web: created device TLS key", "path", keyPath)
+	case err != nil:
+		return nil, err
+	}
+
+	leaf, certDER, err := loadCert(certPath, key)
+	reason := ""
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		reason = "first start"
+	case err != nil:
+		return nil, err
+	case now.After(leaf.NotAfter.Add(-certRenewBefore)):
+		reason = "expired or about to expire"
+	}
+	if leaf != nil && !certCoversDevice(leaf, deviceID) {
+		log.Warn("web: device certificate does not name the device id; keeping it (delete the tls directory to re-issue)",
+			"device", deviceID, "dns_names", leaf.DNSNames)
+	}
+	if reason != "" {
+		certDER, err = issueCert(key, deviceID, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}), 0o644); err != nil {
+			return nil, fmt.Errorf("web: write certificate: %w", err)
+		}
+		if leaf, err = x509.ParseCertificate(certDER); err != nil {
+			return nil, fmt.Errorf("web: parse new certificate: %w", err)
+		}
+		log.Info("web: issued device certificate", "reason", reason, "path", certPath,
+			"not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return &deviceCert{
+		tls:         tls.Certificate{Certificate: [][]byte{certDER}, PrivateKey: key, Leaf: leaf},
+		leaf:        leaf,
+		fingerprint: fingerprint(certDER),
+	}, nil
+}
+
+func loadKey(path string) (*ecdsa.PrivateKey, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("web: tls key: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return nil, fmt.Errorf("web: restrict tls key: %w", err)
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("web: read tls key: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("web: tls key %s: no PKCS#8 PEM block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("web: parse tls key: %w", err)
+	}
+	ek, ok := k.(*ecdsa.PrivateKey)
+	if !ok || ek.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("web: tls key %s is not ECDSA P-256", path)
+	}
+	return ek, nil
+}
+
+// loadCert reads the certificate and checks that it belongs to key.
+func loadCert(path string, key *ecdsa.PrivateKey) (*x509.Certificate, []byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("web: read certificate: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, nil, fmt.Errorf("web: certificate %s: no CERTIFICATE PEM block", path)
+	}
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("web: parse certificate: %w", err)
+	}
+	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok || !pub.Equal(&key.PublicKey) {
+		return nil, nil, fmt.Errorf("web: certificate %s does not match the device key", path)
+	}
+	return leaf, block.Bytes, nil
+}
+
+// issueCert self-signs a server certificate for the device.
+func issueCert(key *ecdsa.PrivateKey, deviceID string, now time.Time) ([]byte, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, fmt.Errorf("web: certificate serial: %w", err)
+	}
+	dns := []string{"localhost"}
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	if a, err := netip.ParseAddr(deviceID); err == nil {
+		ips = append(ips, a.AsSlice())
+	} else if validDNSName(deviceID) && deviceID != "localhost" {
+		dns = append(dns, strings.ToLower(deviceID))
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "edgerec " + deviceID, Organization: []string{"edgerec"}},
+		NotBefore:             now.Add(-certBackdate),
+		NotAfter:              now.Add(certLifetime),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		DNSNames:              dns,
+		IPAddresses:           ips,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("web: create certificate: %w", err)
+	}
+	return der, nil
+}
+
+// validDNSName reports whether s can go into a dNSName SAN: ASCII letters,
+// digits, '-', '_' and dots between non-empty labels.
+func validDNSName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, c := range label {
+			ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func certCoversDevice(leaf *x509.Certificate, deviceID string) bool {
+	if deviceID == "" {
+		return true
+	}
+	return leaf.VerifyHostname(deviceID) == nil
+}
+
+// fingerprint is the SHA-256 of the certificate DER as colon-separated
+// upper-case hex, the form browsers show in their certificate viewers.
+func fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	h := strings.ToUpper(hex.EncodeToString(sum[:]))
+	var b strings.Builder
+	for i := 0; i < len(h); i += 2 {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(h[i : i+2])
+	}
+	return b.String()
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory: write, fsync, chmod, rename, fsync the directory. A power cut
+// leaves either the old file or the new one, never a torn one.
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create temp: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("chmod temp: %w", err)
+	}
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write temp: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("fsync temp: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close temp: %w", err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir: %w", err)
+	}
+	defer d.Close()
+	if err = d.Sync(); err != nil {
+		return fmt.Errorf("fsync dir: %w", err)
+	}
+	return nil
+}
