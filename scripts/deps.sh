@@ -15,6 +15,7 @@ declare -A need=(
   [ffprobe]=ffmpeg
   [file]=file
   [readelf]=binutils
+  [bc]=bc
 )
 
 missing=()

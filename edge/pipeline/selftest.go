@@ -15,7 +15,7 @@ import (
 type SelfTestConfig struct {
 	Source string      // default test://pattern?width=1280&height=720&fps=15
 	Frames int         // default 150
-	Masks  []mask.Mask // default DemoMasks()
+	Masks  []mask.Mask // required: the masks to burn in and verify
 	Open   Opener      // nil = source.Open
 	Check  MaskCheck
 }
@@ -74,14 +74,6 @@ func (r SelfTestReport) kbps() float64 {
 	return float64(r.Bytes) * 8 / 1000 / (float64(r.Frames) / r.SourceFPS)
 }
 
-// DemoMasks are the demo camera's masks: a fill over a "window" on the
-// left and a pixelation over a "door" on the right.
-func DemoMasks() []mask.Mask {
-	return []mask.Mask{
-		{Name: "window", Style: mask.StyleFill, Polygon: []mask.Point{{X: 0.05, Y: 0.10}, {X: 0.35, Y: 0.10}, {X: 0.35, Y: 0.45}, {X: 0.05, Y: 0.45}}},
-		{Name: "door", Style: mask.StylePixelate, Polygon: []mask.Point{{X: 0.65, Y: 0.50}, {X: 0.90, Y: 0.50}, {X: 0.90, Y: 0.90}, {X: 0.65, Y: 0.90}}},
-	}
-}
 
 // SelfTest captures, masks, encodes and decodes back Frames pictures and
 // checks the masks in every decoded picture.
@@ -92,8 +84,8 @@ func SelfTest(ctx context.Context, cfg SelfTestConfig) (SelfTestReport, error) {
 	if cfg.Frames <= 0 {
 		cfg.Frames = 150
 	}
-	if cfg.Masks == nil {
-		cfg.Masks = DemoMasks()
+	if len(cfg.Masks) == 0 {
+		return SelfTestReport{Source: cfg.Source}, fmt.Errorf("selftest: no masks to verify")
 	}
 	if cfg.Open == nil {
 		cfg.Open = source.Open
@@ -127,7 +119,7 @@ func SelfTest(ctx context.Context, cfg SelfTestConfig) (SelfTestReport, error) {
 	}
 	check := func(r PictureResult) {
 		for i, m := range r.Masks {
-			if !m.OK || m.WorstDelta >= worst[i].WorstDelta || m.WorstStdDev >= worst[i].WorstStdDev || worst[i].Description == "" {
+			if !m.OK || m.WorstDelta >= worst[i].WorstDelta || m.WorstGrad >= worst[i].WorstGrad || worst[i].Description == "" {
 				if worst[i].OK || !m.OK {
 					worst[i] = m
 				}

@@ -15,7 +15,7 @@ import (
 func TestSelfTestMasksReadBackUniform(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := SelfTest(ctx, SelfTestConfig{Frames: 45})
+	rep, err := SelfTest(ctx, SelfTestConfig{Frames: 45, Masks: testMasks()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestMaskCheckCatchesUnmaskedPicture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := MaskCheck{}.Check(f, DemoMasks())
+	res := MaskCheck{}.Check(f, testMasks())
 	if res.OK {
 		t.Fatalf("an unmasked picture passed the mask check: %+v", res)
 	}
@@ -56,11 +56,20 @@ func TestMaskCheckCatchesUnmaskedPicture(t *testing.T) {
 		}
 	}
 	// And the same picture, masked, passes (no codec in between).
-	masker, err := mask.New(DemoMasks(), mask.Options{})
+	masker, err := mask.New(testMasks(), mask.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := (MaskCheck{Tolerance: 1}).Check(masker.Apply(f).Frame(), DemoMasks()); !res.OK {
+	if res := (MaskCheck{Tolerance: 1}).Check(masker.Apply(f).Frame(), testMasks()); !res.OK {
 		t.Fatalf("masked picture failed: %+v", res.Masks)
+	}
+}
+
+// testMasks: a fill on the left and a pixelation on the right, edges off
+// the macroblock grid on purpose.
+func testMasks() []mask.Mask {
+	return []mask.Mask{
+		{Name: "window", Style: mask.StyleFill, Polygon: []mask.Point{{X: 0.05, Y: 0.10}, {X: 0.35, Y: 0.10}, {X: 0.35, Y: 0.45}, {X: 0.05, Y: 0.45}}},
+		{Name: "door", Style: mask.StylePixelate, Polygon: []mask.Point{{X: 0.65, Y: 0.50}, {X: 0.90, Y: 0.50}, {X: 0.90, Y: 0.90}, {X: 0.65, Y: 0.90}}},
 	}
 }

@@ -27,12 +27,15 @@ type MaskCheck struct {
 	Block int
 	// FillY is the fill luma (default mask.DefaultFillY).
 	FillY int
-	// PixelateStdDev is the largest luma standard deviation allowed inside
-	// one pixelation cell (default 6): the codec's quantization noise (3.7
-	// measured on moving content at 1.5 Mbit/s), far
-	// below the detail of a real picture (the test pattern's 16 px cells have a
-	// standard deviation above 15).
-	PixelateStdDev float64
+	// PixelateGradient is the largest mean absolute luma difference
+	// between neighbouring pixels inside one pixelation cell (default 4).
+	// It measures detail finer than the cell: the test pattern's cells
+	// score about 8 (a 4 px checker), a pixelated cell 0 before the codec,
+	// and at most 2.7 after openh264 at 1.5 Mbit/s on moving content
+	// (measured over 375 stored demo pictures). The cell's standard
+	// deviation is reported too but not judged: the codec's slow drift
+	// across a flat block raises it without adding any detail.
+	PixelateGradient float64
 }
 
 // MaskResult is what one picture showed.
@@ -42,6 +45,7 @@ type MaskResult struct {
 	Pixels      int     // interior pixels checked
 	WorstDelta  int     // fill: worst |Y - fill|; pixelate: worst in-cell range
 	WorstStdDev float64 // pixelate: worst in-cell luma standard deviation
+	WorstGrad   float64 // pixelate: worst in-cell mean |ΔY| between neighbours
 	Cells       int     // pixelate: cells checked
 	OK          bool
 	Description string
@@ -69,8 +73,8 @@ func (c MaskCheck) withDefaults() MaskCheck {
 	if c.FillY <= 0 {
 		c.FillY = mask.DefaultFillY
 	}
-	if c.PixelateStdDev <= 0 {
-		c.PixelateStdDev = 6
+	if c.PixelateGradient <= 0 {
+		c.PixelateGradient = 4
 	}
 	return c
 }
@@ -115,22 +119,30 @@ func (c MaskCheck) Check(f *media.Frame, masks []mask.Mask) PictureResult {
 					}
 					mr.Cells++
 					lo, hi := 255, 0
-					var sum, sq float64
+					var sum, sq, grad float64
 					for y := cy; y < cy+b; y++ {
-						for _, v := range f.Y[y*w+cx : y*w+cx+b] {
+						row := f.Y[y*w+cx : y*w+cx+b]
+						for i, v := range row {
 							lo, hi = min(lo, int(v)), max(hi, int(v))
 							sum += float64(v)
 							sq += float64(v) * float64(v)
+							if i > 0 {
+								grad += math.Abs(float64(v) - float64(row[i-1]))
+							}
+							if y > cy {
+								grad += math.Abs(float64(v) - float64(f.Y[(y-1)*w+cx+i]))
+							}
 						}
 					}
 					n := float64(b * b)
 					sd := math.Sqrt(math.Max(sq/n-(sum/n)*(sum/n), 0))
 					mr.WorstDelta = max(mr.WorstDelta, hi-lo)
 					mr.WorstStdDev = math.Max(mr.WorstStdDev, sd)
+					mr.WorstGrad = math.Max(mr.WorstGrad, grad/float64(2*b*(b-1)))
 				}
 			}
-			mr.OK = mr.Cells > 0 && mr.WorstStdDev <= c.PixelateStdDev
-			mr.Description = fmt.Sprintf("pixelate %q: %d whole %dpx cells, worst in-cell luma std-dev %.2f (limit %.1f, range %d)", m.Name, mr.Cells, b, mr.WorstStdDev, c.PixelateStdDev, mr.WorstDelta)
+			mr.OK = mr.Cells > 0 && mr.WorstGrad <= c.PixelateGradient
+			mr.Description = fmt.Sprintf("pixelate %q: %d whole %dpx cells, worst in-cell detail (mean |ΔY| between neighbours) %.2f (limit %.1f; std-dev %.1f)", m.Name, mr.Cells, b, mr.WorstGrad, c.PixelateGradient, mr.WorstStdDev)
 		} else {
 			mr.OK = mr.Pixels > 0 && mr.WorstDelta <= c.Tolerance
 			mr.Description = fmt.Sprintf("fill %q: %d interior pixels, worst |ΔY| %d from fill %d (limit %d)", m.Name, mr.Pixels, mr.WorstDelta, c.FillY, c.Tolerance)

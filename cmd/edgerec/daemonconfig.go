@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/mask"
+	"github.com/edgerec/edgerec/policy/rules"
+)
+
+func demoConfig(dir string) (daemonConfig, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return daemonConfig{}, fmt.Errorf("demo dir: %w", err)
+	}
+	c := config.Demo(abs)
+	if err := c.Validate(); err != nil {
+		return daemonConfig{}, fmt.Errorf("embedded demo config: %w", err)
+	}
+	dc, err := fromConfig(c)
+	if err != nil {
+		return dc, err
+	}
+	dc.Demo = true
+	dc.SegmentLength = 10 * time.Second // closed segments show up quickly in the demo
+	if dc.RingSize == 0 {
+		dc.RingSize = demoRingSize
+	}
+	return dc, nil
+}
+
+func loadConfig(path string) (daemonConfig, error) {
+	c, err := config.Load(path)
+	if err != nil {
+		return daemonConfig{}, err
+	}
+	return fromConfig(c)
+}
+
+func cameraMasks(c config.Camera) []mask.Mask { return c.MaskList() }
+
+// fromConfig converts a validated config into what the daemon runs. Policy
+// decisions that refuse a camera (R1) do not fail the whole device: the
+// camera is marked refused with the reason, and the others record.
+func fromConfig(c *config.Config) (daemonConfig, error) {
+	ret := rules.Retention{Floor: c.Policy.RetentionFloor.D(), Ceiling: c.Policy.RetentionCeiling.D()}.WithDefaults()
+	dc := daemonConfig{
+		DeviceID:       c.Device.ID,
+		DataDir:        c.Storage.DataDir,
+		RingSize:       int64(c.Storage.RingSize),
+		FlushInterval:  c.Storage.FlushInterval.D(),
+		RetentionFloor: ret.Floor,
+		Listen:         c.LAN.Listen,
+	}
+	for i, a := range c.LAN.Allowlist {
+		p, err := parsePrefix(a)
+		if err != nil {
+			return dc, fmt.Errorf("lan.allowlist[%d]: %w", i, err)
+		}
+		dc.Allowlist = append(dc.Allowlist, p)
+	}
+	site := rules.Site{School: c.Device.School, ExtraProhibited: c.Policy.ProhibitedZones}
+	for _, cam := range c.Cameras {
+		cs := cameraSpec{
+			ID: cam.ID, Name: cam.Name, Source: string(cam.Source), Masks: cam.MaskList(),
+			BitrateKbps: cam.BitrateKbps, KeyframeInterval: cam.KeyframeInterval.D(),
+		}
+		if err := rules.CheckZone(cam.Zone, site); err != nil {
+			cs.Refused = err.Error()
+		}
+		r, err := ret.Clamp(cam.Retention.D())
+		if err != nil {
+			return dc, fmt.Errorf("cameras %q: retention: %w", cam.ID, err)
+		}
+		cs.Retention = r
+		if !cam.Signage.Complete() {
+			cs.Warnings = append(cs.Warnings, fmt.Sprintf("camera %s: signage attestation missing: commissioning is incomplete (R3)", cam.ID))
+		}
+		dc.Cameras = append(dc.Cameras, cs)
+	}
+	return dc, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/storage"
+)
+
+func cmdProvision(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "provision", "--data DIR --device-id ID [--ring-size SIZE] [--config FILE]")
+	dir := fs.String("data", "", "data directory to create the device in")
+	id := fs.String("device-id", "", "device id (a-z, 0-9, - and _)")
+	ringSize := fs.String("ring-size", "", "ring size, e.g. 8GiB (default: the config's storage.ring_size)")
+	cfgPath := fs.String("config", "", "config file to validate and install (default: a minimal one)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *id == "" {
+		return usageError{"--data and --device-id are required"}
+	}
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	var c *config.Config
+	if *cfgPath != "" {
+		if c, err = config.Load(*cfgPath); err != nil {
+			return err
+		}
+		if c.Device.ID != *id {
+			return fmt.Errorf("--device-id %q differs from device.id %q in %s", *id, c.Device.ID, *cfgPath)
+		}
+	} else {
+		c = config.Demo(abs)
+		c.Device = config.Device{ID: *id}
+		c.Cameras = nil
+	}
+	c.Storage.DataDir = abs
+	if *ringSize != "" {
+		sz, err := config.ParseSize(*ringSize)
+		if err != nil {
+			return usageError{"--ring-size: " + err.Error()}
+		}
+		c.Storage.RingSize = sz
+	}
+	if c.Storage.RingSize == 0 {
+		return usageError{"give --ring-size (or storage.ring_size in the config)"}
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	cfgOut := filepath.Join(abs, "edgerec.yaml")
+	if _, err := os.Stat(cfgOut); err == nil {
+		return fmt.Errorf("%s exists: %w (refusing to re-provision a device)", cfgOut, storage.ErrExists)
+	}
+	if err := storage.Provision(ctx, abs, storage.ProvisionOptions{RingSize: int64(c.Storage.RingSize), RingPath: c.Storage.RingPath}); err != nil {
+		return err
+	}
+	data, err := yaml.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	if err := writeFileAtomic(cfgOut, data, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "provisioned device %s in %s\nring:   %s\nconfig: %s\nstart:  edgerec run --config %s\n", *id, abs, c.Storage.RingSize, cfgOut, cfgOut)
+	return nil
+}
+
+func cmdCheck(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "check", "--data DIR [--quick]")
+	dir := fs.String("data", "", "data directory")
+	quick := fs.Bool("quick", false, "verify a sample of segments instead of all")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usageError{"--data is required"}
+	}
+	rep, err := storage.CheckDir(ctx, *dir, storage.CheckOptions{Quick: *quick})
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(e.stdout, rep.String())
+	if !rep.OK() {
+		return errors.New("damage found (see above)")
+	}
+	return nil
+}
+
+// writeFileAtomic writes via a temp file, fsync, rename and directory fsync.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,114 @@
+package record
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/storage"
+)
+
+type chanFeed struct {
+	ch      chan media.AccessUnit
+	dropped atomic.Uint64
+}
+
+func (f *chanFeed) C() <-chan media.AccessUnit { return f.ch }
+func (f *chanFeed) Dropped() uint64            { return f.dropped.Load() }
+
+func newStore(t *testing.T) *storage.Store {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := storage.Open(ctx, dir, storage.Options{FlushInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func au(at time.Time, key bool, tag byte) media.AccessUnit {
+	nal := byte(0x41)
+	if key {
+		nal = 0x65
+	}
+	return media.AccessUnit{Data: []byte{0, 0, 0, 1, nal, tag, 1, 2, 3}, Key: key, Wall: at}
+}
+
+// TestSegmenterCuts: segments start at keyframes, are cut at the first
+// keyframe after MaxSegment, at a clock jump and after a reader drop, and
+// the open segment is closed on shutdown (D4).
+func TestSegmenterCuts(t *testing.T) {
+	store := newStore(t)
+	feed := &chanFeed{ch: make(chan media.AccessUnit, 1000)}
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := New(Config{Camera: "cam1", MaxSegment: 4 * time.Second, MaxJump: 5 * time.Second}, store, feed)
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	// Two P frames before the first keyframe are not recorded.
+	feed.ch <- au(at(0), false, 0)
+	feed.ch <- au(at(100), false, 0)
+	// 0.2 s .. 9.8 s: keyframe every 2 s, frame every 200 ms.
+	for ms := 200; ms < 10000; ms += 200 {
+		feed.ch <- au(at(ms), (ms-200)%2000 == 0, byte(ms/200))
+	}
+	// A clock jump of 60 s forward, then a keyframe.
+	feed.ch <- au(at(70000), true, 1)
+	feed.ch <- au(at(70200), false, 2)
+	time.Sleep(100 * time.Millisecond)
+	// A drop: the next unit is a keyframe (the hub guarantees it).
+	feed.dropped.Add(3)
+	feed.ch <- au(at(71000), true, 3)
+	feed.ch <- au(at(71200), false, 4)
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	segs, err := store.Segments(context.Background(), "cam1", t0.Add(-time.Hour), t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts []time.Duration
+	for _, s := range segs {
+		if !s.Closed {
+			t.Errorf("segment %d not closed after shutdown", s.ID)
+		}
+		starts = append(starts, s.Start.Sub(t0))
+	}
+	want := []time.Duration{200 * time.Millisecond, 4200 * time.Millisecond, 8200 * time.Millisecond, 70 * time.Second, 71 * time.Second}
+	if len(starts) != len(want) {
+		t.Fatalf("segment starts %v, want %v", starts, want)
+	}
+	for i := range want {
+		if starts[i] != want[i] {
+			t.Fatalf("segment starts %v, want %v", starts, want)
+		}
+	}
+	// Every frame from the first keyframe on is stored, in order.
+	n := 0
+	var last time.Time
+	err = store.ReadFrames(context.Background(), "cam1", t0, t0.Add(time.Hour), func(f storage.Frame) error {
+		if !f.Time.After(last) {
+			t.Errorf("frame at %v not after %v", f.Time, last)
+		}
+		last = f.Time
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 49+2+2 {
+		t.Fatalf("read %d frames, want 53", n)
+	}
+}
