@@ -139,7 +139,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		rec := record.New(record.Config{
 			Camera:     cs.ID,
 			MaxSegment: dc.SegmentLength,
-			Logger: log.With("camera", cs.ID, "part", "record"),
+			Logger:     log.With("camera", cs.ID, "part", "record"),
 			OnSegment: func(start, end time.Time, frames int, err error) {
 				if err != nil {
 					tracker.Warn("segment:"+cs.ID, fmt.Sprintf("camera %s: closing a segment failed: %v", cs.ID, err))

@@ -74,7 +74,6 @@ func (r SelfTestReport) kbps() float64 {
 	return float64(r.Bytes) * 8 / 1000 / (float64(r.Frames) / r.SourceFPS)
 }
 
-
 // SelfTest captures, masks, encodes and decodes back Frames pictures and
 // checks the masks in every decoded picture.
 func SelfTest(ctx context.Context, cfg SelfTestConfig) (SelfTestReport, error) {
