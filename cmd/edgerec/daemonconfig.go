@@ -9,7 +9,6 @@ import (
 
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/mask"
-	"github.com/edgerec/edgerec/policy/rules"
 )
 
 func demoConfig(dir string) (daemonConfig, error) {
@@ -47,13 +46,12 @@ func cameraMasks(c config.Camera) []mask.Mask { return c.MaskList() }
 // decisions that refuse a camera (R1) do not fail the whole device: the
 // camera is marked refused with the reason, and the others record.
 func fromConfig(c *config.Config) (daemonConfig, error) {
-	ret := rules.Retention{Floor: c.Policy.RetentionFloor.D(), Ceiling: c.Policy.RetentionCeiling.D()}.WithDefaults()
 	dc := daemonConfig{
 		DeviceID:       c.Device.ID,
 		DataDir:        c.Storage.DataDir,
 		RingSize:       int64(c.Storage.RingSize),
 		FlushInterval:  c.Storage.FlushInterval.D(),
-		RetentionFloor: ret.Floor,
+		RetentionFloor: c.Retention().WithDefaults().Floor,
 		Listen:         c.LAN.Listen,
 	}
 	for i, a := range c.LAN.Allowlist {
@@ -63,22 +61,16 @@ func fromConfig(c *config.Config) (daemonConfig, error) {
 		}
 		dc.Allowlist = append(dc.Allowlist, p)
 	}
-	site := rules.Site{School: c.Device.School, ExtraProhibited: c.Policy.ProhibitedZones}
 	for _, cam := range c.Cameras {
 		cs := cameraSpec{
 			ID: cam.ID, Name: cam.Name, Source: string(cam.Source), Masks: cam.MaskList(),
 			BitrateKbps: cam.BitrateKbps, KeyframeInterval: cam.KeyframeInterval.D(),
+			Retention: c.CameraRetention(cam),
 		}
-		if err := rules.CheckZone(cam.Zone, site); err != nil {
+		// A prohibited zone (R1) or a missing signage attestation (R3)
+		// refuses this camera only; the others record.
+		if err := c.Refusal(cam); err != nil {
 			cs.Refused = err.Error()
-		}
-		r, err := ret.Clamp(cam.Retention.D())
-		if err != nil {
-			return dc, fmt.Errorf("cameras %q: retention: %w", cam.ID, err)
-		}
-		cs.Retention = r
-		if !cam.Signage.Complete() {
-			cs.Warnings = append(cs.Warnings, fmt.Sprintf("camera %s: signage attestation missing: commissioning is incomplete (R3)", cam.ID))
 		}
 		dc.Cameras = append(dc.Cameras, cs)
 	}

@@ -45,9 +45,6 @@ type cameraSpec struct {
 	// Refused is set when policy forbids recording this camera (R1); the
 	// camera is not started and its health says why.
 	Refused string
-	// Warnings are commissioning problems that do not stop recording
-	// (a missing signage attestation, R3).
-	Warnings []string
 }
 
 const demoRingSize = 256 << 20
@@ -119,9 +116,6 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 
 	cams := map[string]*pipeline.Camera{}
 	for _, cs := range dc.Cameras {
-		for i, w := range cs.Warnings {
-			tracker.Warn(fmt.Sprintf("commissioning:%s:%d", cs.ID, i), w)
-		}
 		if cs.Refused != "" {
 			log.Warn("camera refused by policy", "camera", cs.ID, "reason", cs.Refused)
 			tracker.SetCamera(health.Camera{ID: cs.ID, Name: cs.Name, State: health.StateRefused, Reason: cs.Refused, Masked: len(cs.Masks) > 0})

@@ -1,0 +1,453 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/edgerec/edgerec/edge/mask"
+	"github.com/edgerec/edgerec/policy/rules"
+)
+
+// Defaults applied to fields left empty.
+const (
+	DefaultFlushInterval    = Duration(time.Second)
+	DefaultGrantMaxValidity = Duration(72 * time.Hour)
+	DefaultStaleAccountDays = 90
+	DefaultBitrateKbps      = 1500
+	DefaultKeyframeInterval = Duration(2 * time.Second)
+	DefaultBeaconInterval   = Duration(60 * time.Second)
+	DefaultTopicPrefix      = "edgerec"
+	DefaultListen           = "127.0.0.1:8443"
+	MinRingSize             = Size(16 << 20)
+)
+
+func (c *Config) applyDefaults() {
+	// Empty and missing lists are the same thing.
+	if len(c.Policy.ProhibitedZones) == 0 {
+		c.Policy.ProhibitedZones = nil
+	}
+	if len(c.LAN.Allowlist) == 0 {
+		c.LAN.Allowlist = nil
+	}
+	if len(c.Cameras) == 0 {
+		c.Cameras = nil
+	}
+	if c.Storage.FlushInterval == 0 {
+		c.Storage.FlushInterval = DefaultFlushInterval
+	}
+	if c.Policy.RetentionFloor == 0 {
+		c.Policy.RetentionFloor = Duration(rules.DefaultFloor)
+	}
+	if c.Policy.RetentionCeiling == 0 {
+		c.Policy.RetentionCeiling = Duration(rules.DefaultCeiling)
+	}
+	if c.Policy.GrantMaxValidity == 0 {
+		c.Policy.GrantMaxValidity = DefaultGrantMaxValidity
+	}
+	if c.Policy.StaleAccountDays == 0 {
+		c.Policy.StaleAccountDays = DefaultStaleAccountDays
+	}
+	for i := range c.Cameras {
+		cam := &c.Cameras[i]
+		if cam.Name == "" {
+			cam.Name = cam.ID
+		}
+		if cam.BitrateKbps == 0 {
+			cam.BitrateKbps = DefaultBitrateKbps
+		}
+		if cam.KeyframeInterval == 0 {
+			cam.KeyframeInterval = DefaultKeyframeInterval
+		}
+		if len(cam.Masks) == 0 {
+			cam.Masks = nil
+		}
+		for j := range cam.Masks {
+			if cam.Masks[j].Style == "" {
+				cam.Masks[j].Style = mask.StyleFill
+			}
+		}
+	}
+	if c.LAN.Listen == "" {
+		c.LAN.Listen = DefaultListen
+	}
+	if u := c.Uplink; u != nil {
+		if u.TopicPrefix == "" {
+			u.TopicPrefix = DefaultTopicPrefix
+		}
+		if u.BeaconInterval == 0 {
+			u.BeaconInterval = DefaultBeaconInterval
+		}
+	}
+}
+
+// RingPath returns the ring file: Storage.RingPath, or DataDir/ring.
+func (c *Config) RingPath() string {
+	if c.Storage.RingPath != "" {
+		return c.Storage.RingPath
+	}
+	return filepath.Join(c.Storage.DataDir, "ring")
+}
+
+// Site is what the zone rules need to know about this site (R1).
+func (c *Config) Site() rules.Site {
+	return rules.Site{School: c.Device.School, ExtraProhibited: c.Policy.ProhibitedZones}
+}
+
+// Retention is the policy's retention bounds (R6).
+func (c *Config) Retention() rules.Retention {
+	return rules.Retention{Floor: c.Policy.RetentionFloor.D(), Ceiling: c.Policy.RetentionCeiling.D()}
+}
+
+// CameraRetention is the retention that applies to cam (its own, or the
+// policy floor when unset).
+func (c *Config) CameraRetention(cam Camera) time.Duration {
+	d, err := c.Retention().Clamp(cam.Retention.D())
+	if err != nil { // cannot happen for a validated config
+		return c.Retention().WithDefaults().Floor
+	}
+	return d
+}
+
+// ErrRefused is wrapped by Refusal's errors.
+var ErrRefused = errors.New("camera refused")
+
+// Refusal returns why the recorder must not start cam, or nil. A config with
+// such a camera still parses: the recorder refuses that camera, shows and
+// audits the reason, and runs the others. Reasons: its zone is prohibited at
+// this site (R1, wraps rules.ErrProhibitedZone) or the signage attestation
+// is missing (R3).
+func (c *Config) Refusal(cam Camera) error {
+	if err := rules.CheckZone(cam.Zone, c.Site()); err != nil {
+		return fmt.Errorf("camera %q refused: %w: %w", cam.ID, err, ErrRefused)
+	}
+	if !cam.Signage.Complete() {
+		return fmt.Errorf("camera %q refused: no signage attestation (attested_by and date) — commissioning is incomplete (R3): %w", cam.ID, ErrRefused)
+	}
+	return nil
+}
+
+// fieldError is a validation failure at a field path.
+type fieldError struct {
+	path, msg string
+	err       error
+}
+
+func ferr(path, format string, args ...any) *fieldError {
+	return &fieldError{path: path, msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks the config (see the package documentation for the rules).
+// Errors are *Error values without a file or line; Parse adds them.
+func (c *Config) Validate() error {
+	cc := *c
+	cc.applyDefaultsCopy()
+	if fe := cc.validate(); fe != nil {
+		return &Error{Path: fe.path, Msg: scrub(fe.msg), Err: fe.err}
+	}
+	return nil
+}
+
+// applyDefaultsCopy applies defaults to a shallow copy without writing
+// through to slices shared with the original.
+func (c *Config) applyDefaultsCopy() {
+	c.Cameras = append([]Camera(nil), c.Cameras...)
+	for i := range c.Cameras {
+		c.Cameras[i].Masks = append([]Mask(nil), c.Cameras[i].Masks...)
+	}
+	if c.Uplink != nil {
+		u := *c.Uplink
+		c.Uplink = &u
+	}
+	c.applyDefaults()
+}
+
+var safeID = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+var gpioName = regexp.MustCompile(`^GPIO[0-9]{1,3}$`)
+
+func (c *Config) validate() *fieldError {
+	for _, f := range []func() *fieldError{c.validateDevice, c.validateStorage, c.validatePolicy, c.validateCameras, c.validateLAN, c.validateUplink, c.validateGPIO} {
+		if fe := f(); fe != nil {
+			return fe
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateDevice() *fieldError {
+	switch {
+	case c.Device.ID == "":
+		return ferr("device.id", "missing (a short id such as gw-0001)")
+	case !safeID.MatchString(c.Device.ID):
+		return ferr("device.id", "%q: use 1 to 64 of a-z, 0-9, - and _", c.Device.ID)
+	}
+	return nil
+}
+
+func (c *Config) validateStorage() *fieldError {
+	s := c.Storage
+	switch {
+	case s.DataDir == "":
+		return ferr("storage.data_dir", "missing")
+	case !filepath.IsAbs(s.DataDir):
+		return ferr("storage.data_dir", "%q is not an absolute path", s.DataDir)
+	case s.RingPath != "" && !filepath.IsAbs(s.RingPath):
+		return ferr("storage.ring_path", "%q is not an absolute path", s.RingPath)
+	case s.RingSize == 0:
+		return ferr("storage.ring_size", "missing (e.g. 64GiB)")
+	case s.RingSize < MinRingSize:
+		return ferr("storage.ring_size", "%s is below the minimum of %s", s.RingSize, MinRingSize)
+	case s.FlushInterval < Duration(100*time.Millisecond) || s.FlushInterval > Duration(time.Minute):
+		return ferr("storage.flush_interval", "%s outside 100ms..1m", s.FlushInterval)
+	}
+	return nil
+}
+
+func (c *Config) validatePolicy() *fieldError {
+	p := c.Policy
+	if p.RetentionFloor < 0 {
+		return ferr("policy.retention_floor", "%s must be positive", p.RetentionFloor)
+	}
+	if err := c.Retention().Validate(); err != nil {
+		path := "policy.retention_ceiling"
+		if strings.Contains(err.Error(), "floor") && !strings.Contains(err.Error(), "ceiling") {
+			path = "policy.retention_floor"
+		}
+		return &fieldError{path: path, msg: err.Error(), err: err}
+	}
+	for i, z := range p.ProhibitedZones {
+		if !rules.Known(z) {
+			err := rules.CheckZone(z, rules.Site{})
+			return &fieldError{path: fmt.Sprintf("policy.prohibited_zones[%d]", i), msg: err.Error(), err: err}
+		}
+	}
+	if p.GrantMaxValidity < Duration(time.Minute) || p.GrantMaxValidity > Duration(30*rules.Day) {
+		return ferr("policy.grant_max_validity", "%s outside 1m..30d", p.GrantMaxValidity)
+	}
+	if p.StaleAccountDays < 1 || p.StaleAccountDays > 3650 {
+		return ferr("policy.stale_account_days", "%d outside 1..3650", p.StaleAccountDays)
+	}
+	return nil
+}
+
+// Source URL schemes a camera may use.
+var sourceSchemes = map[string]bool{"test": true, "rtsp": true, "rtsps": true, "v4l2": true}
+
+func (c *Config) validateCameras() *fieldError {
+	seen := map[string]int{}
+	for i, cam := range c.Cameras {
+		p := fmt.Sprintf("cameras[%d]", i)
+		switch {
+		case cam.ID == "":
+			return ferr(p+".id", "missing")
+		case !safeID.MatchString(cam.ID):
+			return ferr(p+".id", "%q: use 1 to 64 of a-z, 0-9, - and _", cam.ID)
+		}
+		if j, dup := seen[cam.ID]; dup {
+			return ferr(p+".id", "%q is also the id of cameras[%d]", cam.ID, j)
+		}
+		seen[cam.ID] = i
+		if fe := validateSource(p+".source", string(cam.Source)); fe != nil {
+			return fe
+		}
+		if cam.Zone == "" {
+			return ferr(p+".zone", "missing (e.g. entrance; R1)")
+		}
+		if !rules.Known(cam.Zone) {
+			err := rules.CheckZone(cam.Zone, c.Site())
+			return &fieldError{path: p + ".zone", msg: err.Error(), err: err}
+		}
+		if cam.Retention < 0 {
+			return ferr(p+".retention", "%s must be positive", cam.Retention)
+		}
+		if _, err := c.Retention().Clamp(cam.Retention.D()); err != nil {
+			return &fieldError{path: p + ".retention", msg: err.Error(), err: err}
+		}
+		if cam.BitrateKbps < 64 || cam.BitrateKbps > 50000 {
+			return ferr(p+".bitrate_kbps", "%d outside 64..50000", cam.BitrateKbps)
+		}
+		if cam.KeyframeInterval < Duration(200*time.Millisecond) || cam.KeyframeInterval > Duration(10*time.Second) {
+			return ferr(p+".keyframe_interval", "%s outside 200ms..10s", cam.KeyframeInterval)
+		}
+		names := map[string]int{}
+		for j, m := range cam.Masks {
+			mp := fmt.Sprintf("%s.masks[%d]", p, j)
+			for k, pt := range m.Polygon {
+				if len(pt) != 2 {
+					return ferr(fmt.Sprintf("%s.polygon[%d]", mp, k), "mask %q: point %d: want [x, y], got %d numbers", m.Name, k+1, len(pt))
+				}
+			}
+			if err := mask.Validate(m.Mask()); err != nil {
+				return &fieldError{path: maskPath(mp, err), msg: err.Error(), err: err}
+			}
+			if k, dup := names[m.Name]; dup {
+				return ferr(mp+".name", "mask %q: name also used by masks[%d]", m.Name, k)
+			}
+			names[m.Name] = j
+		}
+	}
+	return nil
+}
+
+func maskPath(mp string, err error) string {
+	var me *mask.Error
+	if !errors.As(err, &me) {
+		return mp
+	}
+	if me.Field == "polygon" && me.Point >= 0 {
+		return fmt.Sprintf("%s.polygon[%d]", mp, me.Point)
+	}
+	return mp + "." + me.Field
+}
+
+// validateSource checks a camera source URL. Messages never include the
+// URL itself (it may hold a password).
+func validateSource(path, s string) *fieldError {
+	if s == "" {
+		return ferr(path, "missing (test://pattern?…, rtsp://…, v4l2:///dev/video0)")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return ferr(path, "not a valid URL")
+	}
+	if u.Scheme == "" {
+		return ferr(path, "no URL scheme (want test://, rtsp://, rtsps:// or v4l2://)")
+	}
+	if !sourceSchemes[u.Scheme] {
+		return ferr(path, "unknown source scheme %q (want test, rtsp, rtsps, v4l2)", u.Scheme)
+	}
+	switch u.Scheme {
+	case "rtsp", "rtsps":
+		if u.Host == "" {
+			return ferr(path, "%s URL has no host", u.Scheme)
+		}
+	case "v4l2":
+		if !strings.HasPrefix(u.Path, "/dev/") {
+			return ferr(path, "v4l2 URL must name a device, e.g. v4l2:///dev/video0")
+		}
+	case "test":
+		if u.Host != "pattern" && u.Opaque != "pattern" {
+			return ferr(path, "test source must be test://pattern?…")
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateLAN() *fieldError {
+	host, port, err := net.SplitHostPort(c.LAN.Listen)
+	if err != nil {
+		return ferr("lan.listen", "%q is not host:port", c.LAN.Listen)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return ferr("lan.listen", "port %q is not 1..65535", port)
+	}
+	if host != "" && host != "localhost" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return ferr("lan.listen", "host %q is not an IP address (or empty for all)", host)
+		}
+	}
+	for i, a := range c.LAN.Allowlist {
+		if _, err := netip.ParsePrefix(a); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(a); err == nil {
+			continue
+		}
+		return ferr(fmt.Sprintf("lan.allowlist[%d]", i), "%q is not an IP address or CIDR", a)
+	}
+	return nil
+}
+
+func (c *Config) validateUplink() *fieldError {
+	u := c.Uplink
+	if u == nil {
+		return nil
+	}
+	if u.Broker == "" {
+		return ferr("uplink.broker", "missing (mqtts://host:8883)")
+	}
+	b, err := url.Parse(string(u.Broker))
+	if err != nil {
+		return ferr("uplink.broker", "not a valid URL")
+	}
+	switch b.Scheme {
+	case "mqtts":
+	case "mqtt":
+		if !u.AllowPlaintext {
+			return ferr("uplink.broker", "plain mqtt:// sends metadata unencrypted; use mqtts:// or set allow_plaintext: true (R20)")
+		}
+	default:
+		return ferr("uplink.broker", "unknown broker scheme %q (want mqtts or mqtt)", b.Scheme)
+	}
+	if b.Hostname() == "" {
+		return ferr("uplink.broker", "no host")
+	}
+	if u.TopicPrefix == "" || strings.ContainsAny(u.TopicPrefix, "+#") || strings.HasPrefix(u.TopicPrefix, "/") || strings.HasSuffix(u.TopicPrefix, "/") {
+		return ferr("uplink.topic_prefix", "%q: no wildcards (+ #) and no leading or trailing /", u.TopicPrefix)
+	}
+	if (u.Cert == "") != (u.Key == "") {
+		return ferr("uplink.cert", "cert and key go together")
+	}
+	for _, f := range []struct{ path, v string }{{"uplink.ca", u.CA}, {"uplink.cert", u.Cert}, {"uplink.key", u.Key}} {
+		if f.v != "" && !filepath.IsAbs(f.v) {
+			return ferr(f.path, "%q is not an absolute path", f.v)
+		}
+	}
+	if u.BeaconInterval < Duration(5*time.Second) || u.BeaconInterval > Duration(time.Hour) {
+		return ferr("uplink.beacon_interval", "%s outside 5s..1h", u.BeaconInterval)
+	}
+	return nil
+}
+
+func (c *Config) validateGPIO() *fieldError {
+	used := map[string]string{}
+	for _, p := range []struct{ path, v string }{{"gpio.status_led", c.GPIO.StatusLED}, {"gpio.tamper", c.GPIO.Tamper}, {"gpio.wipe_button", c.GPIO.WipeButton}} {
+		if p.v == "" {
+			continue
+		}
+		if !gpioName.MatchString(p.v) {
+			return ferr(p.path, "%q is not a pin name like GPIO17", p.v)
+		}
+		if other, dup := used[p.v]; dup {
+			return ferr(p.path, "%s is also %s", p.v, other)
+		}
+		used[p.v] = p.path
+	}
+	return nil
+}
+
+// Marshal encodes the config as YAML, secrets included (it is what gets
+// written back to the config file). Use String for display.
+func (c *Config) Marshal() ([]byte, error) {
+	return yaml.MarshalWithOptions(c, yaml.Indent(2), yaml.IndentSequence(true))
+}
+
+// String is the config as YAML with every camera source and broker URL
+// redacted and the uplink password hidden.
+func (c *Config) String() string {
+	r := *c
+	r.Cameras = append([]Camera(nil), c.Cameras...)
+	for i := range r.Cameras {
+		r.Cameras[i].Source = URL(r.Cameras[i].Source.String())
+	}
+	if c.Uplink != nil {
+		u := *c.Uplink
+		u.Broker = URL(u.Broker.String())
+		u.Password = Secret(u.Password.String())
+		r.Uplink = &u
+	}
+	b, err := r.Marshal()
+	if err != nil {
+		return "config: " + err.Error()
+	}
+	return string(b)
+}

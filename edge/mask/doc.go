@@ -1,0 +1,66 @@
+// Package mask owns the privacy masks (R2, D3): named polygons in
+// normalized picture coordinates, their validation, and burning them into
+// raw I420 frames before anything is encoded, stored or shown.
+//
+// # Types
+//
+// A Masker is built once per camera from its masks (New validates them all)
+// and Apply is called on every decoded frame. Apply returns a Masked, the
+// only value encoders and the live view accept; Masked can be obtained in no
+// other way, so unmasked frames cannot reach them by mistake. A camera
+// without masks still goes through a Masker (with no masks), which just
+// wraps the frame.
+//
+// # Rasterization
+//
+// Polygons are scaled to the frame and scan-converted once per resolution
+// into per-row spans; the result is cached for the last resolution seen and
+// rebuilt when the frame size changes. Later frames at that size do not
+// allocate.
+//
+//   - Sampling: a luma pixel (x, y) is inside a polygon when its centre
+//     (x+0.5, y+0.5) is, by the even-odd rule. An edge counts for a scanline
+//     when the scanline is in [min y, max y) of the edge and a span covers
+//     centres in [x_enter, x_exit), so a centre exactly on an edge belongs to
+//     exactly one of two polygons sharing it. A polygon spanning [0,1]×[0,1]
+//     covers every pixel.
+//   - A sliver thinner than a pixel may cover no pixel centre on some rows;
+//     draw privacy masks with a margin.
+//   - Several masks are unioned (their overlap is masked once, not toggled).
+//   - Chroma: a chroma sample is masked when any luma pixel of its 2×2 block
+//     is, so no colour of a private area survives at a mask's border (the
+//     chroma footprint is up to one luma pixel larger than the luma one).
+//   - Coordinates outside the picture are clipped (Validate refuses them
+//     anyway; the rasterizer is robust to them).
+//
+// # Styles
+//
+//   - fill (default): the covered pixels are set to Options' fill colour,
+//     video black (16,128,128) by default, by copying from pre-filled rows.
+//   - pixelate: the picture is cut into Block×Block luma cells aligned to
+//     (0,0) (Block/2 for chroma); in every cell the mask touches, the covered
+//     pixels are set to the rounded mean of the covered pixels of that cell,
+//     so no detail finer than a cell remains. Cells at the right and bottom
+//     picture edge may be partial. Pixelation is computed from the frame's
+//     own pixels, so it keeps the average colour of a private area; use fill
+//     where even that must not be shown.
+//   - Where a fill mask and a pixelate mask overlap, pixelate runs first and
+//     fill wins.
+//
+// # Validation
+//
+// Validate refuses: an empty name; an unknown style; fewer than 3 or more
+// than MaxPoints points; a coordinate that is NaN or outside [0,1]; a point
+// equal to the previous one (including a last point repeating the first —
+// polygons close by themselves); an edge that folds back onto its
+// neighbour; two non-adjacent edges that cross or touch; a zero area. Errors
+// are *Error values wrapping ErrInvalid, formatted like
+//
+//	mask "window": point 3 (1.20, 0.50): x outside 0..1
+//
+// where points count from 1 (Error.Point holds the 0-based index).
+//
+// Apply panics on a frame that breaks media.Frame's invariants (nil, odd or
+// non-positive size, planes of the wrong length): such a frame can neither
+// be masked nor passed on.
+package mask

@@ -1,0 +1,190 @@
+package mask
+
+import (
+	"fmt"
+
+	"github.com/edgerec/edgerec/edge/media"
+)
+
+// Options tune a Masker. The zero value means: video black fill
+// (Y=16, U=128, V=128) and 16-pixel pixelation blocks.
+type Options struct {
+	// FillY, FillU, FillV is the fill colour. If all three are zero the
+	// default video black (16, 128, 128) is used.
+	FillY, FillU, FillV uint8
+	// Block is the pixelation cell size in luma pixels: 0 means 16,
+	// otherwise it must be even and in 2..256.
+	Block int
+}
+
+// Default option values.
+const (
+	DefaultFillY = 16
+	DefaultFillU = 128
+	DefaultFillV = 128
+	DefaultBlock = 16
+	maxBlock     = 256
+)
+
+// Masked is a frame whose masks have been burned in. The only way to get
+// one is Masker.Apply, so a function that accepts Masked (encoders, the live
+// view) cannot be handed unmasked pixels by mistake. The zero Masked holds
+// no frame.
+type Masked struct{ f *media.Frame }
+
+// Frame returns the masked frame (nil for the zero Masked). The caller must
+// not write into the returned frame's masked areas.
+func (m Masked) Frame() *media.Frame { return m.f }
+
+// Masker burns a fixed set of masks into frames. It caches the rasterized
+// masks for the last resolution it saw. A Masker is for use by one
+// goroutine at a time.
+type Masker struct {
+	fill, pix [][]Point // polygons by style
+	n         int
+	o         Options
+	cur       *raster
+}
+
+// raster is everything Apply needs for one resolution.
+type raster struct {
+	w, h int
+	// fill: runs in the Y plane and in the U/V planes (same geometry),
+	// and pre-filled source rows as long as the longest run.
+	fy, fc           []run
+	bufY, bufU, bufV []byte
+	pyCells, pcCells []cell
+	pyRuns, pcRuns   []run
+}
+
+// New validates masks and opts and returns a Masker. Mask names must be
+// unique. A Masker with no masks is valid: Apply then only wraps the frame.
+func New(masks []Mask, o Options) (*Masker, error) {
+	if o.FillY == 0 && o.FillU == 0 && o.FillV == 0 {
+		o.FillY, o.FillU, o.FillV = DefaultFillY, DefaultFillU, DefaultFillV
+	}
+	if o.Block == 0 {
+		o.Block = DefaultBlock
+	}
+	if o.Block < 2 || o.Block > maxBlock || o.Block%2 != 0 {
+		return nil, fmt.Errorf("mask: pixelate block %d: must be even and in 2..%d: %w", o.Block, maxBlock, ErrInvalid)
+	}
+	m := &Masker{o: o, n: len(masks)}
+	seen := make(map[string]bool, len(masks))
+	for _, k := range masks {
+		if err := Validate(k); err != nil {
+			return nil, err
+		}
+		if seen[k.Name] {
+			return nil, maskErr(k, "name", -1, "name used by more than one mask")
+		}
+		seen[k.Name] = true
+		p := append([]Point(nil), k.Polygon...)
+		if k.Style == StylePixelate {
+			m.pix = append(m.pix, p)
+		} else {
+			m.fill = append(m.fill, p)
+		}
+	}
+	return m, nil
+}
+
+// Len returns the number of masks.
+func (m *Masker) Len() int { return m.n }
+
+// Apply burns the masks into f in place and returns it as Masked. The first
+// frame at a resolution rasterizes the masks (allocating); later frames at
+// that resolution do not allocate. Apply panics if f breaks media.Frame's
+// invariants (positive even size, planes of the documented lengths), since
+// it could then neither mask nor prove the frame safe.
+func (m *Masker) Apply(f *media.Frame) Masked {
+	if m.n == 0 {
+		return Masked{f}
+	}
+	checkFrame(f)
+	r := m.cur
+	if r == nil || r.w != f.Width || r.h != f.Height {
+		r = m.build(f.Width, f.Height)
+		m.cur = r
+	}
+	if len(r.pyCells) > 0 {
+		pixelate(f.Y, r.pyCells, r.pyRuns)
+		pixelate(f.U, r.pcCells, r.pcRuns)
+		pixelate(f.V, r.pcCells, r.pcRuns)
+	}
+	for _, q := range r.fy {
+		copy(f.Y[q.off:q.off+q.n], r.bufY)
+	}
+	for _, q := range r.fc {
+		copy(f.U[q.off:q.off+q.n], r.bufU)
+		copy(f.V[q.off:q.off+q.n], r.bufV)
+	}
+	return Masked{f}
+}
+
+func checkFrame(f *media.Frame) {
+	if f == nil {
+		panic("mask: Apply on a nil frame")
+	}
+	w, h := f.Width, f.Height
+	if w <= 0 || h <= 0 || w%2 != 0 || h%2 != 0 ||
+		len(f.Y) != w*h || len(f.U) != (w/2)*(h/2) || len(f.V) != (w/2)*(h/2) {
+		panic(fmt.Sprintf("mask: Apply on a malformed %dx%d frame (planes %d/%d/%d bytes)", w, h, len(f.Y), len(f.U), len(f.V)))
+	}
+}
+
+func (m *Masker) build(w, h int) *raster {
+	r := &raster{w: w, h: h}
+	if len(m.fill) > 0 {
+		ly := rasterize(m.fill, w, h)
+		lc := chromaRows(ly, h)
+		r.fy = fillRuns(ly, w)
+		r.fc = fillRuns(lc, w/2)
+		r.bufY = filled(maxRun(r.fy), m.o.FillY)
+		r.bufU = filled(maxRun(r.fc), m.o.FillU)
+		r.bufV = filled(maxRun(r.fc), m.o.FillV)
+	}
+	if len(m.pix) > 0 {
+		ly := rasterize(m.pix, w, h)
+		lc := chromaRows(ly, h)
+		r.pyCells, r.pyRuns = cellRuns(ly, w, m.o.Block)
+		r.pcCells, r.pcRuns = cellRuns(lc, w/2, m.o.Block/2)
+	}
+	return r
+}
+
+func maxRun(rs []run) int {
+	n := 0
+	for _, q := range rs {
+		n = max(n, int(q.n))
+	}
+	return n
+}
+
+func filled(n int, v byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = v
+	}
+	return b
+}
+
+// pixelate sets the covered pixels of each cell to their rounded mean.
+func pixelate(plane []byte, cells []cell, runs []run) {
+	for _, c := range cells {
+		rs := runs[c.r0:c.r1]
+		var sum uint32
+		for _, q := range rs {
+			for _, v := range plane[q.off : q.off+q.n] {
+				sum += uint32(v)
+			}
+		}
+		mean := byte((sum + uint32(c.n)/2) / uint32(c.n))
+		for _, q := range rs {
+			row := plane[q.off : q.off+q.n]
+			for i := range row {
+				row[i] = mean
+			}
+		}
+	}
+}
