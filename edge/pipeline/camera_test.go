@@ -1,0 +1,124 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"image"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/edge/source"
+)
+
+// flakySource fails to open `fail` times, then gives frames until `limit`
+// frames were read, then fails (a camera that drops off).
+type flakyOpener struct {
+	fail, limit int
+	opens       atomic.Int32
+}
+
+func (f *flakyOpener) open(ctx context.Context, url string, o source.Options) (source.Source, error) {
+	n := f.opens.Add(1)
+	if int(n) <= f.fail {
+		return nil, errors.New("connection refused")
+	}
+	s, err := source.Open(ctx, url, source.Options{Unpaced: true})
+	if err != nil {
+		return nil, err
+	}
+	return &limited{Source: s, left: f.limit}, nil
+}
+
+type limited struct {
+	source.Source
+	left int
+}
+
+func (l *limited) Read(ctx context.Context) (*media.Frame, error) {
+	if l.left == 0 {
+		return nil, errors.New("camera went away")
+	}
+	l.left--
+	return l.Source.Read(ctx)
+}
+
+type stateLog struct {
+	mu     sync.Mutex
+	states []health.CameraState
+	last   health.Camera
+}
+
+func (s *stateLog) UpdateCamera(id string, fn func(*health.Camera)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.last
+	fn(&c)
+	if len(s.states) == 0 || s.states[len(s.states)-1] != c.State {
+		s.states = append(s.states, c.State)
+	}
+	s.last = c
+}
+
+// TestCameraSupervisorRestarts: a camera that cannot be opened, then
+// records, then drops, is restarted with backoff each time, and its states
+// are reported in order; the hub carries masked video throughout, and the
+// snapshot is the masked picture (D3).
+func TestCameraSupervisorRestarts(t *testing.T) {
+	op := &flakyOpener{fail: 2, limit: 40}
+	hl := &stateLog{}
+	cam, err := NewCamera(CameraConfig{ID: "c1", Source: "test://pattern?width=320&height=240&fps=15", Masks: testMasks()},
+		Deps{Health: hl, Open: op.open, MinBackoff: 20 * time.Millisecond, MaxBackoff: 80 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cam.Hub().Subscribe(1000)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cam.Run(ctx) }()
+	deadline := time.After(20 * time.Second)
+	keys, aus := 0, 0
+	for op.opens.Load() < 5 {
+		select {
+		case au := <-r.C():
+			aus++
+			if au.Key {
+				keys++
+			}
+		case <-deadline:
+			t.Fatalf("only %d opens", op.opens.Load())
+		}
+	}
+	img, _, err := cam.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if aus < 40 || keys < 2 {
+		t.Fatalf("hub carried %d access units, %d keyframes", aus, keys)
+	}
+	hl.mu.Lock()
+	states := hl.states
+	hl.mu.Unlock()
+	want := []health.CameraState{health.StateStarting, health.StateLost, health.StateStarting, health.StateLost, health.StateStarting, health.StateRecording, health.StateLost}
+	for i, s := range want {
+		if i >= len(states) || states[i] != s {
+			t.Fatalf("states %v, want prefix %v", states, want)
+		}
+	}
+	if states[len(states)-1] != health.StateStopped {
+		t.Fatalf("last state %s, want stopped", states[len(states)-1])
+	}
+	// The snapshot is masked.
+	y := img.(*image.YCbCr)
+	f := &media.Frame{Width: 320, Height: 240, Y: y.Y, U: y.Cb, V: y.Cr}
+	if res := (MaskCheck{Tolerance: 1, Margin: 1}).Check(f, testMasks()); !res.OK {
+		t.Fatalf("snapshot not masked: %+v", res.Masks)
+	}
+}
