@@ -93,3 +93,26 @@ func TestPatternPacedAndCancellable(t *testing.T) {
 		t.Fatalf("read after cancel: %v", err)
 	}
 }
+
+// FuzzOpen: any URL gives a source or an error, never a panic, and errors
+// never carry a password.
+func FuzzOpen(f *testing.F) {
+	f.Add("test://pattern?width=64&height=48&fps=5")
+	f.Add("rtsp://u:p4ss@h/x")
+	f.Add("test://pattern?width=-1")
+	f.Add("::::")
+	f.Fuzz(func(t *testing.T, u string) {
+		s, err := Open(context.Background(), u, Options{Unpaced: true})
+		if err != nil {
+			if strings.Contains(u, ":p4ss@") && strings.Contains(err.Error(), "p4ss") {
+				t.Fatalf("password in error: %v", err)
+			}
+			return
+		}
+		defer s.Close()
+		i := s.Info()
+		if i.Width > 3840 || i.Height > 2160 || i.Width%2 != 0 || i.Height%2 != 0 {
+			t.Fatalf("bad info %+v", i)
+		}
+	})
+}
