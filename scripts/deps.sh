@@ -16,6 +16,7 @@ declare -A need=(
   [file]=file
   [readelf]=binutils
   [bc]=bc
+  [mosquitto]=mosquitto
 )
 
 missing=()
