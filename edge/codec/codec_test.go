@@ -28,7 +28,8 @@ func needFFmpeg(t testing.TB) string {
 func patternFrames(t testing.TB, w, h, n int) []*media.Frame {
 	t.Helper()
 	ctx := context.Background()
-	src, err := source.Open(ctx, fmt.Sprintf("test://pattern?width=%d&height=%d&fps=15", w, h), source.Options{Unpaced: true})
+	s, err := source.Open(ctx, fmt.Sprintf("test://pattern?width=%d&height=%d&fps=15", w, h), source.Options{Unpaced: true})
+	src, _ := s.(source.RawSource)
 	if err != nil {
 		t.Fatal(err)
 	}

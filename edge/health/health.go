@@ -33,7 +33,22 @@ type Camera struct {
 	Frames    uint64      `json:"frames"`
 	LastFrame time.Time   `json:"last_frame"`
 	Encoder   string      `json:"encoder,omitempty"`
+	// Gaps counts interruptions of the stream since start (reconnects,
+	// dropped runs of frames).
+	Gaps uint64 `json:"gaps"`
+	// Image holds the image-health flags (R10); 0 = healthy or unknown.
+	Image ImageFlags `json:"image_flags"`
 }
+
+// ImageFlags are image-health findings for one camera (R10).
+type ImageFlags uint8
+
+// Image-health flags. The bit values are stable (the uplink sends them).
+const (
+	ImageFrozen     ImageFlags = 1 << 0
+	ImageBlack      ImageFlags = 1 << 1
+	ImageObstructed ImageFlags = 1 << 2
+)
 
 // Storage is the health of the recording store.
 type Storage struct {
@@ -57,7 +72,11 @@ type Snapshot struct {
 	Firmware string    `json:"firmware"`
 	Cameras  []Camera  `json:"cameras"`
 	Storage  Storage   `json:"storage"`
-	Warnings []string  `json:"warnings"`
+	// Warnings are the texts of Alerts, in the same order (kept for the
+	// callers that only show text).
+	Warnings []string `json:"warnings"`
+	// Alerts is the one list of active warnings, sorted by code.
+	Alerts []Alert `json:"alerts"`
 }
 
 // Tracker collects health reports from the running parts. It is safe for
@@ -70,7 +89,7 @@ type Tracker struct {
 	now      func() time.Time
 	cameras  map[string]Camera
 	storage  Storage
-	warnings map[string]string
+	alerts   map[string]Alert
 }
 
 // NewTracker returns a tracker for the named device. now may be nil (time.Now).
@@ -84,7 +103,7 @@ func NewTracker(device, firmware string, now func() time.Time) *Tracker {
 		started:  now(),
 		now:      now,
 		cameras:  make(map[string]Camera),
-		warnings: make(map[string]string),
+		alerts:   make(map[string]Alert),
 	}
 }
 
@@ -112,19 +131,12 @@ func (t *Tracker) SetStorage(s Storage) {
 	t.storage = s
 }
 
-// Warn raises (or replaces) the warning under key; Clear removes it.
-func (t *Tracker) Warn(key, text string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.warnings[key] = text
-}
+// Warn raises (or replaces) the warning under key with SevWarning; Clear
+// removes it. key is an alert code (see Alert).
+func (t *Tracker) Warn(key, text string) { t.Raise(key, SevWarning, text) }
 
 // Clear removes the warning under key.
-func (t *Tracker) Clear(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.warnings, key)
-}
+func (t *Tracker) Clear(key string) { t.Resolve(key) }
 
 // Snapshot returns a consistent copy of the current health.
 func (t *Tracker) Snapshot() Snapshot {
@@ -143,13 +155,9 @@ func (t *Tracker) Snapshot() Snapshot {
 		s.Cameras = append(s.Cameras, c)
 	}
 	sort.Slice(s.Cameras, func(i, j int) bool { return s.Cameras[i].ID < s.Cameras[j].ID })
-	keys := make([]string, 0, len(t.warnings))
-	for k := range t.warnings {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		s.Warnings = append(s.Warnings, t.warnings[k])
+	s.Alerts = t.sortedAlerts()
+	for _, a := range s.Alerts {
+		s.Warnings = append(s.Warnings, a.Text)
 	}
 	return s
 }

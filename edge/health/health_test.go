@@ -35,3 +35,42 @@ func TestTrackerSnapshot(t *testing.T) {
 		t.Fatal("snapshot shares state with the tracker")
 	}
 }
+
+// R23, R24: one alert list (code, severity, text, since) drives the beacon,
+// the page and the LED; Warn/Clear map onto it.
+func TestAlerts(t *testing.T) {
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	clock := now
+	tr := NewTracker("gw-1", "v1", func() time.Time { return clock })
+	if w := tr.Snapshot().Worst(); w != 0 {
+		t.Fatalf("worst with no alerts = %v", w)
+	}
+	tr.Raise(CameraCode("camera.lost", "cam1"), SevCritical, "camera cam1 lost")
+	clock = now.Add(time.Minute)
+	tr.Warn("horizon", "horizon below floor")
+	tr.Raise(CameraCode("camera.lost", "cam1"), SevCritical, "camera cam1 still lost")
+	s := tr.Snapshot()
+	if len(s.Alerts) != 2 || s.Alerts[0].Code != "camera.lost:cam1" || s.Alerts[1].Code != "horizon" {
+		t.Fatalf("alerts %+v", s.Alerts)
+	}
+	if !s.Alerts[0].Since.Equal(now) || s.Alerts[0].Text != "camera cam1 still lost" {
+		t.Fatalf("re-raise must keep Since and replace text: %+v", s.Alerts[0])
+	}
+	if s.Alerts[1].Severity != SevWarning || !s.Alerts[1].Since.Equal(now.Add(time.Minute)) {
+		t.Fatalf("Warn maps to SevWarning: %+v", s.Alerts[1])
+	}
+	if len(s.Warnings) != 2 || s.Warnings[0] != "camera cam1 still lost" || s.Warnings[1] != "horizon below floor" {
+		t.Fatalf("warnings %v", s.Warnings)
+	}
+	if s.Worst() != SevCritical {
+		t.Fatalf("worst %v", s.Worst())
+	}
+	if b, c := SplitCode(s.Alerts[0].Code); b != "camera.lost" || c != "cam1" {
+		t.Fatalf("split %q %q", b, c)
+	}
+	tr.Resolve("camera.lost:cam1")
+	tr.Clear("horizon")
+	if s := tr.Snapshot(); len(s.Alerts) != 0 || len(s.Warnings) != 0 {
+		t.Fatalf("after resolve: %+v", s)
+	}
+}

@@ -15,7 +15,8 @@ import (
 // sets it beside ffmpeg doing the same (testsrc2 → drawbox → libx264).
 func benchPipeline(b *testing.B, w, h int) {
 	ctx := context.Background()
-	src, err := source.Open(ctx, fmt.Sprintf("test://pattern?width=%d&height=%d&fps=15", w, h), source.Options{Unpaced: true})
+	s, err := source.Open(ctx, fmt.Sprintf("test://pattern?width=%d&height=%d&fps=15", w, h), source.Options{Unpaced: true})
+	src, _ := s.(source.RawSource)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -32,6 +32,8 @@ type CameraConfig struct {
 // HealthSink receives the camera's health; *health.Tracker implements it.
 type HealthSink interface {
 	UpdateCamera(id string, fn func(*health.Camera))
+	Warn(key, text string)
+	Clear(key string)
 }
 
 // Opener opens a source by URL; source.Open fits.
@@ -146,11 +148,31 @@ func (c *Camera) runOnce(ctx context.Context) error {
 		return fmt.Errorf("open source: %w", err)
 	}
 	defer src.Close()
-	info := src.Info()
 	masker, err := mask.New(c.cfg.Masks, mask.Options{})
 	if err != nil {
 		return err
 	}
+	st := &runStats{cam: c, info: src.Info(), start: time.Now(), image: NewImageHealth(ImageHealthConfig{})}
+	defer st.clearImage()
+	switch s := src.(type) {
+	case source.RawSource:
+		return c.runRaw(ctx, s, masker, st)
+	case source.CodedSource:
+		// The one place that decides passthrough: only a camera with no
+		// masks records the camera's own H.264 (R2: a masked camera is
+		// always decoded, masked and re-encoded).
+		if masker.Len() == 0 {
+			return c.runPassthrough(ctx, s, st)
+		}
+		return c.runTranscode(ctx, s, masker, st)
+	default:
+		return fmt.Errorf("source %s yields neither frames nor access units", source.Redact(c.cfg.Source))
+	}
+}
+
+// runRaw: frames → mask → encode → hub.
+func (c *Camera) runRaw(ctx context.Context, src source.RawSource, masker *mask.Masker, st *runStats) error {
+	info := src.Info()
 	enc, err := codec.NewEncoder(codec.EncoderConfig{
 		Width: info.Width, Height: info.Height, FPS: info.FPS,
 		BitrateKbps: c.cfg.BitrateKbps, KeyframeInterval: c.cfg.KeyframeInterval,
@@ -159,55 +181,200 @@ func (c *Camera) runOnce(ctx context.Context) error {
 		return err
 	}
 	defer enc.Close()
-
-	var (
-		winStart            = time.Now()
-		winFrames, winBytes int
-		total               uint64
-		lastSnap            time.Time
-		state               = health.StateStarting
-	)
+	st.encoder = c.encoderText()
 	for {
 		f, err := src.Read(ctx)
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		m := masker.Apply(f)
-		if now := time.Now(); now.Sub(lastSnap) >= 500*time.Millisecond {
-			c.keepSnapshot(m, f.Wall)
-			lastSnap = now
-		}
-		au, ok, err := enc.Encode(m)
-		if err != nil {
+		st.observe(f)
+		if err := c.maskEncodePublish(f, masker, enc, st); err != nil {
 			return err
-		}
-		if !ok {
-			continue
-		}
-		c.hub.Publish(au)
-		total++
-		winFrames++
-		winBytes += len(au.Data)
-		if state != health.StateRecording {
-			state = health.StateRecording
-			c.setState(state, "")
-		}
-		if el := time.Since(winStart); el >= time.Second && c.deps.Health != nil {
-			fps := float64(winFrames) / el.Seconds()
-			kbps := float64(winBytes) * 8 / 1000 / el.Seconds()
-			wall := f.Wall
-			c.deps.Health.UpdateCamera(c.cfg.ID, func(h *health.Camera) {
-				h.FPS, h.Kbps, h.Frames, h.LastFrame = fps, kbps, total, wall
-				h.Width, h.Height = info.Width, info.Height
-				h.Encoder = fmt.Sprintf("%s %d kbps, keyframe every %s", codec.Name, max(c.cfg.BitrateKbps, 0), c.cfg.KeyframeInterval)
-			})
-			winStart, winFrames, winBytes = time.Now(), 0, 0
 		}
 	}
 }
 
-func (c *Camera) keepSnapshot(m mask.Masked, at time.Time) {
-	f := m.Frame()
+// runTranscode: access units → decode → mask → encode → hub. The encoder
+// is (re)created at the first picture and whenever the size changes; the
+// masker re-rasterizes per size by itself.
+func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, masker *mask.Masker, st *runStats) error {
+	dec, err := codec.NewDecoder()
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	var enc *codec.Encoder
+	defer func() {
+		if enc != nil {
+			enc.Close()
+		}
+	}()
+	for {
+		au, err := src.ReadAU(ctx)
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		pic, err := dec.Decode(au.Data)
+		if err != nil {
+			st.decodeErrors++
+			continue // the decoder resynchronizes at the next keyframe
+		}
+		if pic == nil {
+			continue
+		}
+		pic.PTS, pic.Wall = au.PTS, au.Wall
+		if enc == nil || enc.Info().Width != pic.Width || enc.Info().Height != pic.Height {
+			if enc != nil {
+				enc.Close()
+			}
+			info := src.Info()
+			enc, err = codec.NewEncoder(codec.EncoderConfig{
+				Width: pic.Width, Height: pic.Height, FPS: info.FPS,
+				BitrateKbps: c.cfg.BitrateKbps, KeyframeInterval: c.cfg.KeyframeInterval,
+			})
+			if err != nil {
+				return err
+			}
+			st.info.Width, st.info.Height, st.info.FPS = pic.Width, pic.Height, info.FPS
+			st.encoder = c.encoderText()
+		}
+		st.observe(pic)
+		if err := c.maskEncodePublish(pic, masker, enc, st); err != nil {
+			return err
+		}
+	}
+}
+
+// runPassthrough: the camera's access units go to the hub as they are. One
+// keyframe every few seconds is decoded for the snapshot and image health.
+func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st *runStats) error {
+	dec, err := codec.NewDecoder()
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	st.encoder = "passthrough: the camera's own H.264 (camera has no masks)"
+	var lastLook time.Time
+	for {
+		au, err := src.ReadAU(ctx)
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		if au.Key && time.Since(lastLook) >= 2*time.Second {
+			lastLook = time.Now()
+			// A lone IDR decodes by itself; feed it to a fresh decoder
+			// state by flushing what was pending.
+			if pic, err := dec.Decode(au.Data); err == nil && pic != nil {
+				pic.Wall = au.Wall
+				st.info.Width, st.info.Height = pic.Width, pic.Height
+				st.observe(pic)
+				c.keepSnapshot(pic, au.Wall)
+			}
+		}
+		c.hub.Publish(au)
+		st.published(au)
+	}
+}
+
+func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *codec.Encoder, st *runStats) error {
+	m := masker.Apply(f)
+	if now := time.Now(); now.Sub(st.lastSnap) >= 500*time.Millisecond {
+		c.keepMasked(m, f.Wall)
+		st.lastSnap = now
+	}
+	au, ok, err := enc.Encode(m)
+	if err != nil {
+		return err
+	}
+	if ok {
+		c.hub.Publish(au)
+		st.published(au)
+	}
+	return nil
+}
+
+func (c *Camera) encoderText() string {
+	kbps := c.cfg.BitrateKbps
+	if kbps == 0 {
+		kbps = 1500
+	}
+	ki := c.cfg.KeyframeInterval
+	if ki == 0 {
+		ki = 2 * time.Second
+	}
+	return fmt.Sprintf("%s, %d kbps, keyframe every %s", codec.Name, kbps, ki)
+}
+
+// runStats keeps the per-second health figures of one run.
+type runStats struct {
+	cam                 *Camera
+	info                media.StreamInfo
+	start               time.Time
+	winStart            time.Time
+	winFrames, winBytes int
+	total               uint64
+	lastSnap            time.Time
+	recording           bool
+	encoder             string
+	decodeErrors        uint64
+	image               *ImageHealth
+	imageFlags          []string
+}
+
+// observe looks at an unmasked picture, in memory only, for image health
+// (R10). Nothing of it is kept.
+func (st *runStats) observe(f *media.Frame) {
+	flags := st.image.Observe(f)
+	if !equalFlags(flags, st.imageFlags) {
+		st.imageFlags = flags
+		st.cam.reportImage(flags)
+	}
+}
+
+func (st *runStats) clearImage() {
+	if len(st.imageFlags) > 0 {
+		st.cam.reportImage(nil)
+	}
+}
+
+func (st *runStats) published(au media.AccessUnit) {
+	c := st.cam
+	if st.winStart.IsZero() {
+		st.winStart = time.Now()
+	}
+	st.total++
+	st.winFrames++
+	st.winBytes += len(au.Data)
+	if !st.recording {
+		st.recording = true
+		c.setState(health.StateRecording, "")
+	}
+	el := time.Since(st.winStart)
+	if el < time.Second || c.deps.Health == nil {
+		return
+	}
+	fps := float64(st.winFrames) / el.Seconds()
+	kbps := float64(st.winBytes) * 8 / 1000 / el.Seconds()
+	total, wall, info, enc, flags := st.total, au.Wall, st.info, st.encoder, st.imageFlags
+	c.deps.Health.UpdateCamera(c.cfg.ID, func(h *health.Camera) {
+		h.FPS, h.Kbps, h.Frames, h.LastFrame = fps, kbps, total, wall
+		h.Width, h.Height = info.Width, info.Height
+		h.Encoder = enc
+		if len(flags) > 0 {
+			h.State, h.Reason = health.StateDegraded, "image: "+joinFlags(flags)
+		} else if h.State == health.StateDegraded {
+			h.State, h.Reason = health.StateRecording, ""
+		}
+	})
+	st.winStart, st.winFrames, st.winBytes = time.Now(), 0, 0
+}
+
+// keepMasked keeps the last masked picture for the snapshot.
+func (c *Camera) keepMasked(m mask.Masked, at time.Time) { c.keepSnapshot(m.Frame(), at) }
+
+// keepSnapshot copies f; callers pass masked pictures, or pictures of a
+// camera without masks.
+func (c *Camera) keepSnapshot(f *media.Frame, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.snap == nil || c.snap.Width != f.Width || c.snap.Height != f.Height {

@@ -30,11 +30,11 @@ func (f *flakyOpener) open(ctx context.Context, url string, o source.Options) (s
 	if err != nil {
 		return nil, err
 	}
-	return &limited{Source: s, left: f.limit}, nil
+	return &limited{RawSource: s.(source.RawSource), left: f.limit}, nil
 }
 
 type limited struct {
-	source.Source
+	source.RawSource
 	left int
 }
 
@@ -43,7 +43,7 @@ func (l *limited) Read(ctx context.Context) (*media.Frame, error) {
 		return nil, errors.New("camera went away")
 	}
 	l.left--
-	return l.Source.Read(ctx)
+	return l.RawSource.Read(ctx)
 }
 
 type stateLog struct {
@@ -51,6 +51,9 @@ type stateLog struct {
 	states []health.CameraState
 	last   health.Camera
 }
+
+func (s *stateLog) Warn(key, text string) {}
+func (s *stateLog) Clear(key string)       {}
 
 func (s *stateLog) UpdateCamera(id string, fn func(*health.Camera)) {
 	s.mu.Lock()

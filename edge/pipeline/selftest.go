@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgerec/edgerec/edge/codec"
 	"github.com/edgerec/edgerec/edge/mask"
+	"github.com/edgerec/edgerec/edge/media"
 	"github.com/edgerec/edgerec/edge/source"
 )
 
@@ -95,6 +96,11 @@ func SelfTest(ctx context.Context, cfg SelfTestConfig) (SelfTestReport, error) {
 		return rep, fmt.Errorf("selftest: %w", err)
 	}
 	defer src.Close()
+	read, closeRead, err := frameReader(src)
+	if err != nil {
+		return rep, fmt.Errorf("selftest: %w", err)
+	}
+	defer closeRead()
 	info := src.Info()
 	rep.Width, rep.Height, rep.SourceFPS = info.Width, info.Height, info.FPS
 	masker, err := mask.New(cfg.Masks, mask.Options{})
@@ -143,7 +149,7 @@ func SelfTest(ctx context.Context, cfg SelfTestConfig) (SelfTestReport, error) {
 			return rep, err
 		}
 		t0 := time.Now()
-		f, err := src.Read(ctx)
+		f, err := read(ctx)
 		if err != nil {
 			return rep, fmt.Errorf("selftest: read frame %d: %w", rep.Frames, err)
 		}
@@ -184,4 +190,36 @@ func SelfTest(ctx context.Context, cfg SelfTestConfig) (SelfTestReport, error) {
 		rep.MaskFailure = "no picture decoded back"
 	}
 	return rep, nil
+}
+
+// frameReader turns any source into a frame reader: raw sources directly,
+// coded ones (RTSP) through a decoder.
+func frameReader(src source.Source) (func(context.Context) (*media.Frame, error), func(), error) {
+	switch s := src.(type) {
+	case source.RawSource:
+		return s.Read, func() {}, nil
+	case source.CodedSource:
+		dec, err := codec.NewDecoder()
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(ctx context.Context) (*media.Frame, error) {
+			for {
+				au, err := s.ReadAU(ctx)
+				if err != nil {
+					return nil, err
+				}
+				pic, err := dec.Decode(au.Data)
+				if err != nil {
+					return nil, err
+				}
+				if pic != nil {
+					pic.PTS, pic.Wall = au.PTS, au.Wall
+					return pic, nil
+				}
+			}
+		}, func() { dec.Close() }, nil
+	default:
+		return nil, nil, fmt.Errorf("source yields neither frames nor access units")
+	}
 }

@@ -38,10 +38,11 @@ func TestSelfTestMasksReadBackUniform(t *testing.T) {
 func TestMaskCheckCatchesUnmaskedPicture(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	src, err := source.Open(ctx, "test://pattern?width=640&height=360&fps=15", source.Options{Unpaced: true})
+	so, err := source.Open(ctx, "test://pattern?width=640&height=360&fps=15", source.Options{Unpaced: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	src := so.(source.RawSource)
 	f, err := src.Read(ctx)
 	if err != nil {
 		t.Fatal(err)
