@@ -53,7 +53,7 @@ type stateLog struct {
 }
 
 func (s *stateLog) Warn(key, text string) {}
-func (s *stateLog) Clear(key string)       {}
+func (s *stateLog) Clear(key string)      {}
 
 func (s *stateLog) UpdateCamera(id string, fn func(*health.Camera)) {
 	s.mu.Lock()
