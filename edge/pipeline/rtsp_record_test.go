@@ -1,0 +1,222 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/edgerec/edgerec/edge/codec"
+	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/mask"
+	"github.com/edgerec/edgerec/edge/pipeline"
+	"github.com/edgerec/edgerec/edge/record"
+	"github.com/edgerec/edgerec/edge/source/rtsprig"
+	"github.com/edgerec/edgerec/storage"
+)
+
+func rtspMasks() []mask.Mask {
+	return []mask.Mask{
+		{Name: "window", Style: mask.StyleFill, Polygon: []mask.Point{{X: 0.05, Y: 0.10}, {X: 0.45, Y: 0.10}, {X: 0.45, Y: 0.55}, {X: 0.05, Y: 0.55}}},
+		{Name: "door", Style: mask.StylePixelate, Polygon: []mask.Point{{X: 0.60, Y: 0.45}, {X: 0.95, Y: 0.45}, {X: 0.95, Y: 0.95}, {X: 0.60, Y: 0.95}}},
+	}
+}
+
+type rig struct {
+	t     *testing.T
+	srv   *rtsprig.Server
+	pub   *rtsprig.Publisher
+	store *storage.Store
+	tr    *health.Tracker
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	srv, err := rtsprig.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	dir := t.TempDir()
+	ctx := context.Background()
+	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 64 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := storage.Open(ctx, dir, storage.Options{FlushInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	r := &rig{t: t, srv: srv, store: st, tr: health.NewTracker("t", "test", nil)}
+	r.publish()
+	return r
+}
+
+func (r *rig) publish() {
+	r.t.Helper()
+	p, err := r.srv.Publish(context.Background(), "cam", rtsprig.FFmpegArgs("640x360", 15))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.pub = p
+	r.t.Cleanup(p.Stop)
+}
+
+func (r *rig) waitState(want health.CameraState, within time.Duration) {
+	r.t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		for _, c := range r.tr.Snapshot().Cameras {
+			if c.State == want {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.t.Fatalf("camera never %s: %+v", want, r.tr.Snapshot().Cameras)
+}
+
+// TestRTSPMaskedCameraFlaps: a masked RTSP camera records (decode → mask →
+// encode), the camera disappears and comes back, the recorder resumes by
+// itself, the gap is in the index, nothing before it is lost, and every
+// stored picture — including the first after the reconnect — has its
+// masks burned in (R2, D2, D3, issue 4).
+func TestRTSPMaskedCameraFlaps(t *testing.T) {
+	r := newRig(t)
+	cam, err := pipeline.NewCamera(pipeline.CameraConfig{ID: "cam", Source: r.srv.URL("cam"), Masks: rtspMasks()},
+		pipeline.Deps{Health: r.tr, MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := record.New(record.Config{Camera: "cam", MaxSegment: 3 * time.Second}, r.store, cam.Hub().Subscribe(512))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { cam.Run(ctx); done <- struct{}{} }()
+	go func() { rec.Run(ctx); done <- struct{}{} }()
+
+	r.waitState(health.StateRecording, 20*time.Second)
+	time.Sleep(5 * time.Second)
+	flapAt := time.Now()
+	r.pub.Stop()
+	r.srv.Stop()
+	r.waitState(health.StateLost, 20*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	if err := r.srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	r.publish()
+	backAt := time.Now()
+	r.waitState(health.StateRecording, 30*time.Second)
+	time.Sleep(4 * time.Second)
+	cancel()
+	<-done
+	<-done
+
+	segs, err := r.store.Segments(context.Background(), "cam", time.Time{}, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after int
+	for _, s := range segs {
+		if !s.Closed {
+			t.Errorf("segment %d open after shutdown", s.ID)
+		}
+		if s.End.Before(flapAt.Add(time.Second)) {
+			before += s.Frames
+		} else if s.Start.After(flapAt) {
+			after += s.Frames
+		}
+	}
+	if before < 60 || after < 30 {
+		t.Fatalf("frames before the flap %d (want ≥ 60), after %d (want ≥ 30): %+v", before, after, segs)
+	}
+	spans, err := r.store.Coverage(context.Background(), "cam", time.Time{}, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gap := false
+	for i := 1; i < len(spans); i++ {
+		g := spans[i].From.Sub(spans[i-1].To)
+		if g >= time.Second && !spans[i-1].To.After(backAt) {
+			gap = true
+			t.Logf("gap in the index: %s → %s (%s)", spans[i-1].To.Format(time.StampMilli), spans[i].From.Format(time.StampMilli), g.Round(time.Millisecond))
+		}
+	}
+	if !gap {
+		t.Fatalf("no gap of ≥ 1 s in the coverage: %+v", spans)
+	}
+
+	dec, err := codec.NewDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	pics := 0
+	var firstAfter *pipeline.PictureResult
+	err = r.store.ReadFrames(context.Background(), "cam", segs[0].Start, time.Now().Add(time.Hour), func(f storage.Frame) error {
+		pic, err := dec.Decode(f.Data)
+		if err != nil {
+			t.Fatalf("stored frame at %s does not decode: %v", f.Time, err)
+		}
+		if pic == nil {
+			return nil
+		}
+		pics++
+		res := pipeline.MaskCheck{}.Check(pic, rtspMasks())
+		if !res.OK {
+			t.Fatalf("stored picture %d at %s: masks not intact: %+v", pics, f.Time, res.Masks)
+		}
+		if firstAfter == nil && f.Time.After(flapAt) {
+			firstAfter = &res
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if firstAfter == nil {
+		t.Fatal("no picture after the reconnect")
+	}
+	t.Logf("%d stored pictures decoded and verified; first after reconnect: %s / %s", pics, firstAfter.Masks[0].Description, firstAfter.Masks[1].Description)
+}
+
+// TestRTSPPassthroughKeepsCameraStream: a camera without masks records
+// the camera's own H.264 unchanged (no decode, no encode): x264's SEI
+// banner, which our encoder never writes, is in the stored stream.
+func TestRTSPPassthroughKeepsCameraStream(t *testing.T) {
+	r := newRig(t)
+	cam, err := pipeline.NewCamera(pipeline.CameraConfig{ID: "cam", Source: r.srv.URL("cam")}, pipeline.Deps{Health: r.tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := record.New(record.Config{Camera: "cam"}, r.store, cam.Hub().Subscribe(512))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { cam.Run(ctx); done <- struct{}{} }()
+	go func() { rec.Run(ctx); done <- struct{}{} }()
+	r.waitState(health.StateRecording, 20*time.Second)
+	time.Sleep(3 * time.Second)
+	cancel()
+	<-done
+	<-done
+	var x264 bool
+	frames := 0
+	err = r.store.ReadFrames(context.Background(), "cam", time.Time{}, time.Now().Add(time.Hour), func(f storage.Frame) error {
+		frames++
+		if bytes.Contains(f.Data, []byte("x264 - core")) {
+			x264 = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if frames < 30 || !x264 {
+		t.Fatalf("%d frames stored, x264 SEI present: %v", frames, x264)
+	}
+	for _, c := range r.tr.Snapshot().Cameras {
+		if c.Masked || c.Encoder == "" || !bytes.Contains([]byte(c.Encoder), []byte("passthrough")) {
+			t.Fatalf("health: %+v", c)
+		}
+	}
+}
