@@ -8,7 +8,7 @@ STATIC_TAGS := netgo,osusergo
 STATIC_LDFLAGS := -s -w $(LDX) -linkmode external -extldflags "-static"
 BIN := bin
 
-.PHONY: demo test build firmware lint bench deps clean
+.PHONY: demo test build firmware lint bench bench-peer deps clean
 
 ## demo: build, then run the recorder on the embedded demo config (./var/demo)
 demo: build
@@ -41,6 +41,10 @@ test: deps lint
 	$(GO) test -race -timeout 30m ./...
 	$(MAKE) firmware
 	./scripts/test-firmware.sh $(BIN)
+
+## bench-peer: edgerec vs ffmpeg on the same RTSP stream (CPU, RSS ratios)
+bench-peer:
+	./scripts/bench-peer.sh
 
 ## bench: Go benchmarks and the side-by-side scripts (numbers to read, never pass/fail)
 bench:
