@@ -262,3 +262,20 @@ func FuzzRTPH264(f *testing.F) {
 		}
 	})
 }
+
+// TestProbe: an installer can probe an RTSP URL for codec, size and rate
+// without recording (issue 4).
+func TestProbe(t *testing.T) {
+	srv := startRig(t, "", "")
+	publish(t, srv, "cam", rtsprig.FFmpegArgs("320x240", 10))
+	info, err := Probe(context.Background(), srv.URL("cam"), Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Codec != "h264" || info.Width != 320 || info.Height != 240 || info.FPS < 9 || info.FPS > 11 {
+		t.Fatalf("probe: %+v", info)
+	}
+	if _, err := Probe(context.Background(), "test://pattern?width=64&height=48", Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
