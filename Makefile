@@ -52,3 +52,26 @@ bench:
 
 clean:
 	rm -rf $(BIN)
+
+## image: Raspberry Pi SD card image with Buildroot (see buildroot/README.md)
+##   make image BUILDROOT=/path/to/buildroot-2026.02.3 BOARD=rpi4|rpi5 [IMAGE_OUT=DIR]
+## The Go modules come from this machine's module cache (vendored offline
+## into Buildroot's build dir); Buildroot itself downloads its sources.
+BOARD ?= rpi4
+IMAGE_OUT ?= $(CURDIR)/var/image-$(BOARD)
+.PHONY: image
+image:
+	@if [ -z "$(BUILDROOT)" ] || [ ! -f "$(BUILDROOT)/Makefile" ]; then \
+		echo "make image: set BUILDROOT=/path/to/buildroot (release 2026.02.3; see buildroot/README.md)" >&2; exit 2; fi
+	@case "$(BOARD)" in \
+		rpi4) d=edgerec_raspberrypi4_64_defconfig ;; \
+		rpi5) d=edgerec_raspberrypi5_defconfig ;; \
+		*) echo "make image: BOARD=rpi4 or BOARD=rpi5" >&2; exit 2 ;; \
+	esac; \
+	$(GO) mod download && \
+	modcache=$$($(GO) env GOMODCACHE) && \
+	unset MAKEFLAGS MFLAGS MAKELEVEL && \
+	make -C "$(BUILDROOT)" O="$(IMAGE_OUT)" BR2_EXTERNAL="$(CURDIR)/buildroot" $$d && \
+	make -C "$(BUILDROOT)" O="$(IMAGE_OUT)" EDGEREC_GOMODCACHE="$$modcache" EDGEREC_GOPROXY=off
+	@echo "image: $(IMAGE_OUT)/images/sdcard.img"
+	@echo "flash: sudo scripts/flash.sh $(IMAGE_OUT)/images/sdcard.img /dev/sdX [--bundle DIR]"

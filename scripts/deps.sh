@@ -17,6 +17,13 @@ declare -A need=(
   [readelf]=binutils
   [bc]=bc
   [mosquitto]=mosquitto
+  [sfdisk]=fdisk
+  [mkfs.vfat]=dosfstools
+  [mcopy]=mtools
+  [shellcheck]=shellcheck
+  [mkfs.ext4]=e2fsprogs
+  [partx]=util-linux
+  [losetup]=mount
 )
 
 missing=()
