@@ -24,6 +24,7 @@ declare -A need=(
   [mkfs.ext4]=e2fsprogs
   [partx]=util-linux
   [losetup]=mount
+  [chromium]=chromium
 )
 
 missing=()
