@@ -29,8 +29,8 @@ const (
 	MaxBeaconBytes   = 4096
 	MaxEventBytes    = 6144
 	MaxAuditBytes    = 2048
-	MaxBeaconCameras = 48
-	MaxBeaconAlerts  = 24
+	MaxBeaconCameras = 40
+	MaxBeaconAlerts  = 16
 	MaxDetailBytes   = 4096
 	MaxAuditTargets  = 16
 	MaxAuditCameras  = 32
@@ -187,7 +187,12 @@ var (
 	actionRE = regexp.MustCompile(`^[a-z0-9._-]{1,48}$`)
 	idRE     = regexp.MustCompile(`^[A-Za-z0-9._:@-]{0,64}$`)
 	hashRE   = regexp.MustCompile(`^([0-9a-f]{64})?$`)
+	fwRE     = regexp.MustCompile(`^[A-Za-z0-9._:@+~-]{0,64}$`)
 )
+
+// ValidFirmware reports whether v can be a firmware version on the wire
+// (e.g. "1.4.2", "v1.4.2-3-gabc123+dirty").
+func ValidFirmware(v string) bool { return fwRE.MatchString(v) }
 
 // ValidDevice reports whether id can be a device id (and an MQTT topic level).
 func ValidDevice(id string) bool { return deviceRE.MatchString(id) }
@@ -233,7 +238,7 @@ func (s *Status) Validate() error {
 	if s.State != StateOnline && s.State != StateOffline {
 		return invalid("status state %q", s.State)
 	}
-	if !idRE.MatchString(s.Firmware) {
+	if !fwRE.MatchString(s.Firmware) {
 		return invalid("firmware %q", s.Firmware)
 	}
 	return nil
@@ -247,7 +252,7 @@ func (b *Beacon) Validate() error {
 	if b.Clock > ClockSynced {
 		return invalid("clock %d", b.Clock)
 	}
-	if !idRE.MatchString(b.Firmware) {
+	if !fwRE.MatchString(b.Firmware) {
 		return invalid("firmware %q", b.Firmware)
 	}
 	if len(b.Cameras) > MaxBeaconCameras || len(b.Alerts) > MaxBeaconAlerts {

@@ -1,0 +1,18 @@
+// Package uplink owns the metadata-only uplink (D6): it builds health
+// beacons (R23), turns faults into events (R24) and forwards audit records
+// (R16), writes every message to a durable bbolt outbox first, and publishes
+// the outbox in order over MQTT v5 (QoS 1, TLS) to the ops broker, removing a
+// record only after its PUBACK. The device publishes and subscribes to
+// nothing else (R21): no command ever comes back down.
+//
+// Topics are <prefix>/<device>/{status,beacon,event,audit}; payloads are the
+// msgp records of package wire, documented in SCHEMA.md. Camera ids on the
+// wire are opaque (HMAC-SHA256 of the local id under a per-device key, R19);
+// camera names, alert texts and anything video never leave the device. The
+// package imports no video package (checked by cmd/edgerec's layering test
+// and by this package's own).
+//
+// Subpackages: wire (schema), outbox (durable queue), mqttc (connection
+// setup shared with the ops view), fleet (the `edgerec fleet` view),
+// uplinktest (a mosquitto rig with generated certificates for tests).
+package uplink
