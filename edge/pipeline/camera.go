@@ -118,6 +118,9 @@ func (c *Camera) Run(ctx context.Context) error {
 		}
 		c.deps.Logger.Warn("camera lost; restarting", "camera", c.cfg.ID, "err", reason, "retry_in", backoff)
 		c.setState(health.StateLost, reason)
+		if c.deps.Health != nil {
+			c.deps.Health.UpdateCamera(c.cfg.ID, func(h *health.Camera) { h.Gaps++ })
+		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/media"
 )
 
@@ -150,13 +151,28 @@ func (c *Camera) reportImage(flags []string) {
 	for _, f := range flags {
 		set[f] = true
 	}
+	var bits health.ImageFlags
 	for _, f := range []string{ImageBlack, ImageCovered, ImageFrozen} {
-		key := "image:" + c.cfg.ID + ":" + f
+		key := health.CameraCode("image."+f, c.cfg.ID)
 		if set[f] {
+			bits |= imageBit(f)
 			c.deps.Health.Warn(key, "camera "+c.cfg.ID+": picture "+f+" (R10)")
 			c.deps.Logger.Warn("image health", "camera", c.cfg.ID, "flag", f)
 		} else {
 			c.deps.Health.Clear(key)
 		}
 	}
+	c.deps.Health.UpdateCamera(c.cfg.ID, func(h *health.Camera) { h.Image = bits })
+}
+
+func imageBit(flag string) health.ImageFlags {
+	switch flag {
+	case ImageBlack:
+		return health.ImageBlack
+	case ImageCovered:
+		return health.ImageObstructed
+	case ImageFrozen:
+		return health.ImageFrozen
+	}
+	return 0
 }
