@@ -142,7 +142,7 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"export", "--data", "x"}, 2, "not implemented yet"},
 		{[]string{"verify", "f"}, 2, "not implemented yet"},
 		{[]string{"decommission"}, 2, "not implemented yet"},
-		{[]string{"fleet"}, 2, "not implemented yet"},
+		{[]string{"fleet"}, 2, "--broker"},
 		{[]string{"run"}, 2, "--demo"},
 		{[]string{"selftest", "--source", "foo://x"}, 2, "unknown scheme"},
 		{[]string{"selftest", "--frames", "0"}, 2, "--frames"},

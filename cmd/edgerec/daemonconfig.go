@@ -53,6 +53,10 @@ func fromConfig(c *config.Config) (daemonConfig, error) {
 		FlushInterval:  c.Storage.FlushInterval.D(),
 		RetentionFloor: c.Retention().WithDefaults().Floor,
 		Listen:         c.LAN.Listen,
+
+		GrantMaxValidity: c.Policy.GrantMaxValidity.D(),
+		StaleAfter:       time.Duration(c.Policy.StaleAccountDays) * 24 * time.Hour,
+		Uplink:           c.Uplink,
 	}
 	for i, a := range c.LAN.Allowlist {
 		p, err := parsePrefix(a)

@@ -39,11 +39,11 @@ func commands() []command {
 	return []command{
 		{"run", "[--config FILE] [--demo]", "the recorder daemon", cmdRun},
 		{"provision", "--data DIR --device-id ID [--ring-size SIZE] [--config FILE]", "create a device: keys, ring, config", cmdProvision},
-		{"check", "--data DIR [--quick]", "verify ring, index, keys (audit chain: not yet)", cmdCheck},
+		{"check", "--data DIR [--quick]", "verify ring, index, keys and the audit chain", cmdCheck},
 		{"export", "--data DIR --grant ID --camera CAM --from T --to T -o OUT.mp4", "signed export under a grant", notImplemented("export")},
 		{"verify", "FILE", "verify an export manifest or wipe certificate", notImplemented("verify")},
 		{"decommission", "--data DIR --confirm DEVICE-ID [--cert OUT.json]", "secure wipe", notImplemented("decommission")},
-		{"fleet", "--broker URL [--json]", "ops view of beacons", notImplemented("fleet")},
+		{"fleet", "--broker URL [--json]", "ops view of beacons", cmdFleet},
 		{"selftest", "[--source URL] [--frames N]", "capture → mask → encode → decode on this box", cmdSelftest},
 		{"version", "", "print version, commit, Go version, GOARCH and codec", cmdVersion},
 		{"help", "", "list the commands", nil},

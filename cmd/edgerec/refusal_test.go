@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/storage"
 )
 
@@ -86,8 +87,28 @@ lan: {listen: "127.0.0.1:18444"}
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 	}
-	if code, out, errOut := runCLI(t, "check", "--data", data); code != 0 {
+	code, out, errOut := runCLI(t, "check", "--data", data)
+	if code != 0 || !strings.Contains(out, "audit") {
 		t.Fatalf("check: %d\n%s%s", code, out, errOut)
+	}
+	// R1: each refusal is in the audit log, by camera id, with the rule.
+	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := ps.AuditAfter(context.Background(), 0, 100)
+	ps.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := map[string]string{}
+	for _, r := range recs {
+		if r.Action == "camera.refuse" {
+			refused[r.Target] = r.Detail
+		}
+	}
+	if refused["wc"] != "R1 prohibited zone" || refused["nosign"] != "R3 signage attestation missing" || len(refused) != 2 {
+		t.Fatalf("audited refusals %v", refused)
 	}
 	st, err := storage.Open(context.Background(), data, storage.Options{})
 	if err != nil {

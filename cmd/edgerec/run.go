@@ -9,15 +9,18 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/edge/pipeline"
 	"github.com/edgerec/edgerec/edge/record"
 	"github.com/edgerec/edgerec/edge/source"
 	"github.com/edgerec/edgerec/edge/web"
+	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/storage"
 )
 
@@ -34,6 +37,10 @@ type daemonConfig struct {
 	Cameras        []cameraSpec
 	Demo           bool
 	SegmentLength  time.Duration // 0 = the segmenter's default (60 s)
+
+	GrantMaxValidity time.Duration
+	StaleAfter       time.Duration
+	Uplink           *config.Uplink // nil: no uplink
 }
 
 type cameraSpec struct {
@@ -108,11 +115,25 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		}
 	}()
 
+	ps, err := openPolicy(ctx, dc, log)
+	if err != nil {
+		return err
+	}
+	defer ps.Close()
+
 	tracker := health.NewTracker(dc.DeviceID, version, nil)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(dc.Cameras)+2)
+	auditDevice(ctx, ps, tracker, log, audit.Event{Action: "device.start", TargetKind: audit.KindDevice, Result: "ok", Detail: "firmware " + version})
+	defer auditDevice(context.WithoutCancel(ctx), ps, tracker, log, audit.Event{Action: "device.stop", TargetKind: audit.KindDevice, Result: "ok"})
+
+	if up := startUplink(dc, tracker, ps, log); up != nil {
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = up.Run(ctx) }()
+		go func() { defer wg.Done(); pumpAudit(ctx, dc.DataDir, ps, up, log.With("part", "uplink")) }()
+	}
 
 	cams := map[string]*pipeline.Camera{}
 	for _, cs := range dc.Cameras {
@@ -120,6 +141,8 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 			log.Warn("camera refused by policy", "camera", cs.ID, "reason", cs.Refused)
 			tracker.SetCamera(health.Camera{ID: cs.ID, Name: cs.Name, State: health.StateRefused, Reason: cs.Refused, Masked: len(cs.Masks) > 0})
 			tracker.Warn("refused:"+cs.ID, fmt.Sprintf("camera %s refused: %s", cs.ID, cs.Refused))
+			// R1: the refusal is audited (ids only; the reason names the rule).
+			auditDevice(ctx, ps, tracker, log, audit.Event{Action: "camera.refuse", TargetKind: audit.KindCamera, Target: cs.ID, Result: "refused", Detail: refusalRule(cs.Refused)})
 			continue
 		}
 		cam, err := pipeline.NewCamera(pipeline.CameraConfig{
@@ -285,4 +308,16 @@ func humanDuration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.0f minutes", d.Minutes())
 	}
+}
+
+// refusalRule reduces a refusal reason to the rule it names, for the audit
+// detail (no camera names).
+func refusalRule(reason string) string {
+	switch {
+	case strings.Contains(reason, "(R1)") || strings.Contains(reason, "prohibited"):
+		return "R1 prohibited zone"
+	case strings.Contains(reason, "(R3)") || strings.Contains(reason, "signage"):
+		return "R3 signage attestation missing"
+	}
+	return "policy"
 }

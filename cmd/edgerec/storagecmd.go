@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/goccy/go-yaml"
 
 	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/policy"
+	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/storage"
 )
 
@@ -66,6 +69,10 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err := storage.Provision(ctx, abs, storage.ProvisionOptions{RingSize: int64(c.Storage.RingSize), RingPath: c.Storage.RingPath}); err != nil {
 		return err
 	}
+	pub, err := policy.Provision(ctx, abs)
+	if err != nil {
+		return err
+	}
 	data, err := yaml.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("write config: %w", err)
@@ -73,7 +80,8 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err := writeFileAtomic(cfgOut, data, 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "provisioned device %s in %s\nring:   %s\nconfig: %s\nstart:  edgerec run --config %s\n", *id, abs, c.Storage.RingSize, cfgOut, cfgOut)
+	fmt.Fprintf(e.stdout, "provisioned device %s in %s\nring:         %s\nsigning key:  ed25519 %s (record it off the device: exports and wipe certificates are signed with it)\nconfig:       %s\nstart:        edgerec run --config %s\n",
+		*id, abs, c.Storage.RingSize, devkey.Fingerprint(pub), cfgOut, cfgOut)
 	return nil
 }
 
@@ -92,7 +100,14 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprint(e.stdout, rep.String())
-	if !rep.OK() {
+	ok := rep.OK()
+	arep, err := policy.VerifyDir(ctx, *dir, nil)
+	if err != nil {
+		return fmt.Errorf("audit chain: %w", err)
+	}
+	fmt.Fprintln(e.stdout, strings.TrimRight(arep.String(), "\n"))
+	ok = ok && arep.OK()
+	if !ok {
 		return errors.New("damage found (see above)")
 	}
 	return nil
