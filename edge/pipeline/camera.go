@@ -57,6 +57,53 @@ type Camera struct {
 	mu       sync.Mutex
 	snap     *media.Frame // last masked picture, owned by the camera
 	snapTime time.Time
+
+	maskMu  sync.Mutex
+	masks   []mask.Mask
+	maskVer uint64
+}
+
+// errMasksChanged ends a run whose masks changed so that the next run
+// starts with the new ones (and, for an RTSP camera, switches between
+// passthrough and transcoding).
+var errMasksChanged = errors.New("pipeline: masks changed")
+
+// SetMasks replaces the camera's masks while it runs: the next picture is
+// masked with the new set, for recording and live view at once. A camera
+// that had no masks (passthrough) restarts into transcoding before it
+// publishes another access unit (R2). Invalid masks change nothing.
+func (c *Camera) SetMasks(masks []mask.Mask) error {
+	if _, err := mask.New(masks, mask.Options{}); err != nil {
+		return fmt.Errorf("camera %q: %w", c.cfg.ID, err)
+	}
+	c.maskMu.Lock()
+	defer c.maskMu.Unlock()
+	c.masks = append([]mask.Mask(nil), masks...)
+	c.maskVer++
+	if c.deps.Health != nil {
+		n := len(masks)
+		c.deps.Health.UpdateCamera(c.cfg.ID, func(h *health.Camera) { h.Masked = n > 0 })
+	}
+	return nil
+}
+
+// Masks returns the current masks.
+func (c *Camera) Masks() []mask.Mask {
+	c.maskMu.Lock()
+	defer c.maskMu.Unlock()
+	return append([]mask.Mask(nil), c.masks...)
+}
+
+func (c *Camera) maskState() ([]mask.Mask, uint64) {
+	c.maskMu.Lock()
+	defer c.maskMu.Unlock()
+	return c.masks, c.maskVer
+}
+
+func (c *Camera) maskVersion() uint64 {
+	c.maskMu.Lock()
+	defer c.maskMu.Unlock()
+	return c.maskVer
 }
 
 // NewCamera validates cfg (masks included) and returns a camera that has
@@ -77,7 +124,7 @@ func NewCamera(cfg CameraConfig, deps Deps) (*Camera, error) {
 	if deps.MaxBackoff <= 0 {
 		deps.MaxBackoff = 30 * time.Second
 	}
-	return &Camera{cfg: cfg, deps: deps, hub: NewHub()}, nil
+	return &Camera{cfg: cfg, deps: deps, hub: NewHub(), masks: append([]mask.Mask(nil), cfg.Masks...)}, nil
 }
 
 // ID is the camera's local id.
@@ -108,6 +155,9 @@ func (c *Camera) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			c.setState(health.StateStopped, "")
 			return nil
+		}
+		if errors.Is(err, errMasksChanged) {
+			continue // restart at once with the new masks
 		}
 		if time.Since(started) > 2*c.deps.MaxBackoff {
 			backoff = c.deps.MinBackoff
@@ -141,7 +191,7 @@ func (c *Camera) setState(s health.CameraState, reason string) {
 		h.Name = c.cfg.Name
 		h.State = s
 		h.Reason = reason
-		h.Masked = len(c.cfg.Masks) > 0
+		h.Masked = len(c.Masks()) > 0
 	})
 }
 
@@ -151,11 +201,12 @@ func (c *Camera) runOnce(ctx context.Context) error {
 		return fmt.Errorf("open source: %w", err)
 	}
 	defer src.Close()
-	masker, err := mask.New(c.cfg.Masks, mask.Options{})
+	masks, ver := c.maskState()
+	masker, err := mask.New(masks, mask.Options{})
 	if err != nil {
 		return err
 	}
-	st := &runStats{cam: c, info: src.Info(), start: time.Now(), image: NewImageHealth(ImageHealthConfig{})}
+	st := &runStats{maskVer: ver, cam: c, info: src.Info(), start: time.Now(), image: NewImageHealth(ImageHealthConfig{})}
 	defer st.clearImage()
 	switch s := src.(type) {
 	case source.RawSource:
@@ -274,12 +325,30 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 				c.keepSnapshot(pic, au.Wall)
 			}
 		}
+		if c.maskVersion() != st.maskVer {
+			// Masks arrived: never publish another unmasked unit (R2).
+			return errMasksChanged
+		}
 		c.hub.Publish(au)
 		st.published(au)
 	}
 }
 
 func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *codec.Encoder, st *runStats) error {
+	if v := c.maskVersion(); v != st.maskVer {
+		masks, ver := c.maskState()
+		nm, err := mask.New(masks, mask.Options{})
+		if err != nil {
+			return err
+		}
+		if nm.Len() == 0 {
+			// All masks removed: an RTSP camera may go back to passthrough;
+			// restarting is the simple, uniform way.
+			return errMasksChanged
+		}
+		*masker = *nm
+		st.maskVer = ver
+	}
 	m := masker.Apply(f)
 	if now := time.Now(); now.Sub(st.lastSnap) >= 500*time.Millisecond {
 		c.keepMasked(m, f.Wall)
@@ -322,6 +391,7 @@ type runStats struct {
 	decodeErrors        uint64
 	image               *ImageHealth
 	imageFlags          []string
+	maskVer             uint64
 }
 
 // observe looks at an unmasked picture, in memory only, for image health

@@ -220,3 +220,86 @@ func TestRTSPPassthroughKeepsCameraStream(t *testing.T) {
 		}
 	}
 }
+
+// TestSetMasksSwitchesPassthroughToMasked: masks drawn on a running
+// passthrough RTSP camera take effect at once: nothing unmasked is
+// published after SetMasks returns (R2), and removing them goes back to
+// passthrough.
+func TestSetMasksSwitchesPassthroughToMasked(t *testing.T) {
+	r := newRig(t)
+	cam, err := pipeline.NewCamera(pipeline.CameraConfig{ID: "cam", Source: r.srv.URL("cam")}, pipeline.Deps{Health: r.tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := cam.Hub().Subscribe(1024)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { cam.Run(ctx); close(done) }()
+	r.waitState(health.StateRecording, 20*time.Second)
+
+	type got struct {
+		at time.Time
+		au []byte
+	}
+	var (
+		units []got
+		stop  = make(chan struct{})
+		fin   = make(chan struct{})
+	)
+	go func() {
+		defer close(fin)
+		for {
+			select {
+			case au, ok := <-reader.C():
+				if !ok {
+					return
+				}
+				units = append(units, got{time.Now(), au.Data})
+			case <-stop:
+				return
+			}
+		}
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	if err := cam.SetMasks(rtspMasks()); err != nil {
+		t.Fatal(err)
+	}
+	setAt := time.Now()
+	time.Sleep(4 * time.Second)
+	close(stop)
+	<-fin
+	cancel()
+	<-done
+
+	dec, err := codec.NewDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	checked, x264After := 0, 0
+	for _, u := range units {
+		if !u.at.After(setAt.Add(100 * time.Millisecond)) {
+			continue
+		}
+		if bytes.Contains(u.au, []byte("x264 - core")) {
+			x264After++
+		}
+		pic, err := dec.Decode(u.au)
+		if err != nil || pic == nil {
+			continue
+		}
+		checked++
+		if res := (pipeline.MaskCheck{}).Check(pic, rtspMasks()); !res.OK {
+			t.Fatalf("picture published after SetMasks is not masked: %+v", res.Masks)
+		}
+	}
+	if checked < 30 || x264After > 0 {
+		t.Fatalf("checked %d pictures after the change; %d camera (x264) units still passed through", checked, x264After)
+	}
+	if err := cam.SetMasks([]mask.Mask{{Name: "bad", Polygon: []mask.Point{{X: 0, Y: 0}}}}); err == nil {
+		t.Fatal("invalid masks accepted")
+	}
+	if len(cam.Masks()) != 2 {
+		t.Fatal("invalid SetMasks changed the masks")
+	}
+}
