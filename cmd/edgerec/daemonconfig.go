@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -11,16 +12,37 @@ import (
 	"github.com/edgerec/edgerec/edge/mask"
 )
 
+// demoConfig is the embedded demo: on first start its config is written to
+// <dir>/edgerec.yaml, and later starts (and changes made on the LAN page)
+// use that file, exactly like a provisioned device.
 func demoConfig(dir string) (daemonConfig, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return daemonConfig{}, fmt.Errorf("demo dir: %w", err)
 	}
-	c := config.Demo(abs)
-	if err := c.Validate(); err != nil {
-		return daemonConfig{}, fmt.Errorf("embedded demo config: %w", err)
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return daemonConfig{}, fmt.Errorf("demo dir: %w", err)
 	}
-	dc, err := fromConfig(c)
+	path := filepath.Join(abs, "edgerec.yaml")
+	var c *config.Config
+	if _, err := os.Stat(path); err == nil {
+		if c, err = config.Load(path); err != nil {
+			return daemonConfig{}, err
+		}
+	} else {
+		c = config.Demo(abs)
+		if err := c.Validate(); err != nil {
+			return daemonConfig{}, fmt.Errorf("embedded demo config: %w", err)
+		}
+		data, err := c.Marshal()
+		if err != nil {
+			return daemonConfig{}, err
+		}
+		if err := writeFileAtomic(path, data, 0o600); err != nil {
+			return daemonConfig{}, err
+		}
+	}
+	dc, err := fromConfig(c, path)
 	if err != nil {
 		return dc, err
 	}
@@ -37,15 +59,19 @@ func loadConfig(path string) (daemonConfig, error) {
 	if err != nil {
 		return daemonConfig{}, err
 	}
-	return fromConfig(c)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return daemonConfig{}, err
+	}
+	return fromConfig(c, abs)
 }
 
 func cameraMasks(c config.Camera) []mask.Mask { return c.MaskList() }
 
-// fromConfig converts a validated config into what the daemon runs. Policy
-// decisions that refuse a camera (R1) do not fail the whole device: the
-// camera is marked refused with the reason, and the others record.
-func fromConfig(c *config.Config) (daemonConfig, error) {
+// fromConfig converts a validated config into what the daemon runs.
+// Policy decisions that refuse a camera (R1, R3) do not fail the device:
+// the camera manager refuses that camera with the reason and audits it.
+func fromConfig(c *config.Config, path string) (daemonConfig, error) {
 	dc := daemonConfig{
 		DeviceID:       c.Device.ID,
 		DataDir:        c.Storage.DataDir,
@@ -53,6 +79,8 @@ func fromConfig(c *config.Config) (daemonConfig, error) {
 		FlushInterval:  c.Storage.FlushInterval.D(),
 		RetentionFloor: c.Retention().WithDefaults().Floor,
 		Listen:         c.LAN.Listen,
+		Config:         c,
+		ConfigPath:     path,
 
 		GrantMaxValidity: c.Policy.GrantMaxValidity.D(),
 		StaleAfter:       time.Duration(c.Policy.StaleAccountDays) * 24 * time.Hour,
@@ -64,19 +92,6 @@ func fromConfig(c *config.Config) (daemonConfig, error) {
 			return dc, fmt.Errorf("lan.allowlist[%d]: %w", i, err)
 		}
 		dc.Allowlist = append(dc.Allowlist, p)
-	}
-	for _, cam := range c.Cameras {
-		cs := cameraSpec{
-			ID: cam.ID, Name: cam.Name, Source: string(cam.Source), Masks: cam.MaskList(),
-			BitrateKbps: cam.BitrateKbps, KeyframeInterval: cam.KeyframeInterval.D(),
-			Retention: c.CameraRetention(cam),
-		}
-		// A prohibited zone (R1) or a missing signage attestation (R3)
-		// refuses this camera only; the others record.
-		if err := c.Refusal(cam); err != nil {
-			cs.Refused = err.Error()
-		}
-		dc.Cameras = append(dc.Cameras, cs)
 	}
 	return dc, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -15,9 +14,6 @@ import (
 
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/health"
-	"github.com/edgerec/edgerec/edge/mask"
-	"github.com/edgerec/edgerec/edge/pipeline"
-	"github.com/edgerec/edgerec/edge/record"
 	"github.com/edgerec/edgerec/edge/source"
 	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/policy/audit"
@@ -34,24 +30,16 @@ type daemonConfig struct {
 	RetentionFloor time.Duration
 	Listen         string
 	Allowlist      []netip.Prefix
-	Cameras        []cameraSpec
 	Demo           bool
+	// Config is the validated config the cameras come from; ConfigPath is
+	// where changes made on the LAN page are written ("" = not written).
+	Config     *config.Config
+	ConfigPath string
 	SegmentLength  time.Duration // 0 = the segmenter's default (60 s)
 
 	GrantMaxValidity time.Duration
 	StaleAfter       time.Duration
 	Uplink           *config.Uplink // nil: no uplink
-}
-
-type cameraSpec struct {
-	ID, Name, Source string
-	Masks            []mask.Mask
-	Retention        time.Duration
-	BitrateKbps      int
-	KeyframeInterval time.Duration
-	// Refused is set when policy forbids recording this camera (R1); the
-	// camera is not started and its health says why.
-	Refused string
 }
 
 const demoRingSize = 256 << 20
@@ -125,7 +113,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(dc.Cameras)+2)
+	errs := make(chan error, 8)
 	auditDevice(ctx, ps, tracker, log, audit.Event{Action: "device.start", TargetKind: audit.KindDevice, Result: "ok", Detail: "firmware " + version})
 	defer auditDevice(context.WithoutCancel(ctx), ps, tracker, log, audit.Event{Action: "device.stop", TargetKind: audit.KindDevice, Result: "ok"})
 
@@ -135,48 +123,13 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		go func() { defer wg.Done(); pumpAudit(ctx, dc.DataDir, ps, up, log.With("part", "uplink")) }()
 	}
 
-	cams := map[string]*pipeline.Camera{}
-	for _, cs := range dc.Cameras {
-		if cs.Refused != "" {
-			log.Warn("camera refused by policy", "camera", cs.ID, "reason", cs.Refused)
-			tracker.SetCamera(health.Camera{ID: cs.ID, Name: cs.Name, State: health.StateRefused, Reason: cs.Refused, Masked: len(cs.Masks) > 0})
-			tracker.Warn("refused:"+cs.ID, fmt.Sprintf("camera %s refused: %s", cs.ID, cs.Refused))
-			// R1: the refusal is audited (ids only; the reason names the rule).
-			auditDevice(ctx, ps, tracker, log, audit.Event{Action: "camera.refuse", TargetKind: audit.KindCamera, Target: cs.ID, Result: "refused", Detail: refusalRule(cs.Refused)})
-			continue
-		}
-		cam, err := pipeline.NewCamera(pipeline.CameraConfig{
-			ID: cs.ID, Name: cs.Name, Source: cs.Source, Masks: cs.Masks,
-			BitrateKbps: cs.BitrateKbps, KeyframeInterval: cs.KeyframeInterval,
-		}, pipeline.Deps{Health: tracker, Logger: log.With("camera", cs.ID)})
-		if err != nil {
-			return err
-		}
-		cams[cs.ID] = cam
-		rec := record.New(record.Config{
-			Camera:     cs.ID,
-			MaxSegment: dc.SegmentLength,
-			Logger:     log.With("camera", cs.ID, "part", "record"),
-			OnSegment: func(start, end time.Time, frames int, err error) {
-				if err != nil {
-					tracker.Warn("segment:"+cs.ID, fmt.Sprintf("camera %s: closing a segment failed: %v", cs.ID, err))
-				}
-			},
-		}, store, cam.Hub().Subscribe(256))
-		wg.Add(2)
-		go func() { defer wg.Done(); _ = cam.Run(ctx) }()
-		go func() {
-			defer wg.Done()
-			if err := rec.Run(ctx); err != nil {
-				log.Error("recording stopped", "camera", cs.ID, "err", err)
-				tracker.Warn("record:"+cs.ID, fmt.Sprintf("camera %s: recording stopped: %v", cs.ID, err))
-				errs <- err
-			}
-		}()
-	}
+	cams := newCameraManager(ctx, dc.Config, dc.ConfigPath, store, tracker, ps, log, dc.SegmentLength, errs)
+	cams.StartAll()
+	defer cams.Wait()
+	defer cancel()
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID},
-		web.Deps{Health: tracker, Snapshots: snapshotSource(cams), Logger: log.With("part", "web")})
+		web.Deps{Health: tracker, Snapshots: cams, Logger: log.With("part", "web")})
 	if err != nil {
 		return fmt.Errorf("LAN page: %w", err)
 	}
@@ -188,12 +141,12 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		}
 	}()
 	wg.Add(1)
-	go func() { defer wg.Done(); maintain(ctx, store, tracker, dc, log) }()
+	go func() { defer wg.Done(); maintain(ctx, store, tracker, cams, dc, log) }()
 
 	select {
 	case <-srv.Ready():
 		user, pass := srv.SetupCredential()
-		fmt.Fprintf(e.stdout, "edgerec %s: recording %d camera(s) into %s\n", version, len(cams), dc.DataDir)
+		fmt.Fprintf(e.stdout, "edgerec %s: recording %d camera(s) into %s\n", version, cams.Recording(), dc.DataDir)
 		fmt.Fprintf(e.stdout, "LAN page:         https://%s/\n", srv.Addr())
 		fmt.Fprintf(e.stdout, "TLS fingerprint:  SHA-256 %s\n", srv.Fingerprint())
 		fmt.Fprintf(e.stdout, "one-time login:   user %s  password %s  (valid until this recorder stops)\n", user, pass)
@@ -216,14 +169,9 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	return runErr
 }
 
-// maintain keeps storage health current and applies retention.
-func maintain(ctx context.Context, store *storage.Store, tracker *health.Tracker, dc daemonConfig, log *slog.Logger) {
-	retention := map[string]time.Duration{}
-	for _, c := range dc.Cameras {
-		if c.Refused == "" && c.Retention > 0 {
-			retention[c.ID] = c.Retention
-		}
-	}
+// maintain keeps storage health current and applies retention (R6) with
+// each configured camera's retention.
+func maintain(ctx context.Context, store *storage.Store, tracker *health.Tracker, cams *cameraManager, dc daemonConfig, log *slog.Logger) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	lastRetention := time.Time{}
@@ -243,6 +191,10 @@ func maintain(ctx context.Context, store *storage.Store, tracker *health.Tracker
 		} else {
 			tracker.Clear("horizon")
 		}
+		retention := map[string]time.Duration{}
+		for _, c := range cams.Cameras() {
+			retention[c.ID] = dc.Config.CameraRetention(c)
+		}
 		if time.Since(lastRetention) > 10*time.Minute && len(retention) > 0 {
 			if rep, err := store.ApplyRetention(ctx, retention); err != nil {
 				log.Error("retention", "err", err)
@@ -259,16 +211,6 @@ func maintain(ctx context.Context, store *storage.Store, tracker *health.Tracker
 		case <-tick.C:
 		}
 	}
-}
-
-type snapshotSource map[string]*pipeline.Camera
-
-func (s snapshotSource) Snapshot(ctx context.Context, id string) (image.Image, time.Time, error) {
-	c, ok := s[id]
-	if !ok {
-		return nil, time.Time{}, fmt.Errorf("%w: %q", web.ErrUnknownCamera, id)
-	}
-	return c.Snapshot()
 }
 
 // prepareDataDir creates the demo data dir, or checks that a configured one

@@ -161,3 +161,20 @@ func (t *Tracker) Snapshot() Snapshot {
 	}
 	return s
 }
+
+// RemoveCamera forgets a camera and resolves its alerts (the camera was
+// removed from the device).
+func (t *Tracker) RemoveCamera(id string) {
+	t.mu.Lock()
+	delete(t.cameras, id)
+	var codes []string
+	for code := range t.alerts {
+		if _, cam := SplitCode(code); cam == id {
+			codes = append(codes, code)
+		}
+	}
+	t.mu.Unlock()
+	for _, c := range codes {
+		t.Resolve(c)
+	}
+}

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/pipeline"
+	"github.com/edgerec/edgerec/edge/record"
+	"github.com/edgerec/edgerec/edge/web"
+	"github.com/edgerec/edgerec/policy/audit"
+	"github.com/edgerec/edgerec/storage"
+)
+
+// ErrUnknownCamera is returned for a camera id the device does not have.
+var ErrUnknownCamera = errors.New("unknown camera")
+
+// auditor is the part of the policy store the manager writes to.
+type auditor interface {
+	Audit(ctx context.Context, e audit.Event) (audit.Record, error)
+}
+
+// cameraManager owns the running cameras of the daemon: it starts each
+// configured camera (or refuses it by policy, R1/R3), and applies changes
+// made on the LAN page at run time: add, update, remove, masks. Every change
+// is validated as a whole config, written to the config file atomically,
+// then applied; a change that does not validate changes nothing.
+type cameraManager struct {
+	parent  context.Context
+	cfgPath string // "" = do not persist
+	store   *storage.Store
+	tracker *health.Tracker
+	audit   auditor
+	log     *slog.Logger
+	segLen  time.Duration
+	fatal   chan<- error // a recorder that stops on a storage error
+
+	mu      sync.Mutex
+	cfg     *config.Config
+	running map[string]*runningCamera
+	wg      sync.WaitGroup
+}
+
+type runningCamera struct {
+	cam    *pipeline.Camera
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newCameraManager(ctx context.Context, cfg *config.Config, cfgPath string, store *storage.Store, tracker *health.Tracker, au auditor, log *slog.Logger, segLen time.Duration, fatal chan<- error) *cameraManager {
+	return &cameraManager{
+		parent: ctx, cfgPath: cfgPath, store: store, tracker: tracker, audit: au, log: log,
+		segLen: segLen, fatal: fatal, cfg: cfg, running: map[string]*runningCamera{},
+	}
+}
+
+// StartAll starts every configured camera.
+func (m *cameraManager) StartAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.cfg.Cameras {
+		m.startLocked(c)
+	}
+}
+
+// Recording is the number of cameras that are running (not refused).
+func (m *cameraManager) Recording() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.running)
+}
+
+// Wait stops waiting when every camera goroutine has ended (after the
+// parent context is cancelled).
+func (m *cameraManager) Wait() { m.wg.Wait() }
+
+func (m *cameraManager) startLocked(c config.Camera) {
+	if err := m.cfg.Refusal(c); err != nil {
+		reason := err.Error()
+		m.log.Warn("camera refused by policy", "camera", c.ID, "reason", reason)
+		m.tracker.SetCamera(health.Camera{ID: c.ID, Name: c.Name, State: health.StateRefused, Reason: reason, Masked: len(c.Masks) > 0})
+		m.tracker.Warn("refused:"+c.ID, fmt.Sprintf("camera %s refused: %s", c.ID, reason))
+		m.auditEvent(audit.Event{Action: "camera.refuse", TargetKind: audit.KindCamera, Target: c.ID, Result: "refused", Detail: refusalRule(reason)})
+		return
+	}
+	m.tracker.Clear("refused:" + c.ID)
+	cam, err := pipeline.NewCamera(pipeline.CameraConfig{
+		ID: c.ID, Name: c.Name, Source: string(c.Source), Masks: c.MaskList(),
+		BitrateKbps: c.BitrateKbps, KeyframeInterval: c.KeyframeInterval.D(),
+	}, pipeline.Deps{Health: m.tracker, Logger: m.log.With("camera", c.ID)})
+	if err != nil { // validated before; cannot happen
+		m.log.Error("camera not started", "camera", c.ID, "err", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(m.parent)
+	rc := &runningCamera{cam: cam, cancel: cancel, done: make(chan struct{})}
+	m.running[c.ID] = rc
+	id := c.ID
+	rec := record.New(record.Config{
+		Camera:     id,
+		MaxSegment: m.segLen,
+		Logger:     m.log.With("camera", id, "part", "record"),
+		OnSegment: func(start, end time.Time, frames int, err error) {
+			if err != nil {
+				m.tracker.Warn("segment:"+id, fmt.Sprintf("camera %s: closing a segment failed: %v", id, err))
+			}
+		},
+	}, m.store, cam.Hub().Subscribe(256))
+	var inner sync.WaitGroup
+	inner.Add(2)
+	m.wg.Add(1)
+	go func() { defer inner.Done(); _ = cam.Run(ctx) }()
+	go func() {
+		defer inner.Done()
+		if err := rec.Run(ctx); err != nil {
+			m.log.Error("recording stopped", "camera", id, "err", err)
+			m.tracker.Warn("record:"+id, fmt.Sprintf("camera %s: recording stopped: %v", id, err))
+			select {
+			case m.fatal <- err:
+			default:
+			}
+		}
+	}()
+	go func() { inner.Wait(); close(rc.done); m.wg.Done() }()
+}
+
+func (m *cameraManager) stopLocked(id string) {
+	rc, ok := m.running[id]
+	if !ok {
+		return
+	}
+	rc.cancel()
+	<-rc.done // the recorder closed its segment
+	delete(m.running, id)
+}
+
+func (m *cameraManager) auditEvent(e audit.Event) {
+	if m.audit == nil {
+		return
+	}
+	if e.Actor == "" {
+		e.Actor = "device"
+	}
+	if _, err := m.audit.Audit(context.WithoutCancel(m.parent), e); err != nil {
+		m.log.Error("audit append failed", "action", e.Action, "err", err)
+		m.tracker.Raise("audit.write", health.SevCritical, "audit log write failed: "+err.Error())
+	}
+}
+
+// commitLocked validates next as a whole, writes it, and makes it current.
+func (m *cameraManager) commitLocked(next *config.Config) error {
+	if err := next.Validate(); err != nil {
+		return err
+	}
+	if m.cfgPath != "" {
+		data, err := next.Marshal()
+		if err != nil {
+			return fmt.Errorf("write config: %w", err)
+		}
+		if err := writeFileAtomic(m.cfgPath, data, 0o600); err != nil {
+			return err
+		}
+	}
+	m.cfg = next
+	return nil
+}
+
+func (m *cameraManager) cloneLocked() *config.Config {
+	c := *m.cfg
+	c.Cameras = slices.Clone(m.cfg.Cameras)
+	return &c
+}
+
+// Cameras returns the configured cameras.
+func (m *cameraManager) Cameras() []config.Camera {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.cfg.Cameras)
+}
+
+// Camera returns one configured camera.
+func (m *cameraManager) Camera(id string) (config.Camera, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.cfg.Cameras {
+		if c.ID == id {
+			return c, nil
+		}
+	}
+	return config.Camera{}, fmt.Errorf("%w: %q", ErrUnknownCamera, id)
+}
+
+// AddCamera adds and starts a camera (or refuses it by policy, which is
+// not an error: the camera is kept, shown as refused, and audited).
+func (m *cameraManager) AddCamera(ctx context.Context, actor string, c config.Camera) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := m.cloneLocked()
+	next.Cameras = append(next.Cameras, c)
+	if err := m.commitLocked(next); err != nil {
+		return err
+	}
+	m.auditEvent(audit.Event{Actor: actor, Action: "camera.add", TargetKind: audit.KindCamera, Target: c.ID, Result: "ok"})
+	m.startLocked(c)
+	return nil
+}
+
+// UpdateCamera replaces a camera's settings and restarts it.
+func (m *cameraManager) UpdateCamera(ctx context.Context, actor string, c config.Camera) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := m.cloneLocked()
+	i := slices.IndexFunc(next.Cameras, func(x config.Camera) bool { return x.ID == c.ID })
+	if i < 0 {
+		return fmt.Errorf("%w: %q", ErrUnknownCamera, c.ID)
+	}
+	next.Cameras[i] = c
+	if err := m.commitLocked(next); err != nil {
+		return err
+	}
+	m.auditEvent(audit.Event{Actor: actor, Action: "camera.update", TargetKind: audit.KindCamera, Target: c.ID, Result: "ok"})
+	m.stopLocked(c.ID)
+	m.startLocked(c)
+	return nil
+}
+
+// RemoveCamera stops a camera and removes it from the config. Its footage
+// stays until retention erases it.
+func (m *cameraManager) RemoveCamera(ctx context.Context, actor, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := m.cloneLocked()
+	i := slices.IndexFunc(next.Cameras, func(x config.Camera) bool { return x.ID == id })
+	if i < 0 {
+		return fmt.Errorf("%w: %q", ErrUnknownCamera, id)
+	}
+	next.Cameras = slices.Delete(next.Cameras, i, i+1)
+	if err := m.commitLocked(next); err != nil {
+		return err
+	}
+	m.auditEvent(audit.Event{Actor: actor, Action: "camera.remove", TargetKind: audit.KindCamera, Target: id, Result: "ok"})
+	m.stopLocked(id)
+	m.tracker.RemoveCamera(id)
+	return nil
+}
+
+// SetMasks replaces a camera's masks: validated, persisted, audited, and
+// applied to the running camera at the next picture (recording and live
+// view at once, R2).
+func (m *cameraManager) SetMasks(ctx context.Context, actor, id string, masks []config.Mask) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := m.cloneLocked()
+	i := slices.IndexFunc(next.Cameras, func(x config.Camera) bool { return x.ID == id })
+	if i < 0 {
+		return fmt.Errorf("%w: %q", ErrUnknownCamera, id)
+	}
+	next.Cameras[i].Masks = slices.Clone(masks)
+	if err := m.commitLocked(next); err != nil {
+		return err
+	}
+	if rc, ok := m.running[id]; ok {
+		if err := rc.cam.SetMasks(next.Cameras[i].MaskList()); err != nil {
+			return err // validated above; cannot happen
+		}
+	}
+	m.auditEvent(audit.Event{Actor: actor, Action: "camera.masks", TargetKind: audit.KindCamera, Target: id, Result: "ok", Detail: fmt.Sprintf("%d masks", len(masks))})
+	return nil
+}
+
+// Hub gives the masked coded stream of a running camera (live view).
+func (m *cameraManager) Hub(id string) (*pipeline.Hub, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rc, ok := m.running[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q is not recording", ErrUnknownCamera, id)
+	}
+	return rc.cam.Hub(), nil
+}
+
+// Snapshot is the last masked picture of a running camera.
+func (m *cameraManager) Snapshot(ctx context.Context, id string) (image.Image, time.Time, error) {
+	m.mu.Lock()
+	rc, ok := m.running[id]
+	m.mu.Unlock()
+	if !ok {
+		return nil, time.Time{}, fmt.Errorf("%w: %q", web.ErrUnknownCamera, id)
+	}
+	return rc.cam.Snapshot()
+}
