@@ -33,9 +33,9 @@ type daemonConfig struct {
 	Demo           bool
 	// Config is the validated config the cameras come from; ConfigPath is
 	// where changes made on the LAN page are written ("" = not written).
-	Config     *config.Config
-	ConfigPath string
-	SegmentLength  time.Duration // 0 = the segmenter's default (60 s)
+	Config        *config.Config
+	ConfigPath    string
+	SegmentLength time.Duration // 0 = the segmenter's default (60 s)
 
 	GrantMaxValidity time.Duration
 	StaleAfter       time.Duration
