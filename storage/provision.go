@@ -130,6 +130,10 @@ func Provision(ctx context.Context, dir string, o ProvisionOptions) (err error) 
 		os.Remove(tmp)
 		return fmt.Errorf("storage: provision: %w", err)
 	}
+	if err := os.Remove(filepath.Join(dir, WipeMarkerFile)); err != nil && !errors.Is(err, fs.ErrNotExist) { // wipe.go
+		os.Remove(tmp)
+		return fmt.Errorf("storage: provision: %w", err)
+	}
 	if err := os.Rename(tmp, filepath.Join(dir, IndexFile)); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("storage: provision: %w", err)

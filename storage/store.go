@@ -110,6 +110,9 @@ func open(ctx context.Context, dir string, o Options, readOnly bool) (_ *Store, 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := checkWiped(dir); err != nil { // wipe.go
+		return nil, err
+	}
 	for _, n := range []string{IndexFile, RingFile, RootKeyFile} {
 		if _, err := os.Stat(filepath.Join(dir, n)); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s has no %s", ErrNotProvisioned, dir, n)

@@ -1,0 +1,44 @@
+// Package export turns recorded footage into an evidence package (R17): an
+// MP4 of exactly the requested range, masked as recorded, and a signed
+// manifest that anyone can verify offline; and it owns the signed-document
+// format that the wipe certificate (R25) shares with the manifest.
+//
+// # MP4
+//
+// Fragmented MP4 (ISO BMFF, written with mediacommon's fmp4): an init
+// segment (ftyp, moov with an avc1 sample entry whose avcC comes from the
+// first keyframe's SPS/PPS, timescale 90 kHz) and one fragment (moof+mdat)
+// per GOP, capped at MaxFragmentFrames. The file starts at the keyframe at
+// or before From (storage.ReadFrames) and ends with the last frame before
+// To. Sample times are Frame.Time relative to the first frame at 90 kHz,
+// rounded once per frame so durations never drift; the last frame lasts one
+// frame interval, clipped at To. A gap in the footage shows as the frame
+// before it lasting until the footage resumes, so the timeline of the file
+// is the wall-clock timeline (the manifest lists the covered spans). The
+// access units are copied byte for byte (AUD NAL units dropped, in-band
+// SPS/PPS kept): nothing is decoded or re-encoded, so the masks burned in
+// before recording (R2, D3) are exactly what the file shows.
+//
+// # Authorization
+//
+// The package does not know users or grants. Export calls the caller's
+// Authorizer (policy's grant check) with the grant, camera and range before
+// it reads or writes a byte, and refuses an inverted range or one without
+// footage before writing anything as well.
+//
+// # Signed documents
+//
+// A signed document is one line of compact JSON:
+//
+//	{"kind":"edgerec.export-manifest/v1","payload":{…},"public_key":"<base64>","signature":"<base64>"}
+//
+// The ed25519 signature covers "edgerec-signed-doc/v1\n" + kind + "\n" +
+// the payload bytes exactly as they appear. OpenDoc accepts only the exact
+// bytes SignDoc produced (it re-encodes and compares), so any changed byte,
+// even outside the payload, fails; the payload must name the same device
+// key as the envelope; an optional pinned key (the device's known public
+// key, e.g. from the provisioning record) rejects a document re-signed by
+// another device. Kinds: KindManifest (this package's Manifest) and
+// KindWipeCertificate (WipeCertificate, built from storage.WipeReport).
+// VerifyFile is what `edgerec verify FILE` calls: it detects the kind.
+package export

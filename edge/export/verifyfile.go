@@ -1,0 +1,98 @@
+package export
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ManifestPath is where the manifest of the MP4 at mp4Path is written:
+// NAME.mp4 → NAME.manifest.json.
+func ManifestPath(mp4Path string) string {
+	return strings.TrimSuffix(mp4Path, filepath.Ext(mp4Path)) + ".manifest.json"
+}
+
+// Verified is the result of VerifyFile.
+type Verified struct {
+	Kind      string // KindManifest or KindWipeCertificate
+	Manifest  *Manifest
+	Wipe      *WipeCertificate
+	PublicKey ed25519.PublicKey
+	VideoPath string // the MP4 checked against a manifest
+}
+
+// Summary says who approved what.
+func (v Verified) Summary() string {
+	if v.Manifest != nil {
+		return v.Manifest.Summary() + "  file      " + v.VideoPath + "\n"
+	}
+	if v.Wipe != nil {
+		return v.Wipe.Summary()
+	}
+	return ""
+}
+
+// VerifyFile is `edgerec verify FILE`: FILE is an export manifest (its MP4
+// is File.Name in the same directory, else NAME.mp4 beside
+// NAME.manifest.json), an exported MP4 (its manifest is
+// ManifestPath(FILE)), or a wipe certificate. The kind is read from the
+// document.
+func VerifyFile(path string, opts ...VerifyOption) (Verified, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Verified{}, fmt.Errorf("export: verify: %w", err)
+	}
+	docPath, mp4Path := path, ""
+	if len(raw) >= 8 && string(raw[4:8]) == "ftyp" { // an MP4
+		mp4Path, docPath = path, ManifestPath(path)
+		if raw, err = os.ReadFile(docPath); err != nil {
+			return Verified{}, fmt.Errorf("export: verify: manifest of %s: %w", filepath.Base(path), err)
+		}
+	}
+	d, err := OpenDoc(raw, opts...)
+	if err != nil {
+		return Verified{}, err
+	}
+	switch d.Kind {
+	case KindWipeCertificate:
+		c, err := VerifyWipeCertificate(raw, opts...)
+		if err != nil {
+			return Verified{}, err
+		}
+		return Verified{Kind: d.Kind, Wipe: &c, PublicKey: d.PublicKey}, nil
+	case KindManifest:
+		m, err := VerifyManifest(raw, opts...)
+		if err != nil {
+			return Verified{}, err
+		}
+		if mp4Path == "" {
+			mp4Path = findVideo(docPath, m.File.Name)
+		}
+		f, err := os.Open(mp4Path)
+		if err != nil {
+			return Verified{}, fmt.Errorf("export: verify: the video of the manifest: %w", err)
+		}
+		defer f.Close()
+		if _, err := Verify(raw, f, opts...); err != nil {
+			return Verified{}, err
+		}
+		return Verified{Kind: d.Kind, Manifest: &m, PublicKey: d.PublicKey, VideoPath: mp4Path}, nil
+	default:
+		return Verified{}, fmt.Errorf("%w: unknown kind %q", ErrBadDocument, d.Kind)
+	}
+}
+
+func findVideo(docPath, name string) string {
+	dir := filepath.Dir(docPath)
+	if name != "" && filepath.Base(name) == name {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			return p
+		}
+	}
+	return strings.TrimSuffix(docPath, ".manifest.json") + ".mp4"
+}
