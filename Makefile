@@ -41,6 +41,7 @@ test: deps lint
 	$(GO) test -race -timeout 30m ./...
 	$(MAKE) firmware
 	./scripts/test-firmware.sh $(BIN)
+	./scripts/qemu-vivid.sh $(BIN)/edgerec-linux-arm64
 
 ## bench-peer: edgerec vs ffmpeg on the same RTSP stream (CPU, RSS ratios)
 bench-peer:

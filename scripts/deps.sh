@@ -25,6 +25,9 @@ declare -A need=(
   [partx]=util-linux
   [losetup]=mount
   [chromium]=chromium
+  [qemu-system-aarch64]=qemu-system-arm
+  [cpio]=cpio
+  [depmod]=kmod
 )
 
 missing=()

@@ -72,7 +72,7 @@ func Open(ctx context.Context, rawURL string, o Options) (Source, error) {
 	case "rtsp", "rtsps":
 		return openRTSP(ctx, u, o)
 	case "v4l2":
-		return nil, fmt.Errorf("%w: v4l2:// capture arrives with hal/camera", ErrNotImplemented)
+		return openV4L2(ctx, u, o)
 	case "":
 		return nil, fmt.Errorf("%w: missing scheme (want test, rtsp, v4l2)", ErrUnknownScheme)
 	default:

@@ -18,7 +18,7 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"foo://cam", ErrUnknownScheme, `"foo"`},
 		{"/dev/video0", ErrUnknownScheme, "missing scheme"},
-		{"v4l2:///dev/video0", ErrNotImplemented, "v4l2"},
+		{"v4l2:///dev/video0?colour=red", ErrBadURL, "unknown parameter"},
 		{"test://other", ErrBadURL, "test://pattern"},
 		{"test://pattern?width=33&height=20", ErrBadURL, "even"},
 		{"test://pattern?width=abc", ErrBadURL, "width"},
