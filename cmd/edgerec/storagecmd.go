@@ -11,6 +11,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/export"
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/storage"
@@ -80,8 +81,8 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err := writeFileAtomic(cfgOut, data, 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "provisioned device %s in %s\nring:         %s\nsigning key:  ed25519 %s (record it off the device: exports and wipe certificates are signed with it)\nconfig:       %s\nstart:        edgerec run --config %s\n",
-		*id, abs, c.Storage.RingSize, devkey.Fingerprint(pub), cfgOut, cfgOut)
+	fmt.Fprintf(e.stdout, "provisioned device %s in %s\nring:         %s\nsigning key:  ed25519 %s\n              %s  (record it off the device: exports and wipe certificates are signed with it; edgerec verify --key)\nconfig:       %s\nstart:        edgerec run --config %s\n",
+		*id, abs, c.Storage.RingSize, devkey.Fingerprint(pub), export.EncodeKey(pub), cfgOut, cfgOut)
 	return nil
 }
 
