@@ -41,6 +41,9 @@ type cameraManager struct {
 	log     *slog.Logger
 	segLen  time.Duration
 	fatal   chan<- error // a recorder that stops on a storage error
+	// clockSynced tells the segmenter whether wall time can be trusted
+	// (nil = not synced: segments are flagged).
+	clockSynced func() bool
 
 	mu      sync.Mutex
 	cfg     *config.Config
@@ -104,9 +107,10 @@ func (m *cameraManager) startLocked(c config.Camera) {
 	m.running[c.ID] = rc
 	id := c.ID
 	rec := record.New(record.Config{
-		Camera:     id,
-		MaxSegment: m.segLen,
-		Logger:     m.log.With("camera", id, "part", "record"),
+		Camera:      id,
+		MaxSegment:  m.segLen,
+		ClockSynced: m.clockSynced,
+		Logger:      m.log.With("camera", id, "part", "record"),
 		OnSegment: func(start, end time.Time, frames int, err error) {
 			if err != nil {
 				m.tracker.Warn("segment:"+id, fmt.Sprintf("camera %s: closing a segment failed: %v", id, err))

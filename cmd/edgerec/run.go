@@ -16,6 +16,7 @@ import (
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/source"
 	"github.com/edgerec/edgerec/edge/web"
+	"github.com/edgerec/edgerec/hal/board"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/storage"
 )
@@ -40,6 +41,7 @@ type daemonConfig struct {
 	GrantMaxValidity time.Duration
 	StaleAfter       time.Duration
 	Uplink           *config.Uplink // nil: no uplink
+	Watchdog         string         // hardware watchdog device, "" = none
 }
 
 const demoRingSize = 256 << 20
@@ -50,6 +52,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	demo := fs.Bool("demo", false, "run the embedded demo (./var/demo, synthetic camera)")
 	demoDir := fs.String("demo-dir", "var/demo", "data dir for --demo")
 	listen := fs.String("listen", "", "override lan.listen (host:port)")
+	watchdog := fs.String("watchdog", "", "feed this hardware watchdog device while recording is healthy (e.g. /dev/watchdog)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -73,6 +76,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if *listen != "" {
 		dc.Listen = *listen
 	}
+	dc.Watchdog = *watchdog
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return runDaemon(ctx, e, dc, log)
 }
@@ -117,13 +121,20 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	auditDevice(ctx, ps, tracker, log, audit.Event{Action: "device.start", TargetKind: audit.KindDevice, Result: "ok", Detail: "firmware " + version})
 	defer auditDevice(context.WithoutCancel(ctx), ps, tracker, log, audit.Event{Action: "device.stop", TargetKind: audit.KindDevice, Result: "ok"})
 
-	if up := startUplink(dc, tracker, ps, log); up != nil {
+	up := startUplink(dc, tracker, ps, log)
+	if up != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); _ = up.Run(ctx) }()
 		go func() { defer wg.Done(); pumpAudit(ctx, dc.DataDir, ps, up, log.With("part", "uplink")) }()
 	}
+	brd := board.New(board.Config{}, board.Deps{})
+	startPanel(ctx, &wg, dc, tracker, ps, up, log.With("part", "panel"))
+	if err := startWatchdog(ctx, &wg, dc.Watchdog, brd, tracker, log.With("part", "watchdog")); err != nil {
+		return fmt.Errorf("watchdog %s: %w", dc.Watchdog, err)
+	}
 
 	cams := newCameraManager(ctx, dc.Config, dc.ConfigPath, store, tracker, ps, log, dc.SegmentLength, errs)
+	cams.clockSynced = clockSynced(brd)
 	cams.StartAll()
 	defer cams.Wait()
 	defer cancel()
