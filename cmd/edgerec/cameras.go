@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"log/slog"
@@ -19,8 +18,9 @@ import (
 	"github.com/edgerec/edgerec/storage"
 )
 
-// ErrUnknownCamera is returned for a camera id the device does not have.
-var ErrUnknownCamera = errors.New("unknown camera")
+// ErrUnknownCamera is returned for a camera id the device does not have;
+// it matches web.ErrUnknownCamera.
+var ErrUnknownCamera = fmt.Errorf("%w", web.ErrUnknownCamera)
 
 // auditor is the part of the policy store the manager writes to.
 type auditor interface {
@@ -28,10 +28,11 @@ type auditor interface {
 }
 
 // cameraManager owns the running cameras of the daemon: it starts each
-// configured camera (or refuses it by policy, R1/R3), and applies changes
-// made on the LAN page at run time: add, update, remove, masks. Every change
-// is validated as a whole config, written to the config file atomically,
-// then applied; a change that does not validate changes nothing.
+// configured camera (or refuses it by policy, R1/R3, audited), and applies
+// changes made on the LAN page at run time: add, update, remove, masks.
+// Every change is validated as a whole config, written to the config file
+// atomically, then applied; a change that does not validate changes
+// nothing. The LAN page audits the changes with the person who made them.
 type cameraManager struct {
 	parent  context.Context
 	cfgPath string // "" = do not persist
@@ -48,6 +49,7 @@ type cameraManager struct {
 	mu      sync.Mutex
 	cfg     *config.Config
 	running map[string]*runningCamera
+	stopped bool // after StopAll: no camera starts again
 	wg      sync.WaitGroup
 }
 
@@ -85,6 +87,9 @@ func (m *cameraManager) Recording() int {
 func (m *cameraManager) Wait() { m.wg.Wait() }
 
 func (m *cameraManager) startLocked(c config.Camera) {
+	if m.stopped {
+		return
+	}
 	if err := m.cfg.Refusal(c); err != nil {
 		reason := err.Error()
 		m.log.Warn("camera refused by policy", "camera", c.ID, "reason", reason)
@@ -135,6 +140,17 @@ func (m *cameraManager) startLocked(c config.Camera) {
 	go func() { inner.Wait(); close(rc.done); m.wg.Done() }()
 }
 
+// StopAll stops every camera (their segments close) and refuses further
+// changes (decommission).
+func (m *cameraManager) StopAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id := range m.running {
+		m.stopLocked(id)
+	}
+	m.stopped = true
+}
+
 func (m *cameraManager) stopLocked(id string) {
 	rc, ok := m.running[id]
 	if !ok {
@@ -182,6 +198,13 @@ func (m *cameraManager) cloneLocked() *config.Config {
 	return &c
 }
 
+// Config is the current config.
+func (m *cameraManager) Config() *config.Config {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg
+}
+
 // Cameras returns the configured cameras.
 func (m *cameraManager) Cameras() []config.Camera {
 	m.mu.Lock()
@@ -201,17 +224,22 @@ func (m *cameraManager) Camera(id string) (config.Camera, error) {
 	return config.Camera{}, fmt.Errorf("%w: %q", ErrUnknownCamera, id)
 }
 
-// AddCamera adds and starts a camera (or refuses it by policy, which is
-// not an error: the camera is kept, shown as refused, and audited).
+// AddCamera adds and starts a camera. A camera that policy forbids (R1, R3)
+// or whose id is taken is refused with the reason and nothing changes.
 func (m *cameraManager) AddCamera(ctx context.Context, actor string, c config.Camera) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if slices.ContainsFunc(m.cfg.Cameras, func(x config.Camera) bool { return x.ID == c.ID }) {
+		return fmt.Errorf("%w: %q", web.ErrCameraExists, c.ID)
+	}
+	if err := m.cfg.Refusal(c); err != nil {
+		return err // R1/R3: a camera that may not record is not added
+	}
 	next := m.cloneLocked()
 	next.Cameras = append(next.Cameras, c)
 	if err := m.commitLocked(next); err != nil {
 		return err
 	}
-	m.auditEvent(audit.Event{Actor: actor, Action: "camera.add", TargetKind: audit.KindCamera, Target: c.ID, Result: "ok"})
 	m.startLocked(c)
 	return nil
 }
@@ -225,11 +253,14 @@ func (m *cameraManager) UpdateCamera(ctx context.Context, actor string, c config
 	if i < 0 {
 		return fmt.Errorf("%w: %q", ErrUnknownCamera, c.ID)
 	}
+	c.Masks = next.Cameras[i].Masks // masks change only through SetMasks
+	if err := m.cfg.Refusal(c); err != nil {
+		return err
+	}
 	next.Cameras[i] = c
 	if err := m.commitLocked(next); err != nil {
 		return err
 	}
-	m.auditEvent(audit.Event{Actor: actor, Action: "camera.update", TargetKind: audit.KindCamera, Target: c.ID, Result: "ok"})
 	m.stopLocked(c.ID)
 	m.startLocked(c)
 	return nil
@@ -249,7 +280,6 @@ func (m *cameraManager) RemoveCamera(ctx context.Context, actor, id string) erro
 	if err := m.commitLocked(next); err != nil {
 		return err
 	}
-	m.auditEvent(audit.Event{Actor: actor, Action: "camera.remove", TargetKind: audit.KindCamera, Target: id, Result: "ok"})
 	m.stopLocked(id)
 	m.tracker.RemoveCamera(id)
 	return nil
@@ -275,7 +305,6 @@ func (m *cameraManager) SetMasks(ctx context.Context, actor, id string, masks []
 			return err // validated above; cannot happen
 		}
 	}
-	m.auditEvent(audit.Event{Actor: actor, Action: "camera.masks", TargetKind: audit.KindCamera, Target: id, Result: "ok", Detail: fmt.Sprintf("%d masks", len(masks))})
 	return nil
 }
 

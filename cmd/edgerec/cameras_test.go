@@ -12,6 +12,8 @@ import (
 
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/web"
+	"github.com/edgerec/edgerec/policy/rules"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/storage"
 )
@@ -25,9 +27,8 @@ func (a *auditLog) Audit(ctx context.Context, e audit.Event) (audit.Record, erro
 
 // TestCameraManagerChanges: add, mask, update and remove cameras at run
 // time: each change is validated as a whole config (a bad one changes
-// nothing, not even the file), persisted atomically, audited, and applied
-// to the running pipelines; a prohibited zone is refused and audited (R1,
-// R2, R16).
+// nothing, not even the file), persisted atomically and applied to the
+// running pipelines; a prohibited zone or a taken id is refused (R1, R2).
 func TestCameraManagerChanges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -79,15 +80,18 @@ func TestCameraManagerChanges(t *testing.T) {
 	}
 	wc := cam2
 	wc.ID, wc.Zone = "wc", "toilet"
-	if err := m.AddCamera(ctx, "u-installer", wc); err != nil {
-		t.Fatal(err)
+	if err := m.AddCamera(ctx, "u-installer", wc); !errors.Is(err, rules.ErrProhibitedZone) {
+		t.Fatalf("prohibited zone added: %v", err)
+	}
+	if err := m.AddCamera(ctx, "u-installer", cam2); !errors.Is(err, web.ErrCameraExists) {
+		t.Fatalf("duplicate id: %v", err)
 	}
 	time.Sleep(1500 * time.Millisecond)
 	states := map[string]health.CameraState{}
 	for _, c := range tr.Snapshot().Cameras {
 		states[c.ID] = c.State
 	}
-	if states["demo1"] != health.StateRecording || states["cam2"] != health.StateRecording || states["wc"] != health.StateRefused {
+	if states["demo1"] != health.StateRecording || states["cam2"] != health.StateRecording || states["wc"] != "" {
 		t.Fatalf("states %v", states)
 	}
 	if _, _, err := m.Snapshot(ctx, "cam2"); err != nil {
@@ -104,16 +108,13 @@ func TestCameraManagerChanges(t *testing.T) {
 	for _, c := range reloaded.Cameras {
 		ids = append(ids, c.ID)
 	}
-	if strings.Join(ids, ",") != "demo1,wc" {
+	if strings.Join(ids, ",") != "demo1" {
 		t.Fatalf("persisted cameras %v", ids)
 	}
-	var actions []string
-	for _, e := range al.events {
-		actions = append(actions, e.Action+":"+e.Target)
-	}
-	want := "camera.add:cam2,camera.masks:cam2,camera.add:wc,camera.refuse:wc,camera.remove:cam2"
-	if strings.Join(actions, ",") != want {
-		t.Fatalf("audited %v, want %s", actions, want)
+	// The LAN page audits changes with the person; the manager audits only
+	// its own policy decisions (refusals at start, TestProvisionRun…).
+	if len(al.events) != 0 {
+		t.Fatalf("manager audited %v", al.events)
 	}
 	cancel()
 	m.Wait()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/live"
 	"github.com/edgerec/edgerec/edge/source"
 	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/hal/board"
@@ -139,8 +141,23 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	defer cams.Wait()
 	defer cancel()
 
-	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID},
-		web.Deps{Health: tracker, Snapshots: cams, Logger: log.With("part", "web")})
+	live, err := live.New(live.Config{AllowLoopback: loopbackListen(dc.Listen), LAN: dc.Allowlist}, live.Deps{Source: liveSource{cams}, Logger: log.With("part", "live")})
+	if err != nil {
+		return fmt.Errorf("live view: %w", err)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = live.Run(ctx) }()
+
+	exports, err := newExporter(dc.DataDir, cams.Config, store, ps, log.With("part", "export"))
+	if err != nil {
+		return fmt.Errorf("exports: %w", err)
+	}
+	auxCtx, stopAux := context.WithCancel(ctx)
+	wiper := &daemonWiper{dataDir: dc.DataDir, deviceID: dc.DeviceID, cams: cams, stopAux: stopAux, store: store, ps: ps, up: up, shutdown: cancel, log: log}
+	defer wiper.finish()
+
+	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor},
+		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, Logger: log.With("part", "web")})
 	if err != nil {
 		return fmt.Errorf("LAN page: %w", err)
 	}
@@ -152,15 +169,16 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		}
 	}()
 	wg.Add(1)
-	go func() { defer wg.Done(); maintain(ctx, store, tracker, cams, dc, log) }()
+	go func() { defer wg.Done(); maintain(auxCtx, store, tracker, cams, dc, log) }()
 
 	select {
 	case <-srv.Ready():
-		user, pass := srv.SetupCredential()
 		fmt.Fprintf(e.stdout, "edgerec %s: recording %d camera(s) into %s\n", version, cams.Recording(), dc.DataDir)
 		fmt.Fprintf(e.stdout, "LAN page:         https://%s/\n", srv.Addr())
 		fmt.Fprintf(e.stdout, "TLS fingerprint:  SHA-256 %s\n", srv.Fingerprint())
-		fmt.Fprintf(e.stdout, "one-time login:   user %s  password %s  (valid until this recorder stops)\n", user, pass)
+		if code := srv.SetupCode(); code != "" {
+			fmt.Fprintf(e.stdout, "one-time setup code: %s  (open the LAN page and create the first admin with it; it dies after use)\n", code)
+		}
 		fmt.Fprintf(e.stdout, "Ctrl-C stops cleanly.\n")
 	case err := <-errs:
 		cancel()
@@ -273,4 +291,15 @@ func refusalRule(reason string) string {
 		return "R3 signage attestation missing"
 	}
 	return "policy"
+}
+
+// loopbackListen reports whether the LAN page listens on loopback only
+// (the demo): then the live view offers loopback candidates too.
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return (err == nil && ip.IsLoopback()) || host == "localhost"
 }

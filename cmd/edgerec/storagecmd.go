@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/export"
+	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/storage"
@@ -74,6 +76,14 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	fp, err := web.ProvisionCertificate(abs, *id, time.Now())
+	if err != nil {
+		return err
+	}
+	code, err := web.ProvisionSetupCode(abs)
+	if err != nil {
+		return err
+	}
 	data, err := yaml.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("write config: %w", err)
@@ -81,8 +91,8 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err := writeFileAtomic(cfgOut, data, 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "provisioned device %s in %s\nring:         %s\nsigning key:  ed25519 %s\n              %s  (record it off the device: exports and wipe certificates are signed with it; edgerec verify --key)\nconfig:       %s\nstart:        edgerec run --config %s\n",
-		*id, abs, c.Storage.RingSize, devkey.Fingerprint(pub), export.EncodeKey(pub), cfgOut, cfgOut)
+	fmt.Fprintf(e.stdout, "provisioned device %s in %s\nring:         %s\nsigning key:  ed25519 %s\n              %s  (record it off the device: exports and wipe certificates are signed with it; edgerec verify --key)\nTLS cert:     SHA-256 %s  (the LAN page's certificate: check it in the browser)\nsetup code:   %s  (one time: creates the first admin on the LAN page)\nconfig:       %s\nstart:        edgerec run --config %s\n",
+		*id, abs, c.Storage.RingSize, devkey.Fingerprint(pub), export.EncodeKey(pub), fp, code, cfgOut, cfgOut)
 	return nil
 }
 

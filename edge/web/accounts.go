@@ -2,105 +2,63 @@ package web
 
 import (
 	"context"
-	"crypto/subtle"
-	"errors"
-	"fmt"
+	"time"
+
+	"github.com/edgerec/edgerec/policy"
+	"github.com/edgerec/edgerec/policy/audit"
+	"github.com/edgerec/edgerec/policy/grants"
+	"github.com/edgerec/edgerec/policy/perm"
+	"github.com/edgerec/edgerec/policy/review"
+	"github.com/edgerec/edgerec/policy/users"
 )
 
-// role is a user's role (R11). The skeleton knows only the installer; the
-// users/roles work adds admin, operator, approver and auditor.
-type role string
+// Policy is the part of *policy.Store the LAN page uses: accounts, the
+// permission check, requests and grants, the review report and the audit
+// log. Pass the store itself.
+type Policy interface {
+	Bootstrap(ctx context.Context, name string, pw []byte) (policy.Principal, error)
+	Authenticate(ctx context.Context, name string, pw []byte) (policy.Principal, error)
+	Principal(ctx context.Context, userID string) (policy.Principal, error)
+	Check(ctx context.Context, userID string, p perm.Permission, camera string) error
+	CreateUser(ctx context.Context, actorID, name string, pw []byte) (string, error)
+	SetPassword(ctx context.Context, actorID, userID string, old, pw []byte) error
+	SetTraining(ctx context.Context, actorID, userID string, date time.Time) error
+	SetDisabled(ctx context.Context, actorID, userID string, disabled bool, reason string) error
+	Users(ctx context.Context) ([]users.User, error)
+	Request(ctx context.Context, actorID string, r grants.Request) (grants.Grant, error)
+	Approve(ctx context.Context, actorID, id string) (grants.Grant, error)
+	Deny(ctx context.Context, actorID, id, reason string) (grants.Grant, error)
+	Revoke(ctx context.Context, actorID, id, reason string) (grants.Grant, error)
+	Grant(ctx context.Context, id string) (grants.Grant, error)
+	Grants(ctx context.Context) ([]grants.Grant, error)
+	UseGrant(ctx context.Context, id, actorID, action, camera string, from, to time.Time) error
+	Review(ctx context.Context) (review.Report, error)
+	Audit(ctx context.Context, e audit.Event) (audit.Record, error)
+	AuditAfter(ctx context.Context, seq uint64, max int) ([]audit.Record, error)
+	Head() (uint64, [32]byte)
+	VerifyAudit(ctx context.Context) (audit.Report, error)
+}
 
-const roleInstaller role = "installer"
-
-// permission is what a route requires. Routes name permissions, never roles,
-// so a new role is a new row in the role table, not a change of handlers.
-type permission string
+// permission is what a route requires: a row of the policy permission table
+// (policy/PERMISSIONS.md) or one of the two pseudo-permissions below.
+type permission = perm.Permission
 
 const (
-	// permPublic needs no session (login, the login page, static assets).
+	// permPublic needs no session (login, setup, the login page, assets).
 	permPublic permission = "public"
-	// permSession needs a valid session and nothing else (logout).
+	// permSession needs a valid session and nothing else (logout, me).
 	permSession permission = "session"
-	// permHealthRead reads device and storage health.
-	permHealthRead permission = "health.read"
-	// permCamerasRead sees camera ids, names and figures (R19).
-	permCamerasRead permission = "cameras.read"
-	// permCameraLive sees the masked live picture (R11: installer for aiming).
-	permCameraLive permission = "cameras.live"
 )
 
-// principal is an authenticated user.
+// principal is the user of a session. Its role is re-read from the policy
+// store on every request (a revoked role takes effect at once).
 type principal struct {
-	User string `json:"user"`
-	Role role   `json:"role"`
+	ID      string    `json:"id"`
+	User    string    `json:"user"`
+	Role    perm.Role `json:"role"`
+	Trained bool      `json:"trained"`
 }
 
-// errBadCredentials is returned for an unknown user or a wrong password alike.
-var errBadCredentials = errors.New("web: bad credentials")
-
-// accounts is the skeleton's view of users and roles: who may log in, and what
-// a role may do. The users/roles work swaps setupAccounts for the policy store.
-type accounts interface {
-	// Authenticate checks user and password. It returns errBadCredentials,
-	// after the same amount of work, for an unknown user and a wrong password.
-	Authenticate(ctx context.Context, user string, password []byte) (principal, error)
-	// Allowed reports whether p holds permission perm.
-	Allowed(p principal, perm permission) bool
-}
-
-// setupUser is the account that the one-time setup credential logs in.
-const setupUser = "installer"
-
-// rolePermissions is the role table of the skeleton (data, not code).
-func rolePermissions() map[role][]permission {
-	return map[role][]permission{
-		// R11: cameras, masks, network; live view only for aiming; no playback.
-		roleInstaller: {permHealthRead, permCamerasRead, permCameraLive},
-	}
-}
-
-// setupAccounts holds the single installer account of the walking skeleton.
-// Only the argon2id hash of its password is kept.
-type setupAccounts struct {
-	hash  passwordHash
-	roles map[role]map[permission]bool
-}
-
-func newSetupAccounts(password []byte, params argonParams) (*setupAccounts, error) {
-	h, err := hashPassword(password, params)
-	if err != nil {
-		return nil, fmt.Errorf("web: hash setup credential: %w", err)
-	}
-	roles := make(map[role]map[permission]bool)
-	for r, perms := range rolePermissions() {
-		roles[r] = make(map[permission]bool, len(perms))
-		for _, p := range perms {
-			roles[r][p] = true
-		}
-	}
-	return &setupAccounts{hash: h, roles: roles}, nil
-}
-
-func (a *setupAccounts) Authenticate(ctx context.Context, user string, password []byte) (principal, error) {
-	if err := ctx.Err(); err != nil {
-		return principal{}, fmt.Errorf("web: authenticate: %w", err)
-	}
-	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(setupUser)) == 1
-	// Always run the KDF so an unknown user costs as much as a wrong password.
-	pwOK := a.hash.verify(password)
-	if !userOK || !pwOK {
-		return principal{}, errBadCredentials
-	}
-	return principal{User: setupUser, Role: roleInstaller}, nil
-}
-
-func (a *setupAccounts) Allowed(p principal, perm permission) bool {
-	switch perm {
-	case permPublic:
-		return true
-	case permSession:
-		return p.User != ""
-	}
-	return a.roles[p.Role][perm]
+func principalFrom(p policy.Principal) principal {
+	return principal{ID: p.ID, User: p.Name, Role: p.Role, Trained: p.Trained}
 }

@@ -6,92 +6,52 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/live"
+	"github.com/edgerec/edgerec/edge/mask"
+	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/edge/pipeline"
+	"github.com/edgerec/edgerec/edge/record"
+	"github.com/edgerec/edgerec/edge/source"
+	"github.com/edgerec/edgerec/policy"
+	"github.com/edgerec/edgerec/policy/password"
+	"github.com/edgerec/edgerec/policy/rules"
+	"github.com/edgerec/edgerec/storage"
 )
 
-// fakeClock is a settable clock shared by the server and the test.
+// fakeClock is the LAN page's clock in tests (sessions, throttles): it
+// follows real time plus an offset the test can advance. The policy store
+// keeps real time.
 type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	mu  sync.Mutex
+	off time.Duration
 }
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.t
+	return time.Now().Add(c.off)
 }
+
+func newFakeClock() *fakeClock { return &fakeClock{} }
 
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-type fakeHealth struct{ snap health.Snapshot }
-
-func (f *fakeHealth) Snapshot() health.Snapshot { return f.snap }
-
-// fakeShots serves solid pictures; errs overrides per camera.
-type fakeShots struct {
-	imgs map[string]image.Image
-	errs map[string]error
-}
-
-func (f *fakeShots) Snapshot(_ context.Context, id string) (image.Image, time.Time, error) {
-	if err := f.errs[id]; err != nil {
-		return nil, time.Time{}, err
-	}
-	img, ok := f.imgs[id]
-	if !ok {
-		return nil, time.Time{}, ErrUnknownCamera
-	}
-	return img, time.Date(2026, 3, 1, 9, 59, 59, 0, time.UTC), nil
-}
-
-func solid(w, h int, c color.Color) image.Image {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.Draw(img, img.Bounds(), image.NewUniform(c), image.Point{}, draw.Src)
-	return img
-}
-
-func testHealth() health.Snapshot {
-	return health.Snapshot{
-		Device:   "gw-test-01",
-		Time:     time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
-		Started:  time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC),
-		Uptime:   "2h0m0s",
-		Firmware: "0.1.0-test",
-		Cameras: []health.Camera{
-			{ID: "cam1", Name: "Front door", State: health.StateRecording, Masked: true, Width: 320, Height: 180, FPS: 15, Kbps: 900, Frames: 1234},
-			{ID: "cam2", Name: "Yard", State: health.StateLost, Reason: "no frames for 30s", Width: 640, Height: 360},
-		},
-		Storage: health.Storage{
-			RingBytes: 8 << 30, UsedBytes: 3 << 30, Segments: 42, Cipher: "xchacha20poly1305",
-			Horizon: 20 * 24 * time.Hour, HorizonFloor: 30 * 24 * time.Hour,
-		},
-		Warnings: []string{"retention horizon 20d below floor 30d"},
-	}
-}
-
-// cheapArgon keeps tests fast; the default parameters are covered by the
-// tests that call New.
-func cheapArgon() argonParams {
-	return argonParams{Time: 1, Memory: 64, Threads: 1, KeyLen: 32, SaltLen: 16}
+	c.off += d
 }
 
 // syncBuffer is a goroutine-safe log sink.
@@ -112,48 +72,248 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-type testEnv struct {
-	t        *testing.T
-	srv      *Server
-	base     string
-	client   *http.Client
-	clock    *fakeClock
-	logs     *syncBuffer
-	shots    *fakeShots
-	user     string
-	password string
+// testCams is a small camera manager over REAL pipeline cameras (sources
+// from test://pattern or the test's own opener), recording into REAL
+// storage, feeding REAL edge/live. SetMasks restarts the pipeline so the
+// masks apply to recording and live view at once (as the production
+// manager must).
+type testCams struct {
+	ctx    context.Context
+	health *health.Tracker
+	store  *storage.Store
+	open   pipeline.Opener
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	cams map[string]*camEntry
+	wg   sync.WaitGroup
 }
 
-type envOption func(*Config, *Deps)
+type camEntry struct {
+	cfg    config.Camera
+	cam    *pipeline.Camera
+	cancel context.CancelFunc
+	done   chan struct{}
+}
 
-// newEnv builds a server with cheap argon2 parameters and runs it on
-// 127.0.0.1:0; the client trusts the device certificate and does not follow
-// redirects.
-func newEnv(t *testing.T, opts ...envOption) *testEnv {
-	t.Helper()
-	clock := newFakeClock()
-	logs := &syncBuffer{}
-	shots := &fakeShots{
-		imgs: map[string]image.Image{"cam1": solid(320, 180, color.RGBA{R: 200, G: 200, B: 200, A: 255})},
-		errs: map[string]error{},
+func (m *testCams) start(cfg config.Camera) error {
+	kf := cfg.KeyframeInterval.D()
+	if kf == 0 {
+		kf = time.Second
 	}
-	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), DeviceID: "gw-test-01"}
-	deps := Deps{
-		Health:    &fakeHealth{snap: testHealth()},
-		Snapshots: shots,
-		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:       clock.Now,
-	}
-	for _, o := range opts {
-		o(&cfg, &deps)
-	}
-	srv, err := newServer(cfg, deps, cheapArgon())
+	cam, err := pipeline.NewCamera(pipeline.CameraConfig{ID: cfg.ID, Name: cfg.Name, Source: string(cfg.Source), Masks: cfg.MaskList(),
+		BitrateKbps: 800, KeyframeInterval: kf}, pipeline.Deps{Health: m.health, Open: m.open, Logger: m.log})
 	if err != nil {
-		t.Fatalf("newServer: %v", err)
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	user, pass := srv.SetupCredential()
+	ctx, cancel := context.WithCancel(m.ctx)
+	e := &camEntry{cfg: cfg, cam: cam, cancel: cancel, done: make(chan struct{})}
+	rec := record.New(record.Config{Camera: cfg.ID, MaxSegment: 10 * time.Second, Logger: m.log}, m.store, cam.Hub().Subscribe(64))
+	m.wg.Add(2)
+	go func() { defer m.wg.Done(); defer close(e.done); _ = cam.Run(ctx) }()
+	go func() { defer m.wg.Done(); _ = rec.Run(ctx) }()
+	m.cams[cfg.ID] = e
+	return nil
+}
 
+func (m *testCams) stop(id string) {
+	if e, ok := m.cams[id]; ok {
+		e.cancel()
+		<-e.done
+		delete(m.cams, id)
+	}
+}
+
+func (m *testCams) List(context.Context) ([]config.Camera, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []config.Camera
+	for _, e := range m.cams {
+		out = append(out, e.cfg)
+	}
+	return out, nil
+}
+
+func (m *testCams) Get(_ context.Context, id string) (config.Camera, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.cams[id]
+	if !ok {
+		return config.Camera{}, fmt.Errorf("camera %q: %w", id, ErrUnknownCamera)
+	}
+	return e.cfg, nil
+}
+
+func (m *testCams) Add(_ context.Context, c config.Camera) error {
+	if err := rules.CheckZone(c.Zone, rules.Site{}); err != nil {
+		return fmt.Errorf("camera %q refused: %w: %w", c.ID, err, config.ErrRefused)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.cams[c.ID]; ok {
+		return fmt.Errorf("camera %q: %w", c.ID, ErrCameraExists)
+	}
+	return m.start(c)
+}
+
+func (m *testCams) Update(_ context.Context, c config.Camera) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.cams[c.ID]
+	if !ok {
+		return ErrUnknownCamera
+	}
+	c.Masks = e.cfg.Masks
+	m.stop(c.ID)
+	return m.start(c)
+}
+
+func (m *testCams) Remove(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.cams[id]; !ok {
+		return ErrUnknownCamera
+	}
+	m.stop(id)
+	m.health.RemoveCamera(id)
+	return nil
+}
+
+func (m *testCams) SetMasks(_ context.Context, id string, ms []mask.Mask) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.cams[id]
+	if !ok {
+		return ErrUnknownCamera
+	}
+	c := e.cfg
+	c.Masks = nil
+	for _, mk := range ms {
+		cm := config.Mask{Name: mk.Name, Style: mk.Style}
+		for _, p := range mk.Polygon {
+			cm.Polygon = append(cm.Polygon, []float64{p.X, p.Y})
+		}
+		c.Masks = append(c.Masks, cm)
+	}
+	m.stop(id)
+	return m.start(c)
+}
+
+func (m *testCams) Probe(ctx context.Context, url string) (media.StreamInfo, error) {
+	return source.Probe(ctx, url, source.Options{})
+}
+
+func (m *testCams) Devices(context.Context) ([]Device, error) {
+	return []Device{{Path: "/dev/video0", Name: "vivid (test)", URL: "v4l2:///dev/video0"}}, nil
+}
+
+func (m *testCams) Snapshot(_ context.Context, id string) (image.Image, time.Time, error) {
+	m.mu.Lock()
+	e, ok := m.cams[id]
+	m.mu.Unlock()
+	if !ok {
+		return nil, time.Time{}, ErrUnknownCamera
+	}
+	return e.cam.Snapshot()
+}
+
+// Subscribe feeds edge/live (live.Source).
+func (m *testCams) Subscribe(id string) (live.Feed, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.cams[id]
+	if !ok {
+		return nil, live.ErrUnknownCamera
+	}
+	return e.cam.Hub().Subscribe(30), nil
+}
+
+type testEnv struct {
+	t      *testing.T
+	srv    *Server
+	base   string
+	client *http.Client
+	clock  *fakeClock
+	logs   *syncBuffer
+	pol    *policy.Store
+	store  *storage.Store
+	cams   *testCams
+	live   *live.Server
+	health *health.Tracker
+	code   string
+	dir    string
+}
+
+type envOptions struct {
+	opener  pipeline.Opener
+	noCams  bool
+	metrics string
+	exports Exports
+	allow   []netip.Prefix
+}
+
+// minimalDeps is a real policy store in dir and an empty camera manager.
+func minimalDeps(t *testing.T, dir string) Deps {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := policy.Provision(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Open(ctx, policy.Config{DataDir: dir, Password: password.Params{Time: 1, Memory: 64, Threads: 1, KeyLen: 32, SaltLen: 16}}, policy.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pol.Close() })
+	tr := health.NewTracker("gw-test-01", "test", nil)
+	return Deps{Policy: pol, Health: tr, Cameras: &testCams{ctx: ctx, health: tr, cams: map[string]*camEntry{}}}
+}
+
+// newEnv builds the LAN page over real parts: a policy store and a
+// recording store in a temp dir, real pipeline cameras and real edge/live,
+// listening on 127.0.0.1:0. The client trusts the device certificate and
+// does not follow redirects.
+func newEnv(t *testing.T, o envOptions) *testEnv {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if _, err := policy.Provision(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Open(ctx, policy.Config{DataDir: dir, Password: password.Params{Time: 1, Memory: 64, Threads: 1, KeyLen: 32, SaltLen: 16}}, policy.Deps{Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 64 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := storage.Open(ctx, dir, storage.Options{Logger: log, FlushInterval: 200 * time.Millisecond, ChunkSize: 32 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracker := health.NewTracker("gw-test-01", "0.1.0-test", nil)
+	tracker.SetStorage(health.Storage{RingBytes: 64 << 20, UsedBytes: 1 << 20, Horizon: 20 * 24 * time.Hour, HorizonFloor: 30 * 24 * time.Hour, Cipher: "aes-256-gcm"})
+	cams := &testCams{ctx: ctx, health: tracker, store: st, open: o.opener, log: log, cams: map[string]*camEntry{}}
+	lv, err := live.New(live.Config{AllowLoopback: true}, live.Deps{Source: cams, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	liveDone := make(chan struct{})
+	go func() { _ = lv.Run(ctx); close(liveDone) }()
+	if !o.noCams {
+		if err := cams.Add(ctx, config.Camera{ID: "cam1", Name: "Front door", Source: "test://pattern?width=320&height=180&fps=10",
+			Zone: rules.ZoneEntrance, Signage: config.Signage{AttestedBy: "setup", Date: config.Date{Time: time.Now()}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock := &fakeClock{}
+	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow},
+		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: st, Exports: o.exports, Logger: log, Now: clock.Now})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	code := srv.SetupCode()
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	select {
@@ -170,22 +330,26 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("Run returned %v after cancel, want nil", err)
+				t.Errorf("Run returned %v after cancel", err)
 			}
 		case <-time.After(10 * time.Second):
 			t.Error("Run did not return after cancel")
 		}
+		<-liveDone
+		cams.mu.Lock()
+		for id := range cams.cams {
+			cams.stop(id)
+		}
+		cams.mu.Unlock()
+		cams.wg.Wait()
+		_ = st.Close()
+		_ = pol.Close()
 	})
-
-	return &testEnv{
-		t: t, srv: srv, base: "https://" + srv.Addr().String(),
-		client: trustingClient(t, srv, nil), clock: clock, logs: logs, shots: shots,
-		user: user, password: pass,
-	}
+	return &testEnv{t: t, srv: srv, base: "https://" + srv.Addr().String(), client: trustingClient(t, srv, nil), clock: clock,
+		logs: logs, pol: pol, store: st, cams: cams, live: lv, health: tracker, code: code, dir: dir}
 }
 
-// trustingClient trusts only the device certificate (so the SAN 127.0.0.1 is
-// verified too). tweak may adjust the TLS config.
+// trustingClient trusts only the device certificate.
 func trustingClient(t *testing.T, srv *Server, tweak func(*tls.Config)) *http.Client {
 	t.Helper()
 	pool := x509.NewCertPool()
@@ -198,17 +362,14 @@ func trustingClient(t *testing.T, srv *Server, tweak func(*tls.Config)) *http.Cl
 	if tweak != nil {
 		tweak(tc)
 	}
-	tr := &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, DisableKeepAlives: true}
+	tr := &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{
-		Transport:     tr,
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return &http.Client{Transport: tr, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// do sends a request; cookie may be nil. Same-origin headers are set on
-// unsafe methods the way a browser would.
+// do sends a request; same-origin headers are set on unsafe methods the way
+// a browser would.
 func (e *testEnv) do(method, path, ctype, body string, cookie *http.Cookie) *http.Response {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.base+path, strings.NewReader(body))
@@ -232,21 +393,112 @@ func (e *testEnv) do(method, path, ctype, body string, cookie *http.Cookie) *htt
 	return resp
 }
 
-func (e *testEnv) loginJSON(user, password string) *http.Response {
+// jdo sends v as JSON and decodes a JSON answer into out (if not nil); it
+// returns the status.
+func (e *testEnv) jdo(method, path string, v any, c *http.Cookie, out any) int {
 	e.t.Helper()
-	b, _ := json.Marshal(map[string]string{"user": user, "password": password})
+	body := ""
+	ct := ""
+	if v != nil {
+		b, _ := json.Marshal(v)
+		body, ct = string(b), "application/json"
+	}
+	resp := e.do(method, path, ct, body, c)
+	b := readAll(e.t, resp)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			e.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// must is jdo that fails the test on an unexpected status.
+func (e *testEnv) must(want int, method, path string, v any, c *http.Cookie, out any) {
+	e.t.Helper()
+	var raw json.RawMessage
+	got := e.jdo(method, path, v, c, &raw)
+	if got != want {
+		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, got, want, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func (e *testEnv) loginJSON(user, pw string) *http.Response {
+	e.t.Helper()
+	b, _ := json.Marshal(map[string]string{"user": user, "password": pw})
 	return e.do(http.MethodPost, "/api/v1/login", "application/json", string(b), nil)
 }
 
-// login logs in with the setup credential and returns the session cookie.
-func (e *testEnv) login() *http.Cookie {
+func (e *testEnv) login(user, pw string) *http.Cookie {
 	e.t.Helper()
-	resp := e.loginJSON(e.user, e.password)
-	defer resp.Body.Close()
+	resp := e.loginJSON(user, pw)
+	b := readAll(e.t, resp)
 	if resp.StatusCode != http.StatusOK {
-		e.t.Fatalf("login: status %d", resp.StatusCode)
+		e.t.Fatalf("login %s: %d %s", user, resp.StatusCode, b)
 	}
 	return sessionCookieOf(e.t, resp)
+}
+
+const testPassword = "correct horse battery"
+
+// setupAdmin runs first-run setup with the code and returns the admin's
+// session.
+func (e *testEnv) setupAdmin() *http.Cookie {
+	e.t.Helper()
+	b, _ := json.Marshal(setupRequest{Code: e.code, User: "admin", Password: testPassword})
+	resp := e.do(http.MethodPost, "/api/v1/setup", "application/json", string(b), nil)
+	body := readAll(e.t, resp)
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("setup: %d %s", resp.StatusCode, body)
+	}
+	return sessionCookieOf(e.t, resp)
+}
+
+// team is one signed-in user per role.
+type team struct {
+	ids     map[string]string
+	cookies map[string]*http.Cookie
+}
+
+// makeTeam creates admin (setup), approver (first approver: bootstrap),
+// installer, operator (trained), auditor and approver2 — every role
+// assignment through the request → approve flow (R13).
+func (e *testEnv) makeTeam() team {
+	e.t.Helper()
+	tm := team{ids: map[string]string{}, cookies: map[string]*http.Cookie{}}
+	admin := e.setupAdmin()
+	tm.cookies["admin"] = admin
+	var me meResponse
+	e.must(200, "GET", "/api/v1/me", nil, admin, &me)
+	tm.ids["admin"] = me.ID
+	create := func(name string) string {
+		var out map[string]string
+		e.must(201, "POST", "/api/v1/users", createUserRequest{User: name, Password: testPassword}, admin, &out)
+		tm.ids[name] = out["id"]
+		return out["id"]
+	}
+	apID := create("approver")
+	var g grantView
+	e.must(201, "POST", "/api/v1/users/"+apID+"/role", roleRequest{Role: "approver"}, admin, &g)
+	if g.State != "approved" {
+		e.t.Fatalf("first approver not bootstrapped: %+v", g)
+	}
+	tm.cookies["approver"] = e.login("approver", testPassword)
+	for _, r := range []struct{ name, role string }{{"installer", "installer"}, {"operator", "operator"}, {"auditor", "auditor"}, {"approver2", "approver"}} {
+		id := create(r.name)
+		e.must(201, "POST", "/api/v1/users/"+id+"/role", roleRequest{Role: r.role}, admin, &g)
+		e.must(200, "POST", "/api/v1/grants/"+g.ID+"/approve", nil, tm.cookies["approver"], nil)
+		if r.role == "operator" {
+			e.must(204, "POST", "/api/v1/users/"+id+"/training", trainingRequest{Date: time.Now().UTC().Format(time.DateOnly)}, admin, nil)
+		}
+		tm.cookies[r.name] = e.login(r.name, testPassword)
+	}
+	return tm
 }
 
 func sessionCookieOf(t *testing.T, resp *http.Response) *http.Cookie {
@@ -264,7 +516,7 @@ func readAll(t *testing.T, resp *http.Response) []byte {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatal(err)
 	}
 	return b
@@ -287,4 +539,18 @@ func jsonError(t *testing.T, resp *http.Response, status int) string {
 		t.Fatalf("%s: body %q is not {\"error\": …}", resp.Request.URL.Path, body)
 	}
 	return e.Error
+}
+
+// auditActions returns the audit records (newest last).
+func (e *testEnv) audit() []recordView {
+	e.t.Helper()
+	recs, err := e.pol.AuditAfter(context.Background(), 0, 100000)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := make([]recordView, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, recordView{Seq: r.Seq, Actor: r.Actor, Action: r.Action, Target: r.Target, Grant: r.Grant, Result: r.Result, Detail: r.Detail})
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/edgerec/edgerec/policy"
+	"github.com/edgerec/edgerec/policy/audit"
 )
 
 const (
@@ -154,23 +158,21 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, req loginRequest)
 		<-s.hashSem
 		return res
 	}
-	who, err := s.accts.Authenticate(r.Context(), req.User, []byte(req.Password))
+	pp, err := s.pol.Authenticate(r.Context(), req.User, []byte(req.Password))
+	who := principalFrom(pp)
 	var aLock, uLock time.Duration
 	var aBurst, uBurst bool
-	if errors.Is(err, errBadCredentials) {
+	if errors.Is(err, policy.ErrBadCredentials) {
 		aLock, aBurst = s.addrT.fail(ak)
 		uLock, uBurst = s.userT.fail(uk)
 	}
 	<-s.hashSem
 
 	switch {
-	case errors.Is(err, errBadCredentials):
+	case errors.Is(err, policy.ErrBadCredentials):
 		s.log.Warn("web: login failed", "user", req.User, "addr", r.RemoteAddr)
 		if aBurst || uBurst {
-			// R22: a burst of failed logins is an event. Until the event bus
-			// exists it is this log record (kind=login_burst).
-			s.log.Warn("web: failed-login burst", "kind", "login_burst", "user", req.User, "addr", r.RemoteAddr,
-				"address_locked_for", aLock, "account_locked_for", uLock)
+			s.loginBurst(r, req.User, aLock, uLock)
 		}
 		return loginResult{status: http.StatusUnauthorized, msg: "invalid user name or password"}
 	case err != nil:
@@ -180,6 +182,26 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, req loginRequest)
 
 	s.addrT.reset(ak)
 	s.userT.reset(uk)
+	return s.startSession(w, r, who)
+}
+
+// loginBurst raises the R22 event for a burst of failed logins: a warning
+// log record (kind=login_burst, which the uplink forwards as an event) and
+// an audit record.
+func (s *Server) loginBurst(r *http.Request, user string, aLock, uLock time.Duration) {
+	s.log.Warn("web: failed-login burst", "kind", "login_burst", "user", user, "addr", r.RemoteAddr,
+		"address_locked_for", aLock, "account_locked_for", uLock)
+	s.met.loginBursts.Inc()
+	_, err := s.pol.Audit(context.WithoutCancel(r.Context()), audit.Event{Actor: policy.ActorAnonymous, Action: "login.burst",
+		TargetKind: audit.KindDevice, Result: audit.ResultDenied,
+		Detail: clip(fmt.Sprintf("burst of failed logins from %s (account locked %s, address locked %s)", r.RemoteAddr, uLock, aLock), 500)})
+	if err != nil {
+		s.log.Error("web: audit login burst", "err", err)
+	}
+}
+
+// startSession creates a session for who and sets the cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, who principal) loginResult {
 	if old, err := r.Cookie(sessionCookie); err == nil {
 		s.sess.remove(old.Value)
 	}
@@ -197,7 +219,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, req loginRequest)
 		Secure:   true,
 		SameSite: http.SameSiteStrictMode,
 	})
-	s.log.Info("web: login", "user", who.User, "role", who.Role, "addr", r.RemoteAddr)
+	s.log.Info("web: login", "user", who.User, "id", who.ID, "role", who.Role, "addr", r.RemoteAddr)
 	return loginResult{who: who}
 }
 
@@ -210,8 +232,13 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, who principal) {
 		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode,
 	})
-	if who.User != "" {
+	if who.ID != "" {
+		if s.deps.Live != nil {
+			s.deps.Live.CloseViewer(who.ID)
+		}
 		s.log.Info("web: logout", "user", who.User, "addr", r.RemoteAddr)
+		_, _ = s.pol.Audit(context.WithoutCancel(r.Context()), audit.Event{Actor: who.ID, Action: "logout", TargetKind: audit.KindUser,
+			Target: who.ID, Result: audit.ResultOK})
 	}
 }
 

@@ -2,11 +2,13 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/policy/perm"
 )
 
 // ui holds the page templates and static assets. An embed.FS has to be a
@@ -59,8 +62,22 @@ func loadAssets() (map[string]asset, error) {
 	return out, nil
 }
 
-func parsePages() (*template.Template, error) {
-	t, err := template.New("pages").Funcs(template.FuncMap{
+// pageTemplates are the page files; each is parsed with layout.html into
+// its own set, so each may define its own "main" block.
+var pageTemplates = []string{"login.html", "setup.html", "dashboard.html", "app.html", "error.html"}
+
+type pageSet map[string]*template.Template
+
+func (p pageSet) ExecuteTemplate(w io.Writer, name string, data any) error {
+	t, ok := p[name]
+	if !ok {
+		return fmt.Errorf("web: no page %q", name)
+	}
+	return t.ExecuteTemplate(w, name, data)
+}
+
+func parsePages() (pageSet, error) {
+	base, err := template.New("pages").Funcs(template.FuncMap{
 		"bytes":    formatBytes,
 		"duration": formatDuration,
 		"time":     formatTime,
@@ -69,27 +86,103 @@ func parsePages() (*template.Template, error) {
 		"f0":       func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) },
 		"below":    func(a, b time.Duration) bool { return b > 0 && a < b },
 		"pathseg":  url.PathEscape,
-	}).ParseFS(ui, "ui/templates/*.html")
+	}).ParseFS(ui, "ui/templates/layout.html")
 	if err != nil {
-		return nil, fmt.Errorf("web: parse templates: %w", err)
+		return nil, fmt.Errorf("web: parse layout: %w", err)
 	}
-	return t, nil
+	out := pageSet{}
+	for _, name := range pageTemplates {
+		c, err := base.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("web: clone layout: %w", err)
+		}
+		if out[name], err = c.ParseFS(ui, "ui/templates/"+name); err != nil {
+			return nil, fmt.Errorf("web: parse %s: %w", name, err)
+		}
+	}
+	return out, nil
 }
 
-// loginView is the data of the login page.
+// navItem is one link of the page's navigation.
+type navItem struct {
+	Href, Label string
+	Active      bool
+}
+
+// nav lists the pages who may open, from the same route table and
+// permission table that authorize uses.
+func (s *Server) nav(ctx context.Context, who principal) []navItem {
+	if who.ID == "" {
+		return nil
+	}
+	items := []struct {
+		href, label string
+		need        permission
+	}{
+		{"/", "Dashboard", perm.HealthRead},
+		{"/cameras", "Cameras", perm.CamerasRead},
+		{"/live", "Live", perm.CameraLive},
+		{"/recordings", "Recordings", perm.CamerasRead},
+		{"/requests", "Requests", permSession},
+		{"/exports", "Exports", perm.Export},
+		{"/users", "Users", perm.UsersManage},
+		{"/review", "Review", perm.ReportsRead},
+		{"/audit", "Audit", perm.AuditRead},
+		{"/decommission", "Decommission", perm.Decommission},
+		{"/account", "Account", perm.OwnAccountWrite},
+	}
+	var out []navItem
+	for _, it := range items {
+		ok := it.need == permSession
+		switch s.matrix.Cell(who.Role, it.need) {
+		case perm.Allow:
+			ok = s.pol.Check(ctx, who.ID, it.need, "") == nil
+		case perm.Grant:
+			ok = true
+		}
+		if ok {
+			out = append(out, navItem{Href: it.href, Label: it.label})
+		}
+	}
+	return out
+}
+
+// loginView is the data of the login and setup pages.
 type loginView struct {
-	Device string
-	Error  string
-	User   string
+	Device      string
+	Fingerprint string
+	Error       string
+	User        string
 }
 
 // dashboardView is the data of the dashboard.
 type dashboardView struct {
 	Device      string
 	Who         principal
+	Nav         []navItem
+	Page        string
 	Health      health.Snapshot
 	ShowCameras bool
 	ShowLive    bool
+}
+
+// appView is the data of the script-driven pages.
+type appView struct {
+	Device string
+	Who    principal
+	Nav    []navItem
+	Page   string
+	Title  string
+	Camera string
+}
+
+// errorView is the data of an error page.
+type errorView struct {
+	Device      string
+	Who         principal
+	Nav         []navItem
+	Page        string
+	Title, Text string
 }
 
 // render executes a page into a buffer first, so a template error becomes a
@@ -110,29 +203,52 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 }
 
-// pageIndex is the login page without a session, the dashboard with one.
+// pageIndex is the setup page before the first admin exists, the login page
+// without a session, the dashboard with one.
 func (s *Server) pageIndex(w http.ResponseWriter, r *http.Request, who principal) {
-	if who.User == "" {
-		s.render(w, r, http.StatusOK, "login.html", loginView{Device: s.cfg.DeviceID})
+	lv := loginView{Device: s.cfg.DeviceID, Fingerprint: s.cert.fingerprint}
+	if who.ID == "" {
+		if s.setup.pending() {
+			s.render(w, r, http.StatusOK, "setup.html", lv)
+			return
+		}
+		s.render(w, r, http.StatusOK, "login.html", lv)
 		return
 	}
-	if !s.accts.Allowed(who, permHealthRead) {
-		http.Error(w, "forbidden", http.StatusForbidden)
+	nav := s.nav(r.Context(), who)
+	if s.pol.Check(r.Context(), who.ID, perm.HealthRead, "") != nil {
+		s.render(w, r, http.StatusForbidden, "error.html", errorView{Device: s.cfg.DeviceID, Who: who, Nav: nav,
+			Title: "No role", Text: "Your account holds no role yet. An approver has to approve your role assignment."})
 		return
 	}
 	s.render(w, r, http.StatusOK, "dashboard.html", dashboardView{
 		Device:      s.cfg.DeviceID,
 		Who:         who,
-		Health:      s.healthFor(who),
-		ShowCameras: s.accts.Allowed(who, permCamerasRead),
-		ShowLive:    s.accts.Allowed(who, permCameraLive),
+		Nav:         nav,
+		Page:        "dashboard",
+		Health:      s.healthFor(r.Context(), who),
+		ShowCameras: s.pol.Check(r.Context(), who.ID, perm.CamerasRead, "") == nil,
+		ShowLive:    s.pol.Check(r.Context(), who.ID, perm.CameraLive, "") == nil,
 	})
+}
+
+// pageApp renders a script-driven page.
+func (s *Server) pageApp(name, title string) func(http.ResponseWriter, *http.Request, principal) {
+	return func(w http.ResponseWriter, r *http.Request, who principal) {
+		cam := r.PathValue("id")
+		if cam != "" && !validID(cam) {
+			http.NotFound(w, r)
+			return
+		}
+		s.render(w, r, http.StatusOK, "app.html", appView{Device: s.cfg.DeviceID, Who: who, Nav: s.nav(r.Context(), who),
+			Page: name, Title: title, Camera: cam})
+	}
 }
 
 // pageLogin handles the login form: 303 to / on success, the login page with
 // a message otherwise.
 func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request, _ principal) {
-	view := loginView{Device: s.cfg.DeviceID}
+	view := loginView{Device: s.cfg.DeviceID, Fingerprint: s.cert.fingerprint}
 	req, err := readLogin(w, r)
 	if err != nil {
 		status, _ := loginParseStatus(err)
@@ -155,6 +271,35 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request, _ principal) 
 		view.Error = "The device could not check the login. Try again."
 	}
 	s.render(w, r, res.status, "login.html", view)
+}
+
+// pageSetup handles the first-run form (code, admin name, password).
+func (s *Server) pageSetup(w http.ResponseWriter, r *http.Request, _ principal) {
+	view := loginView{Device: s.cfg.DeviceID, Fingerprint: s.cert.fingerprint}
+	body, err := readBody(w, r, maxLoginBody)
+	var vals url.Values
+	if err == nil {
+		vals, err = url.ParseQuery(string(body))
+	}
+	if err != nil {
+		view.Error = "Malformed form."
+		s.render(w, r, http.StatusBadRequest, "setup.html", view)
+		return
+	}
+	view.User = vals.Get("user")
+	res := s.setupRun(w, r, setupRequest{Code: vals.Get("code"), User: vals.Get("user"), Password: vals.Get("password")})
+	switch res.status {
+	case 0:
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	case http.StatusGone:
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	case http.StatusTooManyRequests:
+		setRetryAfter(w, res.retryAfter)
+	}
+	view.Error = res.msg
+	s.render(w, r, res.status, "setup.html", view)
 }
 
 func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request, who principal) {

@@ -2,11 +2,10 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"html/template"
-	"image"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,7 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/policy/perm"
 )
 
 // HealthSource gives the current device health.
@@ -22,31 +24,36 @@ type HealthSource interface {
 	Snapshot() health.Snapshot
 }
 
-// SnapshotSource gives the latest picture of a camera. The picture is already
-// masked: the pipeline exposes nothing else. An unknown camera is reported
-// with an error that matches ErrUnknownCamera or fs.ErrNotExist.
-type SnapshotSource interface {
-	Snapshot(ctx context.Context, cameraID string) (image.Image, time.Time, error)
-}
-
-// ErrUnknownCamera may be returned (wrapped) by a SnapshotSource for a camera
-// it does not know; the API answers 404.
+// ErrUnknownCamera may be returned (wrapped) by Cameras or Live for a camera
+// they do not know; the API answers 404.
 var ErrUnknownCamera = errors.New("web: unknown camera")
 
 // Config configures the LAN page.
 type Config struct {
 	Listen    string         // host:port; empty means DefaultListen ("127.0.0.1:8443")
-	DataDir   string         // TLS material lives in <DataDir>/tls (0700 dir, key 0600)
+	DataDir   string         // TLS material in <DataDir>/tls, the setup code in <DataDir>/web
 	Allowlist []netip.Prefix // empty = all; otherwise other remote addresses get 403 (R21)
 	DeviceID  string
+	// MetricsToken, if set, lets a scraper read /metrics with
+	// "Authorization: Bearer <token>" and no session. Only its SHA-256 is kept.
+	MetricsToken string
+	// RetentionFloor is the policy floor shown against the ring horizon
+	// (R7); zero takes the health snapshot's HorizonFloor.
+	RetentionFloor time.Duration
 }
 
-// Deps are the parts the LAN page reads from.
+// Deps are the parts the LAN page uses. Policy, Health and Cameras are
+// required; the others may be nil (their routes answer 503).
 type Deps struct {
-	Health    HealthSource
-	Snapshots SnapshotSource
-	Logger    *slog.Logger     // nil discards
-	Now       func() time.Time // nil means time.Now
+	Policy       Policy
+	Health       HealthSource
+	Cameras      Cameras
+	Live         Live
+	Recordings   Recordings
+	Exports      Exports
+	Decommission Decommissioner
+	Logger       *slog.Logger     // nil discards
+	Now          func() time.Time // nil means time.Now
 }
 
 // DefaultListen is used when Config.Listen is empty.
@@ -62,27 +69,30 @@ const (
 type Server struct {
 	cfg   Config
 	deps  Deps
+	pol   Policy
 	log   *slog.Logger
 	now   func() time.Time
 	cert  *deviceCert
 	tls   *tls.Config
-	accts accounts
 	sess  *sessions
 	addrT *throttle
 	userT *throttle
+	setup *setupCode
+	denyL *rate.Limiter // bounds audit records for anonymous refusals
+	seen  *viewCoalescer
+	met   *metrics
+
+	metricsToken []byte // SHA-256 of Config.MetricsToken
 
 	// hashSem serialises password checks: each argon2id run holds ~19 MiB.
 	hashSem chan struct{}
 	// shotSem bounds concurrent snapshot encodes on a 2-core board.
 	shotSem chan struct{}
+	matrix  *perm.Matrix
 
-	pages   *template.Template
+	pages   pageSet
 	assets  map[string]asset
 	handler http.Handler
-
-	credMu   sync.Mutex
-	credUser string
-	credPass []byte // cleared by the first SetupCredential call
 
 	runMu   sync.Mutex
 	running bool
@@ -90,13 +100,10 @@ type Server struct {
 	addr    net.Addr
 }
 
-// New loads or creates the device certificate, generates the one-time setup
-// credential and builds the handler. It does not listen; Run does.
+// New loads or creates the device certificate, prepares the one-time setup
+// code when the policy store has no user yet, and builds the handler. It
+// does not listen; Run does.
 func New(cfg Config, deps Deps) (*Server, error) {
-	return newServer(cfg, deps, defaultArgonParams())
-}
-
-func newServer(cfg Config, deps Deps, params argonParams) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("web: config: data dir is required")
 	}
@@ -111,8 +118,8 @@ func newServer(cfg Config, deps Deps, params argonParams) (*Server, error) {
 		return nil, err
 	}
 	cfg.Allowlist = allow
-	if deps.Health == nil || deps.Snapshots == nil {
-		return nil, errors.New("web: deps: health and snapshot sources are required")
+	if deps.Policy == nil || deps.Health == nil || deps.Cameras == nil {
+		return nil, errors.New("web: deps: policy, health and cameras are required")
 	}
 	log := deps.Logger
 	if log == nil {
@@ -125,36 +132,37 @@ func newServer(cfg Config, deps Deps, params argonParams) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		deps:    deps,
+		pol:     deps.Policy,
 		log:     log,
 		now:     now,
 		sess:    newSessions(now),
 		addrT:   newThrottle(addrThrottlePolicy(), now),
 		userT:   newThrottle(userThrottlePolicy(), now),
+		denyL:   rate.NewLimiter(rate.Every(2*time.Second), 30),
+		seen:    newViewCoalescer(now),
 		hashSem: make(chan struct{}, 1),
 		shotSem: make(chan struct{}, maxParallelShots),
 		ready:   make(chan struct{}),
+		matrix:  perm.NewMatrix(),
+	}
+	if cfg.MetricsToken != "" {
+		sum := sha256.Sum256([]byte(cfg.MetricsToken))
+		s.metricsToken = sum[:]
 	}
 	if s.cert, err = loadOrCreateCert(cfg.DataDir, cfg.DeviceID, now(), log); err != nil {
 		return nil, err
 	}
 	s.tls = serverTLSConfig(s.cert.tls)
-
-	pass, err := newCredential()
-	if err != nil {
+	if s.setup, err = openSetupCode(context.Background(), cfg.DataDir, deps.Policy); err != nil {
 		return nil, err
 	}
-	accts, err := newSetupAccounts(pass, params)
-	if err != nil {
-		return nil, err
-	}
-	s.accts, s.credUser, s.credPass = accts, setupUser, pass
-
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
 	if s.assets, err = loadAssets(); err != nil {
 		return nil, err
 	}
+	s.met = newMetrics(s)
 	s.handler = s.buildHandler()
 	return s, nil
 }
@@ -185,18 +193,15 @@ func (s *Server) Fingerprint() string { return s.cert.fingerprint }
 // root pool.
 func (s *Server) Certificate() []byte { return s.cert.leaf.Raw }
 
-// SetupCredential returns the one-time credential generated by New. Only its
-// argon2id hash is kept for checking logins; the plain password is handed out
-// by the first call and then forgotten, so later calls return an empty
-// password. The server never logs it; the caller prints it once.
-func (s *Server) SetupCredential() (user, password string) {
-	s.credMu.Lock()
-	defer s.credMu.Unlock()
-	password = string(s.credPass)
-	clear(s.credPass)
-	s.credPass = nil
-	return s.credUser, password
-}
+// SetupCode returns the one-time setup code that New generated because the
+// policy store had no user and no code was provisioned, or "" (already
+// handed out, provisioned earlier, or not needed). The plain code is handed
+// out once and then forgotten; the caller prints it on the console. The
+// server never logs it.
+func (s *Server) SetupCode() string { return s.setup.takePlain() }
+
+// SetupPending reports whether the first admin still has to be created.
+func (s *Server) SetupPending() bool { return s.setup.pending() }
 
 // Handler returns the whole HTTP handler (security headers, allowlist,
 // cross-origin protection, routes), e.g. for httptest.
@@ -247,7 +252,7 @@ func (s *Server) Run(ctx context.Context) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	s.log.Info("web: LAN page listening", "urls", s.urls(ln.Addr()), "tls_fingerprint", s.cert.fingerprint,
-		"device", s.cfg.DeviceID, "allowlist", len(s.cfg.Allowlist))
+		"device", s.cfg.DeviceID, "allowlist", len(s.cfg.Allowlist), "setup_pending", s.setup.pending())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
@@ -312,11 +317,11 @@ func (s *Server) buildHandler() http.Handler {
 			"addr", r.RemoteAddr, "origin", r.Header.Get("Origin"))
 		writeError(w, http.StatusForbidden, "cross-origin request rejected")
 	}))
-	return securityHeaders(s.allowlist(cop.Handler(mux)))
+	return securityHeaders(s.allowlist(cop.Handler(s.recoverer(mux))))
 }
 
 // Content-Security-Policy of every answer: no inline script or style.
-const contentSecurityPolicy = "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; " +
+const contentSecurityPolicy = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; script-src 'self'; " +
 	"style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // securityHeaders sets the headers every answer carries. Cache-Control is

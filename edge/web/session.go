@@ -105,3 +105,14 @@ func (s *sessions) pruneLocked(now time.Time) {
 		}
 	}
 }
+
+// removeUser ends every session of user id (account gone or disabled).
+func (s *sessions) removeUser(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.byID {
+		if v.who.ID == id {
+			delete(s.byID, k)
+		}
+	}
+}

@@ -285,3 +285,14 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 	}
 	return nil
 }
+
+// ProvisionCertificate creates (or loads) the device's TLS certificate at
+// provisioning and returns its SHA-256 fingerprint, which `edgerec
+// provision` prints so a technician can check what the browser shows.
+func ProvisionCertificate(dataDir, deviceID string, now time.Time) (string, error) {
+	c, err := loadOrCreateCert(dataDir, deviceID, now, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return "", err
+	}
+	return c.fingerprint, nil
+}

@@ -10,9 +10,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
-	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -27,9 +24,9 @@ import (
 
 func newForCert(t *testing.T, dir string, now func() time.Time) *Server {
 	t.Helper()
-	s, err := New(Config{DataDir: dir, DeviceID: "gw-test-01"}, Deps{
-		Health: &fakeHealth{snap: testHealth()}, Snapshots: &fakeShots{}, Now: now,
-	})
+	d := minimalDeps(t, t.TempDir())
+	d.Now = now
+	s, err := New(Config{DataDir: dir, DeviceID: "gw-test-01"}, d)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -121,7 +118,7 @@ func TestR20DamagedKeyIsAnError(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "tls", "key.pem"), []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(Config{DataDir: dir, DeviceID: "gw-test-01"}, Deps{Health: &fakeHealth{}, Snapshots: &fakeShots{}})
+	_, err := New(Config{DataDir: dir, DeviceID: "gw-test-01"}, minimalDeps(t, t.TempDir()))
 	if err == nil {
 		t.Fatal("New accepted a damaged key")
 	}
@@ -130,7 +127,7 @@ func TestR20DamagedKeyIsAnError(t *testing.T) {
 // R20: TLS 1.1 and older are refused; TLS 1.2 without AEAD suites is refused;
 // TLS 1.2 with AEAD and TLS 1.3 work.
 func TestR20TLSVersionsAndSuites(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, envOptions{noCams: true})
 	addr := e.srv.Addr().String()
 	cert, _ := x509.ParseCertificate(e.srv.Certificate())
 	pool := x509.NewCertPool()
@@ -167,7 +164,7 @@ func TestR20TLSVersionsAndSuites(t *testing.T) {
 
 // R20: plain HTTP on the TLS port gets no page.
 func TestR20PlainHTTPNotServed(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, envOptions{noCams: true})
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + e.srv.Addr().String() + "/")
 	if err != nil {
 		return // connection refused or closed is fine too
@@ -180,7 +177,7 @@ func TestR20PlainHTTPNotServed(t *testing.T) {
 
 // R21: an allowlist admits only its prefixes; other addresses get 403.
 func TestR21Allowlist(t *testing.T) {
-	outside := newEnv(t, func(c *Config, _ *Deps) { c.Allowlist = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} })
+	outside := newEnv(t, envOptions{noCams: true, allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 	for _, p := range []string{"/", "/api/v1/health", "/static/app.css"} {
 		resp := outside.do(http.MethodGet, p, "", "", nil)
 		jsonError(t, resp, http.StatusForbidden)
@@ -188,66 +185,19 @@ func TestR21Allowlist(t *testing.T) {
 			t.Errorf("%s: 403 without security headers", p)
 		}
 	}
-	resp := outside.loginJSON(outside.user, outside.password)
+	resp := outside.loginJSON("admin", testPassword)
 	jsonError(t, resp, http.StatusForbidden)
 
 	// IPv4-mapped prefixes are unmapped, so ::ffff:127.0.0.0/104 admits 127.0.0.1.
-	inside := newEnv(t, func(c *Config, _ *Deps) {
-		c.Allowlist = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::ffff:127.0.0.0/104")}
-	})
+	inside := newEnv(t, envOptions{noCams: true, allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::ffff:127.0.0.0/104")}})
 	resp = inside.do(http.MethodGet, "/", "", "", nil)
 	if readAll(t, resp); resp.StatusCode != http.StatusOK {
 		t.Errorf("inside allowlist: status %d", resp.StatusCode)
 	}
 
-	_, err := New(Config{DataDir: t.TempDir(), DeviceID: "x", Allowlist: []netip.Prefix{{}}},
-		Deps{Health: &fakeHealth{}, Snapshots: &fakeShots{}})
+	dir := t.TempDir()
+	_, err := New(Config{DataDir: dir, DeviceID: "x", Allowlist: []netip.Prefix{{}}}, minimalDeps(t, t.TempDir()))
 	if err == nil {
 		t.Error("invalid allowlist entry accepted (it could widen the allowlist to everybody)")
-	}
-}
-
-// The setup credential: random per New, handed out once, only its hash kept,
-// never in the server's own logs.
-func TestR11SetupCredential(t *testing.T) {
-	var logs syncBuffer
-	mk := func() *Server {
-		s, err := New(Config{DataDir: t.TempDir(), DeviceID: "gw-test-01"}, Deps{
-			Health: &fakeHealth{snap: testHealth()}, Snapshots: &fakeShots{},
-			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	s1, s2 := mk(), mk()
-	u1, p1 := s1.SetupCredential()
-	_, p2 := s2.SetupCredential()
-	if u1 != "installer" {
-		t.Errorf("user %q, want installer", u1)
-	}
-	if !regexp.MustCompile(`^[0-9a-hjkmnp-tv-z]{4}(-[0-9a-hjkmnp-tv-z]{4}){4}$`).MatchString(p1) {
-		t.Errorf("password %q has not the expected form", p1)
-	}
-	if p1 == p2 {
-		t.Error("two New calls gave the same credential")
-	}
-	if _, again := s1.SetupCredential(); again != "" {
-		t.Error("second SetupCredential call returned the password again")
-	}
-	if strings.Contains(logs.String(), p1) || strings.Contains(logs.String(), p2) {
-		t.Error("password in the server's log")
-	}
-	phc := s1.accts.(*setupAccounts).hash.String()
-	if !strings.HasPrefix(phc, fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$", 19*1024, 2, 1)) {
-		t.Errorf("hash %q does not record the default argon2id parameters", phc)
-	}
-	who, err := s1.accts.Authenticate(context.Background(), "installer", []byte(p1))
-	if err != nil || who.Role != roleInstaller {
-		t.Errorf("Authenticate(installer, setup password) = %v, %v", who, err)
-	}
-	if _, err := s1.accts.Authenticate(context.Background(), "installer", []byte(p2)); !errors.Is(err, errBadCredentials) {
-		t.Errorf("other server's password: %v, want errBadCredentials", err)
 	}
 }

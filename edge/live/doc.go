@@ -1,0 +1,20 @@
+// Package live owns the WebRTC live view (WHEP, R18, R20): one pion video
+// track per camera, fed from ONE reader of the camera's hub, shared by every
+// viewer of that camera. The track is a TrackLocalStaticSample: each masked
+// H.264 access unit is written once and pion fans it out to every bound
+// PeerConnection, so several viewers cost one encoder (the camera's) and one
+// hub reader, never a per-viewer encode. Only masked video exists here: the
+// hub yields what the pipeline produced after masking (D3, R2).
+//
+// ICE uses host candidates on the LAN only: no STUN, no TURN, mDNS off. The
+// loopback interface is offered only when Config.AllowLoopback is set (tests
+// and the headless-browser rig). Media is DTLS-SRTP (R20).
+//
+// The viewer's identity and the time (R18) are drawn by the page over the
+// <video> element: one shared encoder cannot burn per-viewer text.
+//
+// Layout:
+//
+//	live.go     Config, Deps, Server, Offer/Close (WHEP), per-camera channels
+//	sdp.go      offer validation (size, media sections) before pion sees it
+package live

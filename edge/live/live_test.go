@@ -1,0 +1,159 @@
+package live
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/edgerec/edgerec/edge/media"
+)
+
+// fakeFeed is a hub reader the test writes access units into.
+type fakeSource struct {
+	mu    sync.Mutex
+	subs  int
+	feeds []*fakeFeed
+}
+
+type fakeFeed struct {
+	ch   chan media.AccessUnit
+	once sync.Once
+}
+
+func (f *fakeFeed) C() <-chan media.AccessUnit { return f.ch }
+func (f *fakeFeed) Close()                     { f.once.Do(func() { close(f.ch) }) }
+
+func (s *fakeSource) Subscribe(camera string) (Feed, error) {
+	if camera != "cam1" {
+		return nil, ErrUnknownCamera
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subs++
+	f := &fakeFeed{ch: make(chan media.AccessUnit, 64)}
+	s.feeds = append(s.feeds, f)
+	return f, nil
+}
+
+// A tiny Annex-B "keyframe": SPS, PPS, IDR slice (content is opaque to
+// the packetizer).
+var au = []byte{0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0xda, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 0, 1, 0x65, 0x88, 0x84, 0x00, 0x33}
+
+// R18/R20, one shared encoder: two viewers of one camera bind to ONE track
+// fed by ONE hub reader; both receive RTP; the last hang-up closes the
+// reader. Host candidates only (loopback allowed for the test).
+func TestTwoViewersShareOneReader(t *testing.T) {
+	src := &fakeSource{}
+	s, err := New(Config{AllowLoopback: true}, Deps{Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go func() { _ = s.Run(ctx) }()
+
+	var got [2]atomic.Int64
+	var sessions []string
+	var pcs []*webrtc.PeerConnection
+	for i := range 2 {
+		se := webrtc.SettingEngine{}
+		se.SetIncludeLoopbackCandidate(true)
+		me := &webrtc.MediaEngine{}
+		if err := me.RegisterDefaultCodecs(); err != nil {
+			t.Fatal(err)
+		}
+		pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		pcs = append(pcs, pc)
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+		pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			for {
+				if _, _, err := tr.ReadRTP(); err != nil {
+					return
+				}
+				got[i].Add(1)
+			}
+		})
+		offer, err := pc.CreateOffer(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gathered := webrtc.GatheringCompletePromise(pc)
+		if err := pc.SetLocalDescription(offer); err != nil {
+			t.Fatal(err)
+		}
+		<-gathered
+		ans, err := s.Offer(ctx, "cam1", "viewer", pc.LocalDescription().SDP)
+		if err != nil {
+			t.Fatalf("offer %d: %v", i, err)
+		}
+		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans.SDP}); err != nil {
+			t.Fatal(err)
+		}
+		sessions = append(sessions, ans.Session)
+	}
+	src.mu.Lock()
+	subs := src.subs
+	feed := src.feeds[0]
+	src.mu.Unlock()
+	if subs != 1 {
+		t.Fatalf("%d hub readers for two viewers, want 1", subs)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for pts := time.Duration(0); time.Now().Before(deadline) && (got[0].Load() < 5 || got[1].Load() < 5); pts += 66 * time.Millisecond {
+		feed.ch <- media.AccessUnit{Data: au, PTS: pts, Key: true}
+		time.Sleep(30 * time.Millisecond)
+	}
+	if got[0].Load() < 5 || got[1].Load() < 5 {
+		t.Fatalf("RTP packets received: %d and %d", got[0].Load(), got[1].Load())
+	}
+	if st := s.Stats(); st.Sessions != 2 || st.Channels != 1 {
+		t.Errorf("stats %+v, want 2 sessions on 1 channel", st)
+	}
+	if err := s.Close(sessions[0], "someone-else"); err == nil {
+		t.Error("another viewer hung up a session")
+	}
+	for _, id := range sessions {
+		if err := s.Close(id, "viewer"); err != nil {
+			t.Error(err)
+		}
+	}
+	select {
+	case _, ok := <-feed.ch:
+		for ok {
+			_, ok = <-feed.ch
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("hub reader not closed after the last viewer")
+	}
+	if _, err := s.Offer(ctx, "nope", "viewer", pcs[0].LocalDescription().SDP); err == nil {
+		t.Error("offer for an unknown camera accepted")
+	}
+}
+
+func TestCheckOffer(t *testing.T) {
+	for _, bad := range []string{"", "garbage", "v=0\r\n", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
+		"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\n"} {
+		if CheckOffer(bad) == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	if err := CheckOffer("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=recvonly\r\n"); err != nil {
+		t.Error(err)
+	}
+}
+
+func FuzzCheckOffer(f *testing.F) {
+	f.Add("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=recvonly\r\n")
+	f.Add("v=0\r\nm=video 0 x\r\n")
+	f.Fuzz(func(t *testing.T, s string) { _ = CheckOffer(s) })
+}

@@ -1,0 +1,117 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"image"
+	"io"
+	"time"
+
+	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/live"
+	"github.com/edgerec/edgerec/edge/mask"
+	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/storage"
+)
+
+// Errors the collaborators may return (wrapped); the API maps them to 4xx
+// and shows their message (they must not carry internals). Refusals by zone
+// or signage wrap config.ErrRefused or rules.ErrProhibitedZone (422), bad
+// masks wrap mask.ErrInvalid (400).
+var (
+	ErrCameraExists = errors.New("web: camera id already in use")
+	ErrInvalid      = errors.New("web: invalid input")
+	ErrUnavailable  = errors.New("web: not available")
+)
+
+// Device is a local capture device an installer can add (V4L2).
+type Device struct {
+	Path string `json:"path"` // /dev/video0
+	Name string `json:"name"` // driver card name
+	URL  string `json:"url"`  // source URL to add it with: v4l2:///dev/video0
+	Busy bool   `json:"busy"` // already used by a camera
+}
+
+// Cameras is the camera manager (cmd/edgerec implements it): the camera
+// list persisted in the config, pipelines restarted on change. Every method
+// must be safe for concurrent use.
+type Cameras interface {
+	// List returns every configured camera (the page filters by scope).
+	List(ctx context.Context) ([]config.Camera, error)
+	// Get returns one camera or an error wrapping ErrUnknownCamera.
+	Get(ctx context.Context, id string) (config.Camera, error)
+	// Add validates (zone R1 → config.ErrRefused/rules.ErrProhibitedZone,
+	// masks → mask.ErrInvalid, id in use → ErrCameraExists), persists and
+	// starts the camera.
+	Add(ctx context.Context, cam config.Camera) error
+	// Update replaces camera cam.ID (same validation) and restarts it. The
+	// masks in cam are ignored: SetMasks owns them.
+	Update(ctx context.Context, cam config.Camera) error
+	// Remove stops and deletes a camera (its recordings stay until
+	// retention erases them).
+	Remove(ctx context.Context, id string) error
+	// SetMasks replaces the masks of a camera; the manager applies them to
+	// recording and live view at once (one pipeline, restarted), so no
+	// byte leaves unmasked (R2).
+	SetMasks(ctx context.Context, id string, masks []mask.Mask) error
+	// Probe opens a source URL without recording (source.Probe).
+	Probe(ctx context.Context, url string) (media.StreamInfo, error)
+	// Devices lists local V4L2 devices.
+	Devices(ctx context.Context) ([]Device, error)
+	// Snapshot is the latest masked picture of a camera (pipeline
+	// Camera.Snapshot) or an error wrapping ErrUnknownCamera.
+	Snapshot(ctx context.Context, id string) (image.Image, time.Time, error)
+}
+
+// Live is the WHEP live view; *live.Server implements it.
+type Live interface {
+	Offer(ctx context.Context, camera, viewer, offer string) (live.Answer, error)
+	Close(session, viewer string) error
+	CloseViewer(viewer string)
+	Stats() live.Stats
+}
+
+// Recordings is the part of *storage.Store playback uses.
+type Recordings interface {
+	Coverage(ctx context.Context, camera string, from, to time.Time) ([]storage.Span, error)
+	ReadFrames(ctx context.Context, camera string, from, to time.Time, fn func(storage.Frame) error) error
+}
+
+// ExportRequest is one export under an export grant.
+type ExportRequest struct {
+	Grant    string
+	Camera   string
+	From, To time.Time
+	By       string // user id of the exporter
+}
+
+// ExportStatus is the progress of one export.
+type ExportStatus struct {
+	ID       string    `json:"id"`
+	Grant    string    `json:"grant"`
+	Camera   string    `json:"camera"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	By       string    `json:"by"`
+	State    string    `json:"state"`    // running, done, failed
+	Progress float64   `json:"progress"` // 0..1
+	Bytes    int64     `json:"bytes"`
+	Error    string    `json:"error,omitempty"`
+	Started  time.Time `json:"started"`
+}
+
+// Exports runs exports (edge/export: MP4 + signed manifest). The grant use
+// is checked and audited by the LAN page before Start.
+type Exports interface {
+	Start(ctx context.Context, req ExportRequest) (ExportStatus, error)
+	Status(ctx context.Context, id string) (ExportStatus, error)
+	List(ctx context.Context) ([]ExportStatus, error)
+	// Open returns the finished file ("mp4" or "manifest") of export id.
+	Open(ctx context.Context, id, part string) (io.ReadCloser, int64, error)
+}
+
+// Decommissioner wipes the device (R25) after the LAN page has checked and
+// audited the decommission grant. It returns the signed wipe certificate.
+type Decommissioner interface {
+	Decommission(ctx context.Context, grantID, actorID string) (certificate []byte, err error)
+}

@@ -1,0 +1,623 @@
+// edgerec LAN page: the script-driven pages (cameras, mask editor, live
+// view, recordings, requests, users, review, audit, exports, decommission,
+// account). No inline script (CSP); text goes in through textContent only.
+(function () {
+  "use strict";
+  var root = document.getElementById("app");
+  if (!root) { return; }
+  var page = root.getAttribute("data-page");
+  var msgEl = document.getElementById("msg");
+  var whoEl = document.getElementById("who");
+  var me = null;
+
+  function $(id) { return document.getElementById(id); }
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    if (cls) { e.className = cls; }
+    return e;
+  }
+  function clear(e) { while (e.firstChild) { e.removeChild(e.firstChild); } }
+  function say(text, ok) {
+    msgEl.textContent = text || "";
+    msgEl.classList.toggle("hidden", !text);
+    msgEl.classList.toggle("ok", !!ok);
+  }
+  function api(method, path, body, type) {
+    var opt = { method: method, credentials: "same-origin", cache: "no-store", headers: {} };
+    if (body !== undefined) {
+      opt.headers["Content-Type"] = type || "application/json";
+      opt.body = type ? body : JSON.stringify(body);
+    }
+    return fetch(path, opt).then(function (r) {
+      if (r.status === 401) { window.location.assign("/"); throw new Error("signed out"); }
+      var ct = r.headers.get("Content-Type") || "";
+      if (r.status === 204) { return null; }
+      if (ct.indexOf("application/json") === 0) {
+        return r.json().then(function (j) {
+          if (!r.ok) { throw new Error(j.error || ("HTTP " + r.status)); }
+          return j;
+        });
+      }
+      if (!r.ok) { throw new Error("HTTP " + r.status); }
+      return r;
+    });
+  }
+  function fail(e) { say(e.message || String(e)); }
+  function fmt(t) {
+    if (!t) { return "\u2014"; }
+    var d = new Date(t);
+    return isNaN(d) ? "\u2014" : d.toISOString().replace(/\.\d+Z$/, "Z").replace("T", " ");
+  }
+  function localInput(d) { // Date → value of <input type=datetime-local> in UTC
+    return d.toISOString().slice(0, 19);
+  }
+  function fromInput(v) { return v ? new Date(v + "Z") : null; }
+  function can(p) { return me && me.permissions.indexOf(p) >= 0; }
+  function canGrant(p) { return me && me.grant_permissions.indexOf(p) >= 0; }
+  function formJSON(form) {
+    var o = {};
+    Array.prototype.forEach.call(form.elements, function (f) {
+      if (!f.name) { return; }
+      if (f.type === "number") { o[f.name] = f.value === "" ? 0 : Number(f.value); }
+      else if (f.multiple) { o[f.name] = Array.prototype.filter.call(f.options, function (x) { return x.selected; }).map(function (x) { return x.value; }); }
+      else { o[f.name] = f.value; }
+    });
+    return o;
+  }
+  function button(text, fn, cls) {
+    var b = el("button", text, cls || "small");
+    b.type = "button";
+    b.addEventListener("click", fn);
+    return b;
+  }
+  function cameraOptions(sel, cams) {
+    clear(sel);
+    cams.forEach(function (c) { var o = el("option", c.name ? c.name + " (" + c.id + ")" : c.id); o.value = c.id; sel.appendChild(o); });
+  }
+  // R18: viewer identity and a ticking time over a video. The guard hides
+  // the video if the overlay is removed or made invisible.
+  function overlay(box, ov, video) {
+    var user = whoEl ? whoEl.getAttribute("data-user") : "";
+    function tick() {
+      var w = ov.querySelector(".ov-who") || ov.querySelector("#overlay-who");
+      var t = ov.querySelector(".ov-time") || ov.querySelector("#overlay-time");
+      if (w) { w.textContent = user + " @ " + root.getAttribute("data-device"); }
+      if (t) { t.textContent = new Date().toISOString().replace(/\.\d+Z$/, "Z"); }
+      var cs = ov.isConnected ? getComputedStyle(ov) : null;
+      var visible = cs && cs.display !== "none" && cs.visibility !== "hidden" && Number(cs.opacity) > 0.5 && ov.parentNode === box;
+      video.classList.toggle("hidden", !visible);
+      if (!visible && !video.paused) { video.pause(); }
+    }
+    tick();
+    setInterval(tick, 1000);
+  }
+
+  var pages = {};
+
+  // --- cameras ---
+  pages.cameras = function () {
+    var form = $("camera-form"), list = $("camera-list"), editing = null;
+    if (!can("cameras.manage")) { $("camera-form-card").classList.add("hidden"); }
+    api("GET", "/api/v1/zones").then(function (zs) {
+      var sel = $("zone-select");
+      zs.forEach(function (z) { var o = el("option", z.zone + (z.refused ? " \u2014 refused" : "")); o.value = z.zone; sel.appendChild(o); });
+    }).catch(function () {});
+    if (can("cameras.manage")) {
+      api("GET", "/api/v1/devices").then(function (ds) {
+        ds.forEach(function (d) { var o = el("option", d.path + " " + d.name + (d.busy ? " (in use)" : "")); o.value = d.url; $("device-select").appendChild(o); });
+      }).catch(function () {});
+    }
+    $("device-select").addEventListener("change", function () { if (this.value) { form.elements.source.value = this.value; } });
+    $("probe-btn").addEventListener("click", function () {
+      $("probe-result").textContent = "Probing\u2026";
+      api("POST", "/api/v1/probe", { url: form.elements.source.value }).then(function (p) {
+        $("probe-result").textContent = "Source OK: " + p.codec + " " + p.width + "\u00d7" + p.height + " @ " + p.fps + " fps";
+      }).catch(function (e) { $("probe-result").textContent = e.message; });
+    });
+    function reset() { editing = null; form.reset(); form.elements.id.disabled = false; $("camera-form-title").textContent = "Add a camera"; }
+    $("camera-form-reset").addEventListener("click", reset);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var body = formJSON(form);
+      var p = editing ? api("PUT", "/api/v1/cameras/" + encodeURIComponent(editing), body) : api("POST", "/api/v1/cameras", body);
+      p.then(function () { say("Camera saved.", true); reset(); load(); }).catch(fail);
+    });
+    function edit(c) {
+      editing = c.id;
+      $("camera-form-title").textContent = "Edit " + c.id;
+      var f = form.elements;
+      f.id.value = c.id; f.id.disabled = true; f.name.value = c.name; f.source.value = ""; f.source.placeholder = c.source + " (unchanged)";
+      f.zone.value = c.zone; f.signage_by.value = c.signage_by; f.signage_date.value = c.signage_date; f.retention_days.value = c.retention_days;
+      form.scrollIntoView();
+    }
+    function load() {
+      api("GET", "/api/v1/cameras").then(function (cams) {
+        clear(list);
+        if (!cams.length) { list.appendChild(el("p", "No cameras configured.", "muted")); }
+        cams.forEach(function (c) {
+          var card = el("article", null, "card camera");
+          card.setAttribute("data-camera-card", c.id);
+          card.appendChild(el("h3", c.name || c.id));
+          card.appendChild(el("p", c.id + " \u00b7 " + c.zone + " \u00b7 " + c.masks.length + " masks", "muted mono"));
+          if (!c.commissioned) { card.appendChild(el("p", "Signage attestation missing: commissioning incomplete (R3).", "reason")); }
+          if (can("cameras.live")) {
+            var img = el("img"); img.alt = "Masked snapshot"; img.src = "/api/v1/cameras/" + encodeURIComponent(c.id) + "/snapshot?t=" + Date.now();
+            var fr = el("div", null, "frame"); fr.appendChild(img); card.appendChild(fr);
+          }
+          var row = el("div", null, "row");
+          if (can("cameras.manage")) {
+            row.appendChild(button("Edit", function () { edit(c); }));
+            row.appendChild(button("Remove", function () {
+              if (!window.confirm("Remove camera " + c.id + "?")) { return; }
+              api("DELETE", "/api/v1/cameras/" + encodeURIComponent(c.id)).then(load).catch(fail);
+            }, "small ghost"));
+          }
+          if (can("masks.manage")) {
+            var a = el("a", "Masks", "button small"); a.href = "/cameras/" + encodeURIComponent(c.id) + "/masks"; a.setAttribute("data-masks", c.id); row.appendChild(a);
+          }
+          card.appendChild(row);
+          list.appendChild(card);
+        });
+      }).catch(fail);
+    }
+    load();
+  };
+
+  // --- mask editor (R2) ---
+  pages.masks = function () {
+    var cam = root.getAttribute("data-camera");
+    var img = $("mask-img"), cv = $("mask-canvas"), ctx = cv.getContext("2d");
+    var masks = [], sel = -1, drag = null;
+    function size() { cv.width = img.clientWidth; cv.height = img.clientHeight; draw(); }
+    function draw() {
+      ctx.clearRect(0, 0, cv.width, cv.height);
+      var prev = $("mask-preview").checked;
+      masks.forEach(function (m, i) {
+        if (!m.polygon.length) { return; }
+        ctx.beginPath();
+        m.polygon.forEach(function (p, j) { var x = p[0] * cv.width, y = p[1] * cv.height; if (j) { ctx.lineTo(x, y); } else { ctx.moveTo(x, y); } });
+        ctx.closePath();
+        if (prev) {
+          if (m.style === "pixelate") {
+            ctx.save(); ctx.clip();
+            for (var y = 0; y < cv.height; y += 12) { for (var x = 0; x < cv.width; x += 12) { ctx.fillStyle = ((x + y) / 12) % 2 ? "#555" : "#777"; ctx.fillRect(x, y, 12, 12); } }
+            ctx.restore();
+          } else { ctx.fillStyle = "rgba(0,0,0,0.92)"; ctx.fill(); }
+        }
+        ctx.lineWidth = i === sel ? 3 : 1.5; ctx.strokeStyle = i === sel ? "#2f81f7" : "#f0b429"; ctx.stroke();
+        m.polygon.forEach(function (p) { ctx.fillStyle = "#fff"; ctx.fillRect(p[0] * cv.width - 4, p[1] * cv.height - 4, 8, 8); });
+      });
+      var list = $("mask-list"); clear(list);
+      masks.forEach(function (m, i) { var li = el("li", m.name + " \u2014 " + m.style + ", " + m.polygon.length + " points" + (i === sel ? " (selected)" : "")); list.appendChild(li); });
+    }
+    function pos(ev) {
+      var r = cv.getBoundingClientRect();
+      return [Math.min(1, Math.max(0, (ev.clientX - r.left) / r.width)), Math.min(1, Math.max(0, (ev.clientY - r.top) / r.height))];
+    }
+    function inside(poly, p) {
+      var c = false;
+      for (var i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+        var a = poly[i], b = poly[j];
+        if ((a[1] > p[1]) !== (b[1] > p[1]) && p[0] < (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]) + a[0]) { c = !c; }
+      }
+      return c;
+    }
+    cv.addEventListener("pointerdown", function (ev) {
+      var p = pos(ev);
+      for (var i = 0; i < masks.length; i++) {
+        for (var j = 0; j < masks[i].polygon.length; j++) {
+          var q = masks[i].polygon[j];
+          if (Math.abs(q[0] - p[0]) * cv.width < 8 && Math.abs(q[1] - p[1]) * cv.height < 8) { sel = i; drag = { pt: j, m: i }; draw(); return; }
+        }
+      }
+      for (i = 0; i < masks.length; i++) {
+        if (masks[i].polygon.length > 2 && inside(masks[i].polygon, p) && !masks[i].open) { sel = i; drag = { move: p, m: i }; draw(); return; }
+      }
+      if (sel < 0 || !masks[sel].open) { newMask(); }
+      masks[sel].polygon.push(p);
+      draw();
+    });
+    cv.addEventListener("pointermove", function (ev) {
+      if (!drag) { return; }
+      var p = pos(ev), m = masks[drag.m];
+      if (drag.pt !== undefined) { m.polygon[drag.pt] = p; }
+      else {
+        var dx = p[0] - drag.move[0], dy = p[1] - drag.move[1];
+        var ok = m.polygon.every(function (q) { return q[0] + dx >= 0 && q[0] + dx <= 1 && q[1] + dy >= 0 && q[1] + dy <= 1; });
+        if (ok) { m.polygon = m.polygon.map(function (q) { return [q[0] + dx, q[1] + dy]; }); drag.move = p; }
+      }
+      draw();
+    });
+    window.addEventListener("pointerup", function () { drag = null; });
+    function newMask() {
+      masks.forEach(function (m) { m.open = false; });
+      masks.push({ name: "mask-" + (masks.length + 1), style: $("mask-style").value, polygon: [], open: true });
+      sel = masks.length - 1;
+    }
+    $("mask-new").addEventListener("click", function () { newMask(); draw(); });
+    $("mask-style").addEventListener("change", function () { if (sel >= 0) { masks[sel].style = this.value; draw(); } });
+    $("mask-delete").addEventListener("click", function () { if (sel >= 0) { masks.splice(sel, 1); sel = -1; draw(); } });
+    $("mask-preview").addEventListener("change", draw);
+    $("mask-save").addEventListener("click", function () {
+      var body = { masks: masks.filter(function (m) { return m.polygon.length; }).map(function (m) { return { name: m.name, style: m.style, polygon: m.polygon }; }) };
+      api("PUT", "/api/v1/cameras/" + encodeURIComponent(cam) + "/masks", body).then(function () {
+        masks.forEach(function (m) { m.open = false; });
+        say("Masks saved: recording and live view now use them.", true);
+        setTimeout(function () { img.src = "/api/v1/cameras/" + encodeURIComponent(cam) + "/snapshot?t=" + Date.now(); }, 1500);
+      }).catch(fail);
+    });
+    api("GET", "/api/v1/cameras/" + encodeURIComponent(cam)).then(function (c) {
+      masks = c.masks.map(function (m) { return { name: m.name, style: m.style, polygon: m.polygon, open: false }; });
+      draw();
+    }).catch(fail);
+    img.addEventListener("load", size);
+    window.addEventListener("resize", size);
+    if (img.complete) { size(); }
+  };
+
+  // --- live view (WHEP, R18) ---
+  pages.live = function () {
+    var video = $("live-video"), pc = null, loc = null;
+    overlay($("player"), $("overlay"), video);
+    api("GET", "/api/v1/cameras").then(function (cams) { cameraOptions($("live-camera"), cams); }).catch(fail);
+    function stop() {
+      if (loc) { api("DELETE", loc).catch(function () {}); loc = null; }
+      if (pc) { pc.close(); pc = null; }
+      video.srcObject = null;
+    }
+    function start() {
+      stop();
+      var cam = $("live-camera").value;
+      if (!cam) { return; }
+      pc = new RTCPeerConnection({ iceServers: [] });
+      pc.addTransceiver("video", { direction: "recvonly" });
+      pc.ontrack = function (ev) {
+        try { ev.receiver.jitterBufferTarget = 0; } catch (e) { /* older browsers */ }
+        try { ev.receiver.playoutDelayHint = 0; } catch (e) { /* older browsers */ }
+        video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
+      };
+      var local = pc;
+      pc.createOffer().then(function (o) { return local.setLocalDescription(o); }).then(function () {
+        return new Promise(function (res) {
+          if (local.iceGatheringState === "complete") { res(); return; }
+          local.addEventListener("icegatheringstatechange", function () { if (local.iceGatheringState === "complete") { res(); } });
+          setTimeout(res, 2000);
+        });
+      }).then(function () {
+        return fetch("/api/v1/cameras/" + encodeURIComponent(cam) + "/whep", {
+          method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/sdp" }, body: local.localDescription.sdp
+        });
+      }).then(function (r) {
+        if (r.status !== 201) { return r.json().then(function (j) { throw new Error(j.error || "HTTP " + r.status); }); }
+        loc = r.headers.get("Location");
+        return r.text();
+      }).then(function (sdp) { return local.setRemoteDescription({ type: "answer", sdp: sdp }); })
+        .then(function () { say(""); })
+        .catch(fail);
+    }
+    $("live-start").addEventListener("click", start);
+    $("live-stop").addEventListener("click", stop);
+    window.addEventListener("pagehide", stop);
+    setInterval(function () {
+      var q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
+      $("live-stats").textContent = video.videoWidth ? video.videoWidth + "\u00d7" + video.videoHeight + (q ? ", " + q.totalVideoFrames + " frames" : "") : "";
+    }, 1000);
+  };
+
+  // --- recordings: timeline + playback under a grant ---
+  pages.recordings = function () {
+    var video = $("rec-video"), tl = $("timeline"), range = null, ms = null, play = null;
+    overlay($("rec-player"), $("rec-overlay"), video);
+    var now = new Date();
+    $("rec-to").value = localInput(now);
+    $("rec-from").value = localInput(new Date(now.getTime() - 3600e3));
+    api("GET", "/api/v1/cameras").then(function (cams) { cameraOptions($("rec-camera"), cams); loadTimeline(); }).catch(fail);
+    function loadGrants() {
+      api("GET", "/api/v1/grants/mine").then(function (gs) {
+        var sel = $("rec-grant"); clear(sel);
+        var o0 = el("option", "Choose a playback grant\u2026"); o0.value = ""; sel.appendChild(o0);
+        gs.filter(function (g) { return g.action === "playback" && g.state === "approved"; }).forEach(function (g) {
+          var o = el("option", g.id + " \u2014 " + g.cameras.join(",") + " " + fmt(g.from) + " \u2192 " + fmt(g.to) + " (expires " + fmt(g.expires) + ")");
+          o.value = g.id; o.setAttribute("data-from", g.from); o.setAttribute("data-to", g.to); sel.appendChild(o);
+        });
+      }).catch(function () {});
+    }
+    function svg(tag, attrs) {
+      var e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+      Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+      return e;
+    }
+    function loadTimeline() {
+      var cam = $("rec-camera").value, f = fromInput($("rec-from").value), t = fromInput($("rec-to").value);
+      if (!cam || !f || !t) { return; }
+      api("GET", "/api/v1/recordings/" + encodeURIComponent(cam) + "/timeline?from=" + f.toISOString() + "&to=" + t.toISOString()).then(function (j) {
+        range = { from: new Date(j.from), to: new Date(j.to), cam: cam };
+        clear(tl);
+        var span = range.to - range.from;
+        tl.appendChild(svg("rect", { x: 0, y: 10, width: 1000, height: 30, "class": "gap" }));
+        var total = 0;
+        j.spans.forEach(function (s) {
+          var a = (new Date(s.from) - range.from) / span * 1000, b = (new Date(s.to) - range.from) / span * 1000;
+          total += new Date(s.to) - new Date(s.from);
+          tl.appendChild(svg("rect", { x: a, y: 10, width: Math.max(1, b - a), height: 30, "class": "span" }));
+        });
+        for (var i = 0; i <= 4; i++) {
+          var tx = svg("text", { x: i * 250 + (i === 4 ? -2 : 2), y: 56, "class": "tick", "text-anchor": i === 4 ? "end" : "start" });
+          tx.textContent = new Date(range.from.getTime() + span * i / 4).toISOString().slice(11, 19);
+          tl.appendChild(tx);
+        }
+        tl.appendChild(svg("rect", { id: "playhead", x: 0, y: 5, width: 2, height: 40, "class": "playhead" }));
+        $("timeline-legend").textContent = j.spans.length + " spans of footage, " + Math.round(total / 1000) + " s recorded; grey = gap. Click to seek.";
+      }).catch(fail);
+      loadGrants();
+    }
+    $("rec-load").addEventListener("click", loadTimeline);
+    tl.addEventListener("click", function (ev) {
+      if (!range) { return; }
+      var r = tl.getBoundingClientRect();
+      var t = new Date(range.from.getTime() + (ev.clientX - r.left) / r.width * (range.to - range.from));
+      start(t);
+    });
+    $("rec-request").addEventListener("click", function () {
+      if (!range) { return; }
+      var purpose = window.prompt("Purpose of the playback request");
+      if (!purpose) { return; }
+      api("POST", "/api/v1/grants", { action: "playback", purpose: purpose, cameras: [range.cam], from: range.from.toISOString(), to: range.to.toISOString(), validity_hours: 8 })
+        .then(function (g) { say("Request " + g.id + " sent; an approver has to approve it.", true); }).catch(fail);
+    });
+    $("rec-play").addEventListener("click", function () {
+      var o = $("rec-grant").selectedOptions[0];
+      if (!o || !o.value) { say("Choose an approved playback grant (or request one)."); return; }
+      start(new Date(Math.max(new Date(o.getAttribute("data-from")), range ? range.from : 0)));
+    });
+    var WINDOW = 30e3;
+    function start(t) {
+      var gid = $("rec-grant").value;
+      if (!gid) { say("Choose an approved playback grant (or request one)."); return; }
+      var cam = $("rec-camera").value;
+      if (play) { play.stop = true; }
+      var st = { stop: false, origin: t, next: t, end: new Date($("rec-grant").selectedOptions[0].getAttribute("data-to")), sb: null, queue: [] };
+      play = st;
+      ms = new MediaSource();
+      video.src = URL.createObjectURL(ms);
+      ms.addEventListener("sourceopen", function () { fetchWindow(st, cam, gid); }, { once: true });
+    }
+    function fetchWindow(st, cam, gid) {
+      if (st.stop || st.next >= st.end) { if (st.sb && ms.readyState === "open" && !st.sb.updating) { try { ms.endOfStream(); } catch (e) { /* ignore */ } } return; }
+      var to = new Date(Math.min(st.next.getTime() + WINDOW, st.end.getTime()));
+      var url = "/api/v1/recordings/" + encodeURIComponent(cam) + "/play?grant=" + encodeURIComponent(gid) + "&from=" + st.next.toISOString() + "&to=" + to.toISOString() + "&origin=" + st.origin.toISOString();
+      fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+        if (r.status === 404) { st.next = to; fetchWindow(st, cam, gid); return null; }
+        if (!r.ok) { return r.json().then(function (j) { throw new Error("Playback stopped: " + (j.error || r.status)); }); }
+        if (!st.sb) {
+          st.sb = ms.addSourceBuffer('video/mp4; codecs="' + (r.headers.get("X-Codec") || "avc1.42E01F") + '"');
+          st.sb.addEventListener("updateend", function () {
+            // Footage may start after the requested time (a gap): jump to it.
+            var b = video.buffered;
+            if (b.length && (video.currentTime < b.start(0) || video.currentTime > b.end(b.length - 1))) { video.currentTime = b.start(0); }
+            pump(st);
+          });
+        }
+        return r.arrayBuffer();
+      }).then(function (buf) {
+        if (!buf) { return; }
+        st.queue.push(buf); pump(st);
+        st.next = to;
+        $("rec-status").textContent = "Playing under grant " + gid + " from " + fmt(st.origin);
+        var wait = function () {
+          if (st.stop) { return; }
+          var ahead = video.buffered.length ? video.buffered.end(video.buffered.length - 1) - video.currentTime : 0;
+          if (ahead > 20) { setTimeout(wait, 1000); } else { fetchWindow(st, cam, gid); }
+        };
+        wait();
+        if (video.paused) { video.play().catch(function () {}); }
+      }).catch(function (e) { st.stop = true; video.pause(); say(e.message); $("rec-status").textContent = e.message; });
+    }
+    function pump(st) {
+      if (st.sb && !st.sb.updating && st.queue.length) { st.sb.appendBuffer(st.queue.shift()); }
+    }
+    video.addEventListener("timeupdate", function () {
+      if (!play || !range) { return; }
+      var t = play.origin.getTime() + video.currentTime * 1000;
+      var ph = document.getElementById("playhead");
+      if (ph) { ph.setAttribute("x", Math.max(0, Math.min(998, (t - range.from) / (range.to - range.from) * 1000))); }
+    });
+  };
+
+  // --- requests and grants (R12, R13) ---
+  pages.requests = function () {
+    var form = $("request-form");
+    if (!can("recordings.request")) { form.parentNode.classList.add("hidden"); }
+    else {
+      api("GET", "/api/v1/cameras").then(function (cams) { cameraOptions($("req-cameras"), cams); }).catch(fail);
+      var now = new Date();
+      form.elements.to.value = localInput(now);
+      form.elements.from.value = localInput(new Date(now.getTime() - 3600e3));
+    }
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var b = formJSON(form);
+      b.from = fromInput(b.from).toISOString(); b.to = fromInput(b.to).toISOString();
+      api("POST", "/api/v1/grants", b).then(function (g) { say("Request " + g.id + " sent.", true); load(); }).catch(fail);
+    });
+    function load() {
+      var path = can("grants.read") ? "/api/v1/grants" : "/api/v1/grants/mine";
+      api("GET", path).then(function (gs) {
+        var tb = $("grant-table").tBodies[0]; clear(tb);
+        gs.forEach(function (g) {
+          var tr = el("tr"); tr.setAttribute("data-grant", g.id);
+          tr.appendChild(el("td", g.id, "mono"));
+          tr.appendChild(el("td", g.action === "role" ? "role: " + g.role + " for " + (g.subject_name || g.subject) : g.action));
+          tr.appendChild(el("td", g.requester_name || g.requester));
+          tr.appendChild(el("td", g.cameras.length ? g.cameras.join(", ") + (g.from ? " " + fmt(g.from) + " \u2192 " + fmt(g.to) : "") : "\u2014"));
+          tr.appendChild(el("td", g.purpose));
+          var st = el("td"); st.appendChild(el("span", g.state, "pill state-" + g.state)); if (g.reason) { st.appendChild(el("div", g.reason, "muted small")); } tr.appendChild(st);
+          tr.appendChild(el("td", g.state === "requested" ? "request lapses " + fmt(g.request_expires) : fmt(g.expires)));
+          var act = el("td");
+          if (g.state === "requested" && can("grants.approve") && g.requester !== me.id) {
+            act.appendChild(button("Approve", function () { api("POST", "/api/v1/grants/" + g.id + "/approve").then(load).catch(fail); }, "small primary"));
+            act.appendChild(button("Deny", function () {
+              var why = window.prompt("Reason for denying"); if (!why) { return; }
+              api("POST", "/api/v1/grants/" + g.id + "/deny", { reason: why }).then(load).catch(fail);
+            }));
+          }
+          if ((g.state === "approved" || g.state === "requested") && (can("grants.revoke") || g.requester === me.id)) {
+            act.appendChild(button("Revoke", function () {
+              var why = window.prompt("Reason for revoking"); if (!why) { return; }
+              api("POST", "/api/v1/grants/" + g.id + "/revoke", { reason: why }).then(load).catch(fail);
+            }, "small ghost"));
+          }
+          tr.appendChild(act);
+          tb.appendChild(tr);
+        });
+      }).catch(fail);
+    }
+    load();
+    setInterval(load, 10000);
+  };
+
+  // --- users and roles ---
+  pages.users = function () {
+    $("user-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      api("POST", "/api/v1/users", formJSON(this)).then(function (u) { say("User " + u.user + " created; now request a role for them.", true); ev.target.reset(); load(); }).catch(fail);
+    });
+    function load() {
+      api("GET", "/api/v1/users").then(function (us) {
+        var tb = $("user-table").tBodies[0]; clear(tb);
+        us.forEach(function (u) {
+          var tr = el("tr"); tr.setAttribute("data-user-row", u.user);
+          tr.appendChild(el("td", u.user));
+          tr.appendChild(el("td", (u.role || "none") + (u.role_expires ? " until " + fmt(u.role_expires).slice(0, 10) : "")));
+          tr.appendChild(el("td", u.trained ? fmt(u.trained).slice(0, 10) : "\u2014"));
+          tr.appendChild(el("td", fmt(u.last_login)));
+          tr.appendChild(el("td", u.disabled ? "disabled" : (u.locked ? "locked" : "active")));
+          var act = el("td"), sel = el("select");
+          ["installer", "operator", "approver", "auditor", "admin"].forEach(function (r) { var o = el("option", r); o.value = r; sel.appendChild(o); });
+          sel.setAttribute("aria-label", "Role for " + u.user);
+          act.appendChild(sel);
+          act.appendChild(button("Request role", function () {
+            api("POST", "/api/v1/users/" + u.id + "/role", { role: sel.value, purpose: "role for " + u.user, validity_days: 365 })
+              .then(function (g) { say("Role request " + g.id + " is " + g.state + ".", true); load(); }).catch(fail);
+          }));
+          act.appendChild(button("Training today", function () {
+            api("POST", "/api/v1/users/" + u.id + "/training", { date: new Date().toISOString().slice(0, 10) }).then(load).catch(fail);
+          }));
+          act.appendChild(button(u.disabled ? "Enable" : "Disable", function () {
+            if (u.disabled) { api("POST", "/api/v1/users/" + u.id + "/enable").then(load).catch(fail); return; }
+            var why = window.prompt("Reason"); if (!why) { return; }
+            api("POST", "/api/v1/users/" + u.id + "/disable", { reason: why }).then(load).catch(fail);
+          }, "small ghost"));
+          tr.appendChild(act);
+          tb.appendChild(tr);
+        });
+      }).catch(fail);
+    }
+    load();
+  };
+
+  pages.review = function () {
+    api("GET", "/api/v1/review").then(function (rep) {
+      var tb = $("review-table").tBodies[0]; clear(tb);
+      rep.accounts.forEach(function (a) {
+        var tr = el("tr");
+        tr.appendChild(el("td", a.Name)); tr.appendChild(el("td", a.Role || "\u2014"));
+        tr.appendChild(el("td", fmt(a.LastActivity))); tr.appendChild(el("td", (a.ActiveGrants || []).join(", ") || "\u2014"));
+        tr.appendChild(el("td", [a.Disabled ? "disabled" : "", a.Disable ? "STALE: to disable" : (a.Stale ? "stale" : ""), a.Note].filter(Boolean).join("; ") || "ok"));
+        tb.appendChild(tr);
+      });
+    }).catch(fail);
+  };
+
+  pages.audit = function () {
+    function load() {
+      api("GET", "/api/v1/audit?limit=300").then(function (j) {
+        var tb = $("audit-table").tBodies[0]; clear(tb);
+        j.records.slice().reverse().forEach(function (r) {
+          var tr = el("tr"); tr.setAttribute("data-action", r.action); if (r.grant) { tr.setAttribute("data-grant", r.grant); }
+          [r.seq, fmt(r.time), r.actor_name || r.actor, r.action, (r.target_kind || "") + (r.target ? ":" + r.target : ""), r.grant || "", r.result, r.detail || ""]
+            .forEach(function (v, i) { tr.appendChild(el("td", v, i === 0 || i === 5 ? "mono" : "")); });
+          tb.appendChild(tr);
+        });
+      }).catch(fail);
+    }
+    $("audit-verify").addEventListener("click", function () {
+      api("GET", "/api/v1/audit/verify").then(function (v) {
+        var p = $("audit-verdict"); p.textContent = v.ok ? "chain intact: " + v.records + " records" : "CHAIN BROKEN at " + v.first_bad + ": " + v.reason;
+        p.className = "pill " + (v.ok ? "ok" : "bad");
+      }).catch(fail);
+    });
+    load();
+  };
+
+  pages.exports = function () {
+    function load() {
+      api("GET", "/api/v1/grants/mine").then(function (gs) {
+        var sel = $("export-grant"); clear(sel);
+        gs.filter(function (g) { return g.action === "export" && g.state === "approved"; }).forEach(function (g) {
+          var o = el("option", g.id + " \u2014 " + g.cameras[0] + " " + fmt(g.from) + " \u2192 " + fmt(g.to)); o.value = g.id;
+          o.setAttribute("data-camera", g.cameras[0]); o.setAttribute("data-from", g.from); o.setAttribute("data-to", g.to); sel.appendChild(o);
+        });
+      }).catch(fail);
+      api("GET", "/api/v1/exports").then(function (xs) {
+        var tb = $("export-table").tBodies[0]; clear(tb);
+        xs.forEach(function (x) {
+          var tr = el("tr");
+          [x.id, x.camera, fmt(x.from) + " \u2192 " + fmt(x.to), x.state + (x.error ? ": " + x.error : ""), Math.round(x.progress * 100) + "%"].forEach(function (v) { tr.appendChild(el("td", v)); });
+          var td = el("td");
+          if (x.state === "done") {
+            ["mp4", "manifest"].forEach(function (p) { var a = el("a", p === "mp4" ? "Download MP4" : "Signed manifest"); a.href = "/api/v1/exports/" + x.id + "/" + p; td.appendChild(a); td.appendChild(document.createTextNode(" ")); });
+          }
+          tr.appendChild(td); tb.appendChild(tr);
+        });
+      }).catch(fail);
+    }
+    $("export-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var o = $("export-grant").selectedOptions[0]; if (!o) { return; }
+      api("POST", "/api/v1/exports", { grant: o.value, camera: o.getAttribute("data-camera"), from: o.getAttribute("data-from"), to: o.getAttribute("data-to") })
+        .then(function () { say("Export started.", true); load(); }).catch(fail);
+    });
+    load();
+    setInterval(load, 3000);
+  };
+
+  pages.decommission = function () {
+    function load() {
+      api("GET", "/api/v1/grants/mine").then(function (gs) {
+        var sel = $("decom-grant"); clear(sel);
+        gs.filter(function (g) { return g.action === "decommission"; }).forEach(function (g) {
+          var o = el("option", g.id + " \u2014 " + g.state); o.value = g.id; o.disabled = g.state !== "approved"; sel.appendChild(o);
+        });
+      }).catch(fail);
+    }
+    $("decom-request").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      api("POST", "/api/v1/decommission/request", { purpose: this.elements.purpose.value, validity_hours: 4 })
+        .then(function (g) { say("Decommission request " + g.id + " sent; an approver must approve it.", true); load(); }).catch(fail);
+    });
+    $("decom-run").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!window.confirm("This destroys the keys and all footage. Continue?")) { return; }
+      api("POST", "/api/v1/decommission", formJSON(this)).then(function () { say("Device wiped; the certificate was downloaded.", true); }).catch(fail);
+    });
+    load();
+  };
+
+  pages.account = function () {
+    $("password-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      api("POST", "/api/v1/account/password", formJSON(this)).then(function () { say("Password changed.", true); ev.target.reset(); }).catch(fail);
+    });
+  };
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-nav]"), function (a) {
+    if (a.getAttribute("href") === window.location.pathname) { a.classList.add("active"); }
+  });
+  api("GET", "/api/v1/me").then(function (m) {
+    me = m;
+    if (pages[page]) { pages[page](); }
+    root.setAttribute("data-ready", "1");
+  }).catch(fail);
+})();
