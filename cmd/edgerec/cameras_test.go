@@ -13,8 +13,8 @@ import (
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/web"
-	"github.com/edgerec/edgerec/policy/rules"
 	"github.com/edgerec/edgerec/policy/audit"
+	"github.com/edgerec/edgerec/policy/rules"
 	"github.com/edgerec/edgerec/storage"
 )
 

@@ -113,7 +113,13 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	defer ps.Close()
+	var wiper *daemonWiper
+	defer func() {
+		ps.Close()
+		if wiper != nil {
+			wiper.finish() // after a decommission: remove the closed files
+		}
+	}()
 
 	tracker := health.NewTracker(dc.DeviceID, version, nil)
 	ctx, cancel := context.WithCancel(ctx)
@@ -153,8 +159,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		return fmt.Errorf("exports: %w", err)
 	}
 	auxCtx, stopAux := context.WithCancel(ctx)
-	wiper := &daemonWiper{dataDir: dc.DataDir, deviceID: dc.DeviceID, cams: cams, stopAux: stopAux, store: store, ps: ps, up: up, shutdown: cancel, log: log}
-	defer wiper.finish()
+	wiper = &daemonWiper{dataDir: dc.DataDir, deviceID: dc.DeviceID, cams: cams, stopAux: stopAux, store: store, ps: ps, up: up, shutdown: cancel, log: log}
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor},
 		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, Logger: log.With("part", "web")})
