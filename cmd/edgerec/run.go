@@ -175,6 +175,8 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	}()
 	wg.Add(1)
 	go func() { defer wg.Done(); maintain(auxCtx, store, tracker, cams, dc, log) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); runHolds(auxCtx, ps, store, tracker, log.With("part", "holds")) }()
 
 	select {
 	case <-srv.Ready():
