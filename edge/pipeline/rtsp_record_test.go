@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/edge/pipeline"
 	"github.com/edgerec/edgerec/edge/record"
+	"github.com/edgerec/edgerec/edge/source"
 	"github.com/edgerec/edgerec/edge/source/rtsprig"
 	"github.com/edgerec/edgerec/storage"
 )
@@ -181,10 +183,25 @@ func TestRTSPMaskedCameraFlaps(t *testing.T) {
 }
 
 // TestRTSPPassthroughKeepsCameraStream: a camera without masks records
-// the camera's own H.264 unchanged (no decode, no encode): x264's SEI
-// banner, which our encoder never writes, is in the stored stream.
+// the camera's own H.264 unchanged (no decode, no encode): the stored
+// keyframes carry the camera's (x264's) SPS byte for byte, which our own
+// encoder would never write.
 func TestRTSPPassthroughKeepsCameraStream(t *testing.T) {
 	r := newRig(t)
+	// What the camera sends, seen by an independent client.
+	probe, err := source.Open(context.Background(), r.srv.URL("cam"), source.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := probe.(source.CodedSource).ReadAU(context.Background())
+	probe.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	camSPS := spsOf(first.Data)
+	if camSPS == nil {
+		t.Fatal("camera keyframe without SPS")
+	}
 	cam, err := pipeline.NewCamera(pipeline.CameraConfig{ID: "cam", Source: r.srv.URL("cam")}, pipeline.Deps{Health: r.tr})
 	if err != nil {
 		t.Fatal(err)
@@ -199,26 +216,37 @@ func TestRTSPPassthroughKeepsCameraStream(t *testing.T) {
 	cancel()
 	<-done
 	<-done
-	var x264 bool
-	frames := 0
+	frames, keys := 0, 0
 	err = r.store.ReadFrames(context.Background(), "cam", time.Time{}, time.Now().Add(time.Hour), func(f storage.Frame) error {
 		frames++
-		if bytes.Contains(f.Data, []byte("x264 - core")) {
-			x264 = true
+		if f.Key {
+			keys++
+			if got := spsOf(f.Data); !bytes.Equal(got, camSPS) {
+				return fmt.Errorf("stored keyframe SPS %x, camera sent %x", got, camSPS)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if frames < 30 || !x264 {
-		t.Fatalf("%d frames stored, x264 SEI present: %v", frames, x264)
+	if frames < 30 || keys < 1 {
+		t.Fatalf("%d frames, %d keyframes stored", frames, keys)
 	}
 	for _, c := range r.tr.Snapshot().Cameras {
-		if c.Masked || c.Encoder == "" || !bytes.Contains([]byte(c.Encoder), []byte("passthrough")) {
+		if c.Masked || !bytes.Contains([]byte(c.Encoder), []byte("passthrough")) {
 			t.Fatalf("health: %+v", c)
 		}
 	}
+}
+
+func spsOf(au []byte) []byte {
+	for _, n := range codec.SplitAnnexB(au) {
+		if n[0]&0x1f == codec.NALSPS {
+			return n
+		}
+	}
+	return nil
 }
 
 // TestSetMasksSwitchesPassthroughToMasked: masks drawn on a running
@@ -276,12 +304,23 @@ func TestSetMasksSwitchesPassthroughToMasked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dec.Close()
+	// The camera's own SPS, from the passthrough units before the change.
+	var camSPS []byte
+	for _, u := range units {
+		if sps := spsOf(u.au); sps != nil && u.at.Before(setAt) {
+			camSPS = sps
+			break
+		}
+	}
+	if camSPS == nil {
+		t.Fatal("no passthrough keyframe before SetMasks")
+	}
 	checked, x264After := 0, 0
 	for _, u := range units {
 		if !u.at.After(setAt.Add(100 * time.Millisecond)) {
 			continue
 		}
-		if bytes.Contains(u.au, []byte("x264 - core")) {
+		if sps := spsOf(u.au); sps != nil && bytes.Equal(sps, camSPS) {
 			x264After++
 		}
 		pic, err := dec.Decode(u.au)
@@ -294,7 +333,7 @@ func TestSetMasksSwitchesPassthroughToMasked(t *testing.T) {
 		}
 	}
 	if checked < 30 || x264After > 0 {
-		t.Fatalf("checked %d pictures after the change; %d camera (x264) units still passed through", checked, x264After)
+		t.Fatalf("checked %d pictures after the change; %d camera keyframes (its own SPS) still passed through", checked, x264After)
 	}
 	if err := cam.SetMasks([]mask.Mask{{Name: "bad", Polygon: []mask.Point{{X: 0, Y: 0}}}}); err == nil {
 		t.Fatal("invalid masks accepted")
