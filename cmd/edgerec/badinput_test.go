@@ -157,3 +157,20 @@ func TestCLIUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestProvisionInstallChecks: a ring larger than the free space is refused
+// before anything is written (issue 8's install-time checks).
+func TestProvisionInstallChecks(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "dev")
+	code, _, errOut := runCLI(t, "provision", "--data", data, "--device-id", "gw-big", "--ring-size", "900TiB")
+	if code != 1 || !strings.Contains(errOut, "free") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if names := listDir(t, data); len(names) > 1 {
+		t.Fatalf("refused provision wrote %v", names)
+	}
+	code, _, errOut = runCLI(t, "provision", "--data", data, "--device-id", "gw-ok", "--ring-size", "16MiB")
+	if code != 0 || !strings.Contains(errOut, "fallocate: supported") || !strings.Contains(errOut, "clock:") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}

@@ -16,6 +16,11 @@ import (
 // panelLevel maps health to the status LED (R24): a critical alert is a
 // fault, a warning or a camera that is not recording is degraded.
 func panelLevel(s health.Snapshot) gpio.Level {
+	for _, a := range s.Alerts {
+		if a.Code == alertWiping {
+			return gpio.LevelWiping
+		}
+	}
 	lvl := gpio.LevelOK
 	for _, c := range s.Cameras {
 		if c.State != health.StateRecording && c.State != health.StateRefused {
@@ -30,6 +35,9 @@ func panelLevel(s health.Snapshot) gpio.Level {
 	}
 	return lvl
 }
+
+// alertWiping is raised while the device wipes itself (the LED shows it).
+const alertWiping = "wiping"
 
 // startPanel runs the front panel: status LED, tamper switch, wipe button
 // (hal/gpio). A machine without GPIO, or a config without pins, gets a log

@@ -28,4 +28,8 @@ func TestPanelLevel(t *testing.T) {
 	if l := panelLevel(tr.Snapshot()); l != gpio.LevelFault {
 		t.Fatalf("critical: %v", l)
 	}
+	tr.Raise(alertWiping, health.SevCritical, "wiping")
+	if l := panelLevel(tr.Snapshot()); l != gpio.LevelWiping {
+		t.Fatalf("wiping: %v", l)
+	}
 }

@@ -69,6 +69,13 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if _, err := os.Stat(cfgOut); err == nil {
 		return fmt.Errorf("%s exists: %w (refusing to re-provision a device)", cfgOut, storage.ErrExists)
 	}
+	checks, err := installChecks(abs, c.Storage.RingPath, int64(c.Storage.RingSize))
+	if err != nil {
+		return err
+	}
+	for _, n := range checks {
+		fmt.Fprintln(e.stderr, "check: "+n)
+	}
 	if err := storage.Provision(ctx, abs, storage.ProvisionOptions{RingSize: int64(c.Storage.RingSize), RingPath: c.Storage.RingPath}); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/export"
+	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink"
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/devkey"
@@ -32,6 +33,7 @@ type daemonWiper struct {
 	ps       *policy.Store
 	up       *uplink.Uplink
 	shutdown func()
+	tracker  *health.Tracker
 	log      *slog.Logger
 
 	mu   sync.Mutex
@@ -45,6 +47,9 @@ func (d *daemonWiper) Decommission(ctx context.Context, grantID, actorID string)
 		return nil, fmt.Errorf("this device is already wiped")
 	}
 	d.log.Warn("decommission: stopping recording and wiping", "grant", grantID)
+	if d.tracker != nil {
+		d.tracker.Raise(alertWiping, health.SevCritical, "decommission: the device is wiping itself")
+	}
 	d.cams.StopAll()
 	d.stopAux()
 	if err := d.store.Close(); err != nil {
