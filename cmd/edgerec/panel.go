@@ -36,13 +36,34 @@ func panelLevel(s health.Snapshot) gpio.Level {
 	return lvl
 }
 
+// wipeButton remembers when the wipe button was last held 10 s: for five
+// minutes after, an admin may confirm a wipe on the LAN page without a
+// decommission grant (R25).
+type wipeButton struct {
+	mu    sync.Mutex
+	armed time.Time
+}
+
+func (b *wipeButton) arm() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.armed = time.Now()
+}
+
+// Armed reports whether the button was held within the last five minutes.
+func (b *wipeButton) Armed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.armed.IsZero() && time.Since(b.armed) < 5*time.Minute
+}
+
 // alertWiping is raised while the device wipes itself (the LED shows it).
 const alertWiping = "wiping"
 
 // startPanel runs the front panel: status LED, tamper switch, wipe button
 // (hal/gpio). A machine without GPIO, or a config without pins, gets a log
 // note, not an error.
-func startPanel(ctx context.Context, wg *sync.WaitGroup, dc daemonConfig, tracker *health.Tracker, au auditor, up *uplink.Uplink, log *slog.Logger) {
+func startPanel(ctx context.Context, wg *sync.WaitGroup, dc daemonConfig, tracker *health.Tracker, au auditor, up *uplink.Uplink, button *wipeButton, log *slog.Logger) {
 	pins := dc.Config.GPIO
 	if pins.StatusLED == "" && pins.Tamper == "" && pins.WipeButton == "" {
 		log.Info("front panel: no GPIO pins configured")
@@ -73,6 +94,7 @@ func startPanel(ctx context.Context, wg *sync.WaitGroup, dc daemonConfig, tracke
 			_, _ = au.Audit(context.WithoutCancel(ctx), audit.Event{Actor: "device", Action: "tamper", TargetKind: audit.KindDevice, Result: res})
 		},
 		OnWipeArmed: func() {
+			button.arm()
 			tracker.Raise("wipe.armed", health.SevCritical, "wipe button held 10 s: an admin must confirm the wipe on the LAN page")
 			_, _ = au.Audit(context.WithoutCancel(ctx), audit.Event{Actor: "device", Action: "wipe.button", TargetKind: audit.KindDevice, Result: "armed"})
 		},

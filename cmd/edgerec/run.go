@@ -136,7 +136,8 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		go func() { defer wg.Done(); pumpAudit(ctx, dc.DataDir, ps, up, log.With("part", "uplink")) }()
 	}
 	brd := board.New(board.Config{}, board.Deps{})
-	startPanel(ctx, &wg, dc, tracker, ps, up, log.With("part", "panel"))
+	button := &wipeButton{}
+	startPanel(ctx, &wg, dc, tracker, ps, up, button, log.With("part", "panel"))
 	if err := startWatchdog(ctx, &wg, dc.Watchdog, brd, tracker, log.With("part", "watchdog")); err != nil {
 		return fmt.Errorf("watchdog %s: %w", dc.Watchdog, err)
 	}
@@ -162,7 +163,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	wiper = &daemonWiper{dataDir: dc.DataDir, deviceID: dc.DeviceID, cams: cams, stopAux: stopAux, store: store, ps: ps, up: up, shutdown: cancel, tracker: tracker, log: log}
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor},
-		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, Logger: log.With("part", "web")})
+		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Logger: log.With("part", "web")})
 	if err != nil {
 		return fmt.Errorf("LAN page: %w", err)
 	}

@@ -69,6 +69,9 @@ func (d *daemonWiper) Decommission(ctx context.Context, grantID, actorID string)
 	names := userNames(ctx, d.ps)
 	cert := export.NewWipeCertificate(d.deviceID, rep, time.Now())
 	cert.Trigger, cert.Grant, cert.Admin = "grant", grantID, names[actorID]
+	if grantID == "" {
+		cert.Trigger = "button" // wipe button held 10 s + this admin's confirmation
+	}
 	for _, a := range g.Approvals {
 		cert.Approver = names[a.By]
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/grants"
+	"github.com/edgerec/edgerec/policy/perm"
 )
 
 // --- review (R14) ---
@@ -283,7 +284,18 @@ func (s *Server) apiDecommission(w http.ResponseWriter, r *http.Request, who pri
 		writeError(w, http.StatusBadRequest, "type the device id to confirm")
 		return
 	}
-	if err := s.pol.UseGrant(r.Context(), in.Grant, who.ID, grants.Decommission, "", time.Time{}, time.Time{}); err != nil {
+	if in.Grant == "" {
+		// The other way in (R25): the wipe button held 10 s on the device
+		// itself, plus an admin's confirmation here.
+		if s.deps.WipeArmed == nil || !s.deps.WipeArmed() {
+			writeError(w, http.StatusForbidden, "a decommission needs an approved grant, or the wipe button held 10 s on the device")
+			return
+		}
+		if who.Role != perm.Admin {
+			writeError(w, http.StatusForbidden, "only an admin confirms a wipe armed by the button")
+			return
+		}
+	} else if err := s.pol.UseGrant(r.Context(), in.Grant, who.ID, grants.Decommission, "", time.Time{}, time.Time{}); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -324,6 +324,10 @@ func TestBrowserSession(t *testing.T) {
 		t.Errorf("playback without a grant: %q %v", st, err)
 	}
 	open("/requests")
+	// The page fills the form after its data loads; set values only then,
+	// or chromedp writes into nodes the script is about to replace.
+	poll("request form ready", `!!document.querySelector("#req-cameras option[value=cam1]")`, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
 	from := time.Now().UTC().Add(-2 * time.Minute).Format("2006-01-02T15:04:05")
 	to := time.Now().UTC().Add(time.Minute).Format("2006-01-02T15:04:05")
 	step("request", chromedp.SetValue(chromedp.CSS("#request-form [name=action]"), "playback"),

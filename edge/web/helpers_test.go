@@ -250,6 +250,8 @@ type envOptions struct {
 	metrics string
 	exports Exports
 	allow   []netip.Prefix
+	decom   Decommissioner
+	armed   func() bool
 }
 
 // minimalDeps is a real policy store in dir and an empty camera manager.
@@ -309,7 +311,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	clock := &fakeClock{}
 	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow},
-		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: st, Exports: o.exports, Logger: log, Now: clock.Now})
+		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: st, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

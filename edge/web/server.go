@@ -52,8 +52,12 @@ type Deps struct {
 	Recordings   Recordings
 	Exports      Exports
 	Decommission Decommissioner
-	Logger       *slog.Logger     // nil discards
-	Now          func() time.Time // nil means time.Now
+	// WipeArmed reports whether the physical wipe button was held 10 s
+	// recently (R25): then an admin may confirm a wipe on the page without
+	// a decommission grant. nil = no button.
+	WipeArmed func() bool
+	Logger    *slog.Logger     // nil discards
+	Now       func() time.Time // nil means time.Now
 }
 
 // DefaultListen is used when Config.Listen is empty.
