@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/edgerec/edgerec/edge/export"
-	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/policy/perm"
@@ -68,19 +66,11 @@ func cmdBackup(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pw, err := readPassword(e, os.Stdin)
-	if err != nil {
-		return err
-	}
-	ps, err := policy.Open(ctx, policy.Config{DataDir: *dir}, policy.Deps{})
+	ps, p, err := cliLogin(ctx, e, *dir, *user)
 	if err != nil {
 		return err
 	}
 	defer ps.Close()
-	p, err := ps.Authenticate(ctx, *user, pw)
-	if err != nil {
-		return fmt.Errorf("login as %q: %w", *user, err)
-	}
 	if p.Role != perm.Admin {
 		_, _ = ps.Audit(ctx, audit.Event{Actor: p.ID, Action: "backup", TargetKind: audit.KindDevice, Result: "refused", Detail: "not an admin"})
 		return fmt.Errorf("backup: %s is not an admin", *user)

@@ -39,6 +39,25 @@ func readPassword(e *env, stdin io.Reader) ([]byte, error) {
 	return []byte(strings.TrimRight(line, "\r\n")), nil
 }
 
+// cliLogin opens the policy store of dir and authenticates user with the
+// password from $EDGEREC_PASSWORD or stdin. The caller closes the store.
+func cliLogin(ctx context.Context, e *env, dir, user string) (*policy.Store, policy.Principal, error) {
+	pw, err := readPassword(e, os.Stdin)
+	if err != nil {
+		return nil, policy.Principal{}, err
+	}
+	ps, err := policy.Open(ctx, policy.Config{DataDir: dir}, policy.Deps{})
+	if err != nil {
+		return nil, policy.Principal{}, err
+	}
+	p, err := ps.Authenticate(ctx, user, pw)
+	if err != nil {
+		ps.Close()
+		return nil, policy.Principal{}, fmt.Errorf("login as %q: %w", user, err)
+	}
+	return ps, p, nil
+}
+
 // deviceConfig loads <dir>/edgerec.yaml.
 func deviceConfig(dir string) (*config.Config, error) {
 	return config.Load(filepath.Join(dir, "edgerec.yaml"))
@@ -105,19 +124,11 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 			camName = c.Name
 		}
 	}
-	pw, err := readPassword(e, os.Stdin)
-	if err != nil {
-		return err
-	}
-	ps, err := policy.Open(ctx, policy.Config{DataDir: *dir}, policy.Deps{})
+	ps, p, err := cliLogin(ctx, e, *dir, *user)
 	if err != nil {
 		return err
 	}
 	defer ps.Close()
-	p, err := ps.Authenticate(ctx, *user, pw)
-	if err != nil {
-		return fmt.Errorf("login as %q: %w", *user, err)
-	}
 	g, err := ps.Grant(ctx, *grantID)
 	if err != nil {
 		return fmt.Errorf("grant %s: %w", *grantID, err)
@@ -287,18 +298,9 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 	if *confirm != cfg.Device.ID {
 		return fmt.Errorf("--confirm %q does not match this device's id; nothing changed", *confirm)
 	}
-	pw, err := readPassword(e, os.Stdin)
+	ps, p, err := cliLogin(ctx, e, *dir, *user)
 	if err != nil {
 		return err
-	}
-	ps, err := policy.Open(ctx, policy.Config{DataDir: *dir}, policy.Deps{})
-	if err != nil {
-		return err
-	}
-	p, err := ps.Authenticate(ctx, *user, pw)
-	if err != nil {
-		ps.Close()
-		return fmt.Errorf("login as %q: %w", *user, err)
 	}
 	if err := ps.UseGrant(ctx, *grantID, p.ID, grants.Decommission, "", time.Time{}, time.Time{}); err != nil {
 		ps.Close()
