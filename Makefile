@@ -16,6 +16,7 @@ demo: build
 
 ## build: static host binary in bin/edgerec
 build:
+	@./scripts/deps.sh build >/dev/null
 	CGO_ENABLED=1 $(GO) build -tags $(STATIC_TAGS) -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $(BIN)/edgerec ./cmd/edgerec
 
 ## firmware: static linux/arm64 and linux/arm (GOARM=7) binaries

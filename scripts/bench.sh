@@ -18,7 +18,7 @@ echo "== capture → mask → encode, one thread (edge/pipeline) vs ffmpeg tests
 go test -run '^$' -bench 'Pipeline' -benchtime "$bt" ./edge/pipeline/ 2>/dev/null | grep -E '^Benchmark|^ok' | tee /tmp/edgerec-bench-pipe.txt
 for size in 1280x720 1920x1080; do
   n=300
-  w=${size%x*}; h=${size#*x}
+  h=${size#*x}
   start=$(date +%s.%N)
   ffmpeg -hide_banner -loglevel error -f lavfi -i "testsrc2=size=${size}:rate=15" -frames:v $n \
     -vf "drawbox=x=iw*0.05:y=ih*0.10:w=iw*0.30:h=ih*0.35:color=black:t=fill" \

@@ -4,8 +4,14 @@
 # and exits non-zero. Nothing here is needed on the gateway at run time.
 set -euo pipefail
 
+# Usage: scripts/deps.sh [build]   — "build": only what `make build` and
+# `make demo` need (the C++ compiler for the static openh264 link).
+declare -A need
+if [ "${1:-}" = build ]; then
+  need=([g++]=g++)
+else
 # command → Debian package
-declare -A need=(
+need=(
   [g++]=g++
   [aarch64-linux-gnu-g++]=g++-aarch64-linux-gnu
   [arm-linux-gnueabihf-g++]=g++-arm-linux-gnueabihf
@@ -29,6 +35,7 @@ declare -A need=(
   [cpio]=cpio
   [depmod]=kmod
 )
+fi
 
 missing=()
 for cmd in "${!need[@]}"; do
