@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -35,11 +36,18 @@ func (s *Server) apiReview(w http.ResponseWriter, r *http.Request, _ principal) 
 		}
 		return &x
 	}
+	text := rep.String()
+	if s.cfg.Site != "" || s.cfg.Filing != "" {
+		text = fmt.Sprintf("Device %s, site %q, filing number %q (R4)\n%s", s.cfg.DeviceID, s.cfg.Site, s.cfg.Filing, text)
+	}
 	out := struct {
 		At       time.Time `json:"at"`
+		Device   string    `json:"device"`
+		Site     string    `json:"site,omitempty"`
+		Filing   string    `json:"filing,omitempty"`
 		Accounts []account `json:"accounts"`
 		Text     string    `json:"text"`
-	}{At: rep.At, Accounts: []account{}, Text: rep.String()}
+	}{At: rep.At, Device: s.cfg.DeviceID, Site: s.cfg.Site, Filing: s.cfg.Filing, Accounts: []account{}, Text: text}
 	for _, a := range rep.Accounts {
 		out.Accounts = append(out.Accounts, account{ID: a.ID, Name: a.Name, Role: a.Role, RoleGrant: a.RoleGrant,
 			Cameras: a.Cameras, ActiveGrants: a.ActiveGrants, Disabled: a.Disabled, Stale: a.Stale, Disable: a.Disable,

@@ -310,7 +310,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 		}
 	}
 	clock := &fakeClock{}
-	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow},
+	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow, Site: "Branch 12", Filing: "GA-2026-0042"},
 		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: st, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -40,6 +40,9 @@ type Config struct {
 	// RetentionFloor is the policy floor shown against the ring horizon
 	// (R7); zero takes the health snapshot's HorizonFloor.
 	RetentionFloor time.Duration
+	// Site and Filing name the site and its registration/filing number
+	// (R4); they head the permission review report.
+	Site, Filing string
 }
 
 // Deps are the parts the LAN page uses. Policy, Health and Cameras are

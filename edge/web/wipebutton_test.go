@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -37,5 +38,19 @@ func TestR25WipeButtonPath(t *testing.T) {
 	e.must(http.StatusOK, "POST", "/api/v1/decommission", body, tm.cookies["admin"], nil)
 	if fd.calls.Load() != 1 || fd.grant.Load().(string) != "" {
 		t.Fatalf("decommission calls %d grant %v", fd.calls.Load(), fd.grant.Load())
+	}
+}
+
+// TestR4FilingInReview: the site's filing number heads the permission
+// review report (R4, R14).
+func TestR4FilingInReview(t *testing.T) {
+	e := newEnv(t, envOptions{noCams: true})
+	tm := e.makeTeam()
+	var rep struct {
+		Site, Filing, Text string
+	}
+	e.must(http.StatusOK, "GET", "/api/v1/review", nil, tm.cookies["auditor"], &rep)
+	if rep.Filing != "GA-2026-0042" || rep.Site != "Branch 12" || !strings.Contains(rep.Text, "GA-2026-0042") {
+		t.Fatalf("review: %+v", rep)
 	}
 }
