@@ -68,7 +68,7 @@ for size in 1280x720 1920x1080; do
     for r in $(seq "$runs"); do
       d="$work/dev-$mode-$r"
       config "$d" "$mode" "$url?transport=tcp"
-      ./bin/edgerec provision --data "$d" --device-id bench --config "$d.yaml" >/dev/null
+      ./bin/edgerec provision --data "$d" --device-id bench --config "$d.yaml" >/dev/null 2>&1
       ./bin/edgerec run --config "$d/edgerec.yaml" > "$work/run.log" 2>&1 &
       measure $! "$secs" >> "$work/e.txt"
       rm -rf "$d"
