@@ -40,7 +40,7 @@ lint:
 ## test: install what is needed, then run every test (unit, race, fuzz seeds, firmware under qemu)
 test: deps lint
 	$(GO) mod verify
-	$(GO) test -race -timeout 30m ./...
+	$(GO) test -race -p 1 -timeout 30m ./...
 	$(MAKE) firmware
 	./scripts/test-firmware.sh $(BIN)
 	./scripts/qemu-vivid.sh $(BIN)/edgerec-linux-arm64
