@@ -142,7 +142,14 @@
           card.appendChild(el("p", c.id + " \u00b7 " + c.zone + " \u00b7 " + c.masks.length + " masks", "muted mono"));
           if (!c.commissioned) { card.appendChild(el("p", "Signage attestation missing: commissioning incomplete (R3).", "reason")); }
           if (can("cameras.live")) {
-            var img = el("img"); img.alt = "Masked snapshot"; img.src = "/api/v1/cameras/" + encodeURIComponent(c.id) + "/snapshot?t=" + Date.now();
+            var img = el("img"); img.alt = "Masked snapshot";
+            var snap = "/api/v1/cameras/" + encodeURIComponent(c.id) + "/snapshot?t=";
+            // A camera just added has no picture for a moment: retry.
+            var tries = 0;
+            img.addEventListener("error", function () {
+              if (tries++ < 30) { setTimeout(function () { img.src = snap + Date.now(); }, 1000); }
+            });
+            img.src = snap + Date.now();
             var fr = el("div", null, "frame"); fr.appendChild(img); card.appendChild(fr);
           }
           var row = el("div", null, "row");
@@ -252,6 +259,10 @@
       draw();
     }).catch(fail);
     img.addEventListener("load", size);
+    var mtries = 0;
+    img.addEventListener("error", function () {
+      if (mtries++ < 30) { setTimeout(function () { img.src = "/api/v1/cameras/" + encodeURIComponent(cam) + "/snapshot?t=" + Date.now(); }, 1000); }
+    });
     window.addEventListener("resize", size);
     if (img.complete) { size(); }
   };
