@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/export"
+	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/policy/perm"
@@ -78,10 +80,26 @@ func cmdBackup(ctx context.Context, e *env, args []string) error {
 	if _, err := ps.Audit(ctx, audit.Event{Actor: p.ID, Action: "backup", TargetKind: audit.KindDevice, Result: audit.ResultOK}); err != nil {
 		return err
 	}
-	doc := backupDoc{Device: cfg.Device.ID, Created: time.Now().UTC(), By: p.Name, Config: cfg.String()}
-	us, err := ps.Users(ctx)
+	signed, doc, err := buildBackup(ctx, ps, cfg, *dir, p.Name)
 	if err != nil {
 		return err
+	}
+	if err := writeFileAtomic(*out, signed, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "backup of %s: %d users (no password hashes), %d audit records, config (secrets redacted) → %s\n",
+		cfg.Device.ID, len(doc.Users), len(doc.Audit), *out)
+	return nil
+}
+
+// buildBackup makes the signed backup document (R26) of the device in dir:
+// config with secrets redacted, users without password hashes, the whole
+// audit log. The CLI and the LAN page (GET /api/v1/backup) share it.
+func buildBackup(ctx context.Context, ps *policy.Store, cfg *config.Config, dir, by string) ([]byte, backupDoc, error) {
+	doc := backupDoc{Device: cfg.Device.ID, Created: time.Now().UTC(), By: by, Config: cfg.String()}
+	us, err := ps.Users(ctx)
+	if err != nil {
+		return nil, doc, err
 	}
 	for _, u := range us {
 		doc.Users = append(doc.Users, backupUser{
@@ -92,7 +110,7 @@ func cmdBackup(ctx context.Context, e *env, args []string) error {
 	for seq := uint64(0); ; {
 		recs, err := ps.AuditAfter(ctx, seq, 1000)
 		if err != nil {
-			return err
+			return nil, doc, err
 		}
 		if len(recs) == 0 {
 			break
@@ -101,19 +119,11 @@ func cmdBackup(ctx context.Context, e *env, args []string) error {
 		seq = recs[len(recs)-1].Seq
 	}
 	doc.Head, _ = ps.Head()
-	key, err := devkey.Load(*dir)
+	key, err := devkey.Load(dir)
 	if err != nil {
-		return err
+		return nil, doc, err
 	}
+	defer clear(key)
 	signed, err := export.SignDoc(backupKind, doc, key)
-	clear(key)
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(*out, signed, 0o600); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "backup of %s: %d users (no password hashes), %d audit records, config (secrets redacted) → %s\n",
-		cfg.Device.ID, len(doc.Users), len(doc.Audit), *out)
-	return nil
+	return signed, doc, err
 }

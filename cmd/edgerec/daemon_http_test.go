@@ -171,6 +171,19 @@ lan: {listen: "127.0.0.1:18447"}
 		t.Fatal("changed MP4 verified")
 	}
 
+	// Backup (R26): admin only; signed; no password hashes.
+	if st := oscar.call("GET", "/api/v1/backup", nil, nil); st != http.StatusForbidden {
+		t.Fatalf("operator backup: %d", st)
+	}
+	var bk []byte
+	admin.must("GET", "/api/v1/backup", nil, &bk)
+	if _, err := export.OpenDoc(bk); err != nil {
+		t.Fatalf("backup signature: %v", err)
+	}
+	if bytes.Contains(bk, []byte("$argon2id")) || !bytes.Contains(bk, []byte("oscar")) || !bytes.Contains(bk, []byte(g.ID)) {
+		t.Fatalf("backup content: %.300s", bk)
+	}
+
 	// Decommission: admin requests, approver approves, admin confirms.
 	var dg struct{ ID string }
 	admin.must("POST", "/api/v1/decommission/request", map[string]any{"purpose": "branch closed", "validity_hours": 1}, &dg)

@@ -163,7 +163,11 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	wiper = &daemonWiper{dataDir: dc.DataDir, deviceID: dc.DeviceID, cams: cams, stopAux: stopAux, store: store, ps: ps, up: up, shutdown: cancel, tracker: tracker, log: log}
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing},
-		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Logger: log.With("part", "web")})
+		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Logger: log.With("part", "web"),
+			Backup: func(ctx context.Context, by string) ([]byte, error) {
+				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by)
+				return doc, err
+			}})
 	if err != nil {
 		return fmt.Errorf("LAN page: %w", err)
 	}

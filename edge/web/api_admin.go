@@ -323,3 +323,20 @@ func (s *Server) apiDecommission(w http.ResponseWriter, r *http.Request, who pri
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(cert)
 }
+
+// apiBackup downloads the signed device-state backup (R26). The route is
+// admin-only by the permission table and audited.
+func (s *Server) apiBackup(w http.ResponseWriter, r *http.Request, who principal) {
+	if need503(w, s.deps.Backup != nil, "backup") {
+		return
+	}
+	doc, err := s.deps.Backup(r.Context(), who.User)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="edgerec-backup-`+s.cfg.DeviceID+`.json"`)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(doc)
+}

@@ -71,6 +71,7 @@ func (s *Server) routes() []route {
 
 		// Review, audit (R14, R16).
 		api("GET /api/v1/review", perm.ReportsRead, s.apiReview).audited("review.read", kUser),
+		api("GET /api/v1/backup", perm.BackupExport, s.apiBackup).audited("backup.export", kDev),
 		api("GET /api/v1/audit", perm.AuditRead, s.apiAudit).audited("audit.read", kDev),
 		api("GET /api/v1/audit/verify", perm.AuditRead, s.apiAuditVerify).audited("audit.verify", kDev),
 

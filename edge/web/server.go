@@ -59,8 +59,12 @@ type Deps struct {
 	// recently (R25): then an admin may confirm a wipe on the page without
 	// a decommission grant. nil = no button.
 	WipeArmed func() bool
-	Logger    *slog.Logger     // nil discards
-	Now       func() time.Time // nil means time.Now
+	// Backup makes the signed device-state backup (R26: config without
+	// secrets, users without password hashes, audit log; no video, no
+	// keys) for the named admin. nil = 503.
+	Backup func(ctx context.Context, by string) ([]byte, error)
+	Logger *slog.Logger     // nil discards
+	Now    func() time.Time // nil means time.Now
 }
 
 // DefaultListen is used when Config.Listen is empty.
