@@ -153,9 +153,22 @@ func TestBrowserSession(t *testing.T) {
 
 	step := func(name string, acts ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, acts...); err != nil {
-			t.Fatalf("%s: %v (after %s)", name, err, time.Since(began).Round(time.Millisecond))
+		var err error
+		for try := 0; try < 6; try++ {
+			if err = chromedp.Do(ctx, acts...); err == nil {
+				return
+			}
+			// The page re-renders lists after each fetch; a node chromedp
+			// resolved can be replaced before it acts on it. That is the
+			// test racing the page, not a failure of the page: retry.
+			msg := err.Error()
+			if !strings.Contains(msg, "Could not find node") && !strings.Contains(msg, "could not set value") &&
+				!strings.Contains(msg, "detached") && !strings.Contains(msg, "No node with given id") {
+				break
+			}
+			time.Sleep(400 * time.Millisecond)
 		}
+		t.Fatalf("%s: %v (after %s)", name, err, time.Since(began).Round(time.Millisecond))
 	}
 	eval := func(expr string) string {
 		t.Helper()
@@ -218,8 +231,10 @@ func TestBrowserSession(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#user-form button[type=submit]")),
 			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf("tr[data-user-row=%q]", u))))
 		row := fmt.Sprintf("tr[data-user-row=%q]", u)
-		step("role "+u, chromedp.SetValue(chromedp.CSS(row+" select"), u),
-			chromedp.Click(chromedp.CSS(row+" td:last-child button:nth-of-type(1)")))
+		// Pick the role and press the button in one script turn (the table
+		// re-renders after each fetch).
+		poll("row "+u, fmt.Sprintf(`!!document.querySelector(%q)`, row+" select"), 5*time.Second)
+		eval(fmt.Sprintf(`(() => { const r = document.querySelector(%q); r.querySelector("select").value = %q; r.querySelector("td:last-child button:nth-of-type(1)").click(); return ""; })()`, row, u))
 		poll("role request "+u, `document.getElementById("msg").textContent.includes("Role request")`, 5*time.Second)
 		eval(`document.getElementById("msg").textContent = ""`)
 		if u == "operator" { // R15: training date before any video
@@ -358,7 +373,9 @@ func TestBrowserSession(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#rec-load")))
 	poll("timeline spans", `document.querySelectorAll("#timeline rect.span").length > 0`, 10*time.Second)
 	poll("grant listed", fmt.Sprintf(`!!document.querySelector('#rec-grant option[value=%q]')`, gid), 5*time.Second)
-	step("play", chromedp.SetValue(chromedp.CSS("#rec-grant"), gid), chromedp.Click(chromedp.CSS("#rec-play")))
+	// Choose the grant and press play in one script turn: the page
+	// repopulates the grant list after each fetch.
+	eval(fmt.Sprintf(`(() => { document.getElementById("rec-grant").value = %q; document.getElementById("rec-play").click(); return ""; })()`, gid))
 	poll("playback", `(() => { const v = document.getElementById("rec-video"); return v.videoWidth > 0 && v.currentTime > 0.5; })()`, 25*time.Second)
 	// The newest footage was recorded after the mask was saved: seek there
 	// and check the masked region is dark in the played-back video.
