@@ -1,8 +1,3 @@
-// Command rtspserver is a development and benchmark helper: a loopback
-// RTSP server (edge/source/rtsprig) with ffmpeg publishing a synthetic
-// H.264 camera into it, until interrupted. scripts/bench-peer.sh uses it.
-//
-//	go run ./scripts/rtspserver -addr 127.0.0.1:8554 -size 1280x720 -fps 15
 package main
 
 import (

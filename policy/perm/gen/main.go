@@ -1,4 +1,3 @@
-// Command gen writes policy/PERMISSIONS.md from perm.Table (go generate).
 package main
 
 import (
