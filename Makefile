@@ -41,6 +41,7 @@ lint:
 test: deps lint
 	$(GO) mod verify
 	$(GO) test -race -p 1 -timeout 30m ./...
+	$(GO) test -count=1 -run 'TestR11AdversaryProperty' ./policy/
 	$(MAKE) firmware
 	./scripts/test-firmware.sh $(BIN)
 	./scripts/qemu-vivid.sh $(BIN)/edgerec-linux-arm64

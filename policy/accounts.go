@@ -31,10 +31,13 @@ type Principal struct {
 	Role    perm.Role `json:"role"` // "" when the user holds no role now
 	Cameras []string  `json:"cameras,omitempty"`
 	Trained bool      `json:"trained"`
+	// MustChange: the password was set by someone else; nothing but
+	// changing it is allowed (ErrMustChange).
+	MustChange bool `json:"must_change"`
 }
 
 func principalOf(u *users.User, now time.Time) Principal {
-	return Principal{ID: u.ID, Name: u.Name, Role: perm.Role(u.CurrentRole(now)), Cameras: slices.Clone(u.Cameras), Trained: u.Trained != 0}
+	return Principal{ID: u.ID, Name: u.Name, Role: perm.Role(u.CurrentRole(now)), Cameras: slices.Clone(u.Cameras), Trained: u.Trained != 0, MustChange: u.MustChange}
 }
 
 const minPasswordLen = 10
@@ -52,8 +55,9 @@ func checkPassword(pw []byte) error {
 // ErrInvalid is returned for bad input (wrapped with the field).
 var ErrInvalid = errors.New("policy: invalid input")
 
-// newUserTx creates a user row (no role) in tx.
-func (s *Store) newUserTx(tx *bolt.Tx, name string, h password.Hash, now time.Time) (users.User, error) {
+// newUserTx creates a user row (no role) in tx whose password was set by
+// by ("" = the user themself).
+func (s *Store) newUserTx(tx *bolt.Tx, name string, h password.Hash, by string, now time.Time) (users.User, error) {
 	if tx.Bucket(bucketNames).Get([]byte(name)) != nil {
 		return users.User{}, fmt.Errorf("%w: username %q", ErrExists, name)
 	}
@@ -61,7 +65,12 @@ func (s *Store) newUserTx(tx *bolt.Tx, name string, h password.Hash, now time.Ti
 	if err != nil {
 		return users.User{}, err
 	}
-	u := users.User{ID: id, Name: name, Hash: h.PHC(), Created: now.UnixNano()}
+	u := users.User{ID: id, Name: name, Hash: h.PHC(), Created: now.UnixNano(), PasswordBy: by, PasswordAt: now.UnixNano()}
+	if by == "" {
+		u.PasswordBy = id
+	} else {
+		u.MustChange = true // a password someone else knows (R11, issue 12)
+	}
 	if err := putUser(tx, &u); err != nil {
 		return u, err
 	}
@@ -88,7 +97,7 @@ func (s *Store) Bootstrap(ctx context.Context, name string, pw []byte) (Principa
 		if k, _ := tx.Bucket(bucketUsers).Cursor().First(); k != nil {
 			return fmt.Errorf("%w: users exist; bootstrap is only for the first admin", ErrForbidden)
 		}
-		u, err := s.newUserTx(tx, name, h, now)
+		u, err := s.newUserTx(tx, name, h, "", now)
 		if err != nil {
 			return err
 		}
@@ -141,7 +150,7 @@ func (s *Store) CreateUser(ctx context.Context, actorID, name string, pw []byte)
 		if err := s.requireTx(tx, actorID, perm.UsersManage, now); err != nil {
 			return err
 		}
-		u, err := s.newUserTx(tx, name, h, now)
+		u, err := s.newUserTx(tx, name, h, actorID, now)
 		if err != nil {
 			return err
 		}
@@ -249,7 +258,14 @@ func (s *Store) Authenticate(ctx context.Context, name string, pw []byte) (Princ
 }
 
 // SetPassword changes userID's password. A user changes their own (needs
-// the old password, account.self); an admin (users.manage) resets another's.
+// the old password, account.self; a password someone else set must be
+// replaced by a different one). An admin (users.manage) resets another's:
+// the new password is one-time (MustChange), and the reset ends what the
+// account could use — its role assignment and its pending or active
+// footage grants are revoked — so that knowing the one-time password gives
+// the resetter nothing: the owner sets their own password and gets a role
+// again only through the four-eyes role flow (the invariant in doc.go).
+// A reset is announced upstream (SecPasswordReset).
 func (s *Store) SetPassword(ctx context.Context, actorID, userID string, old, pw []byte) error {
 	if err := checkPassword(pw); err != nil {
 		return err
@@ -259,26 +275,48 @@ func (s *Store) SetPassword(ctx context.Context, actorID, userID string, old, pw
 		return fmt.Errorf("policy: %w", err)
 	}
 	now := s.now()
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	reset := false
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		reset = false
 		u, err := getUser(tx, userID)
 		if err != nil {
 			return err
 		}
+		action, detail := "user.password", ""
 		if actorID == userID {
 			oh, err := password.Parse(u.Hash)
 			if err != nil || !oh.Verify(old) {
 				return ErrBadCredentials
 			}
-		} else if err := s.requireTx(tx, actorID, perm.UsersManage, now); err != nil {
-			return err
+			if u.MustChange && oh.Verify(pw) {
+				return fmt.Errorf("%w: the new password must differ from the one you were given", ErrInvalid)
+			}
+			u.MustChange = false
+		} else {
+			if err := s.requireTx(tx, actorID, perm.UsersManage, now); err != nil {
+				return err
+			}
+			reason := "password reset by " + actorID
+			if err := s.stripAccess(tx, actorID, &u, reason, now); err != nil {
+				return err
+			}
+			u.MustChange, reset = true, true
+			action, detail = "user.password.reset", "one-time password; role and footage grants revoked"
 		}
-		u.Hash = h.PHC()
+		u.Hash, u.PasswordBy, u.PasswordAt = h.PHC(), actorID, now.UnixNano()
+		u.Failures, u.LockedUntil = 0, 0
 		if err := putUser(tx, &u); err != nil {
 			return err
 		}
-		_, err = s.audit.AppendTx(tx, audit.Event{Actor: actorID, Action: "user.password", TargetKind: audit.KindUser, Target: userID, Result: audit.ResultOK})
+		_, err = s.audit.AppendTx(tx, audit.Event{Actor: actorID, Action: action, TargetKind: audit.KindUser, Target: userID, Result: audit.ResultOK, Detail: detail})
 		return err
 	})
+	if err == nil && reset {
+		s.security(SecPasswordReset, actorID, userID, true)
+	} else if err != nil && actorID != userID {
+		s.security(SecPasswordReset, actorID, userID, false)
+	}
+	return err
 }
 
 // SetTraining records userID's training date (R15); zero clears it. actor
@@ -311,13 +349,16 @@ func (s *Store) SetTraining(ctx context.Context, actorID, userID string, date ti
 
 // SetDisabled disables (with a reason) or re-enables userID. actor needs
 // users.manage and cannot disable themself.
-func (s *Store) SetDisabled(ctx context.Context, actorID, userID string, disabled bool, reason string) error {
+func (s *Store) SetDisabled(ctx context.Context, actorID, userID string, disabled bool, reason string) (err error) {
 	if disabled {
 		if err := grants.CheckText("reason", reason, 500); err != nil {
 			return err
 		}
 	}
 	now := s.now()
+	if disabled {
+		defer func() { s.announceDisable(ctx, actorID, userID, err == nil) }()
+	}
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		if err := s.requireTx(tx, actorID, perm.UsersManage, now); err != nil {
 			return err
@@ -327,6 +368,21 @@ func (s *Store) SetDisabled(ctx context.Context, actorID, userID string, disable
 		}
 		return s.setDisabledTx(tx, actorID, userID, disabled, reason, now)
 	})
+}
+
+// announceDisable reports disabling an account that could approve or see
+// video (SecApproverDisabled), refused or not.
+func (s *Store) announceDisable(ctx context.Context, actorID, userID string, ok bool) {
+	var role string
+	_ = s.view(ctx, func(tx *bolt.Tx) error {
+		u, err := getUser(tx, userID)
+		role = u.Role
+		return err
+	})
+	switch perm.Role(role) {
+	case perm.Approver, perm.Operator, perm.Installer, perm.Admin:
+		s.security(SecApproverDisabled, actorID, userID, ok)
+	}
 }
 
 func (s *Store) setDisabledTx(tx *bolt.Tx, actorID, userID string, disabled bool, reason string, now time.Time) error {
@@ -387,9 +443,15 @@ func (s *Store) Check(ctx context.Context, userID string, p perm.Permission, cam
 	}
 	now := s.now()
 	return s.view(ctx, func(tx *bolt.Tx) error {
-		u, a, err := s.actor(tx, userID, now)
+		u, a, err := s.actorAny(tx, userID, now)
 		if err != nil {
 			return err
+		}
+		if p == perm.OwnAccountWrite {
+			return nil // every enabled account may change its own password, role or not
+		}
+		if u.MustChange {
+			return ErrMustChange
 		}
 		return s.checkUser(&u, a.Role, info, camera)
 	})
@@ -409,8 +471,11 @@ func (s *Store) checkUser(u *users.User, role perm.Role, info perm.PermInfo, cam
 
 // conditions are the per-user limits on top of the matrix.
 func (s *Store) conditions(u *users.User, role perm.Role, info perm.PermInfo, camera string) error {
-	if info.Video && role == perm.Operator && u.Trained == 0 {
-		return fmt.Errorf("%w: operator %s has no training date (R15)", ErrForbidden, u.ID)
+	// R15: operators see no video without a training date; nobody plays
+	// back or exports recorded footage without one (approvers included).
+	// Installers aim cameras with live view and need none.
+	if info.Video && u.Trained == 0 && (role == perm.Operator || s.m.MayHoldGrant(role, info.Perm)) {
+		return fmt.Errorf("%w: %s %s has no training date (R15)", ErrForbidden, role, u.ID)
 	}
 	if info.CameraScoped && camera != "" && len(u.Cameras) > 0 && !slices.Contains(u.Cameras, camera) {
 		return fmt.Errorf("%w: camera %q is outside %s's scope", ErrForbidden, camera, u.ID)

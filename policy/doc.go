@@ -21,6 +21,43 @@
 // nothing. Times come from the injected clock (Deps.Now), logs go to the
 // injected slog.Logger and never carry passwords or hashes.
 //
+// # The single-person invariant (R11, R12, R13, R32; issue 12)
+//
+// No single account, and no person holding only the admin's password and
+// the config file, can cause one decoded pixel of recorded footage to be
+// shown or exported, or any account to gain a video permission (or the
+// approver role, the step to one), without an independent second person
+// who held an approver role before the request was filed. How it holds:
+//
+//   - Footage needs a grant approved by an approver who is neither the
+//     requester nor (role assignments) the subject, and whose approver role
+//     was issued before the request was created (checkSeniority).
+//   - Roles come only through the same flow. The first-approver exception
+//     (an admin appoints the first approver alone) happens once in the
+//     device's life: recorded in the meta bucket ("bootstrap.approver"),
+//     audited, announced upstream (SecBootstrapUsed); a second attempt —
+//     for example after the admin disabled or revoked every approver — is
+//     refused and announced (SecBootstrapRefused).
+//   - A password someone else set is one-time: accounts created by an
+//     admin and accounts whose password an admin reset carry MustChange and
+//     may do nothing but change it (ErrMustChange). A reset also revokes the
+//     account's role assignment and its pending or active footage grants
+//     (approved legal holds stay), so knowing the one-time password gives
+//     the resetter an account with no role; a role comes back only through
+//     an approver. Resets, disabling approvers or video roles, role
+//     revocations and refused self-approvals are announced upstream
+//     (Deps.Security → uplink events) so ops see attempts, failed or not.
+//   - Playback and export need a training date for every role (R15), not
+//     only operators; installers aim with live view and need none.
+//   - Legal holds outlive their grant and are released by an approver who
+//     did not request them (ReleaseHold), also after the grant expired (R8).
+//
+// TestR11AdversaryProperty plays random sequences of an admin with puppet
+// accounts (create, reset, disable, request, approve as every controlled
+// account, revoke, train, time passing, the known attacks as single moves)
+// and checks after every step that no controlled account holds a video
+// permission or grants.approve and that no account gained one.
+//
 // Files in the data directory: policy.db (0600), device.ed25519 (0600,
 // PKCS#8 PEM) and device.ed25519.pub (0644). Provision creates them; Open
 // needs them; VerifyDir opens policy.db read-only for `edgerec check`.
@@ -31,7 +68,7 @@
 //	daemon        Open(ctx, Config, Deps); Close; DisableStale daily
 //	LAN page      Bootstrap, Authenticate, Allowed/Check, CreateUser,
 //	              SetPassword, SetTraining, SetDisabled, Request, Approve,
-//	              Deny, Revoke, UseGrant, Grant(s), Users, Review, Audit,
+//	              Deny, Revoke, ReleaseHold, UseGrant, Grant(s), Users, Review, Audit,
 //	              AuditAfter, VerifyAudit
 //	uplink        Head() (seq, hash); AuditAfter(ctx, seq, max)
 //	check         VerifyDir(ctx, dataDir, pinnedPub or nil) → audit.Report

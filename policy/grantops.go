@@ -103,25 +103,47 @@ func (s *Store) decide(ctx context.Context, actorID, id, action string, fn func(
 }
 
 // Approve approves request id as actorID (four eyes: not the requester, a
-// role with grants.approve). Approval issues the grant; for a role
-// assignment it also sets the subject's role (replacing and revoking the
-// previous assignment: a change). An admin assigning the first approver on a
-// device that has none is the one bootstrap exception (grants doc).
+// role with grants.approve held since before the request was filed).
+// Approval issues the grant; for a role assignment it also sets the
+// subject's role (replacing and revoking the previous assignment: a
+// change). An admin assigning the first approver on a device that has none
+// is the one bootstrap exception (grants doc): it can happen once in the
+// device's life (recorded in the meta bucket, audited, and announced
+// upstream); afterwards, even with every approver gone, a new approver
+// needs an existing one.
 func (s *Store) Approve(ctx context.Context, actorID, id string) (grants.Grant, error) {
-	return s.decide(ctx, actorID, id, "grant.approve", func(tx *bolt.Tx, g *grants.Grant, a grants.Actor, now time.Time) error {
+	var boot, bootRefused, self bool
+	g, err := s.decide(ctx, actorID, id, "grant.approve", func(tx *bolt.Tx, g *grants.Grant, a grants.Actor, now time.Time) error {
+		boot, bootRefused, self = false, false, false
 		var err error
 		if g.Action == grants.AssignRole && g.Role == string(perm.Approver) && a.ID == g.Requester && a.Role == perm.Admin {
 			has, herr := s.hasApprover(tx, now)
 			if herr != nil {
 				return herr
 			}
-			if has {
+			switch {
+			case has:
 				err = g.Approve(a, s.m, now) // refuses: self-approval
-			} else {
-				err = g.ApproveBootstrap(a, now)
+			case bootstrapUsed(tx):
+				bootRefused = true
+				err = fmt.Errorf("%w: the first-approver exception was already used on this device; an existing approver must approve", ErrForbidden)
+			default:
+				if err = g.ApproveBootstrap(a, now); err == nil {
+					boot = true
+					err = tx.Bucket(bucketMeta).Put(metaBootstrap, []byte(g.ID))
+				}
 			}
 		} else {
-			err = g.Approve(a, s.m, now)
+			u, _, aerr := s.actor(tx, actorID, now)
+			if aerr != nil {
+				return aerr
+			}
+			if err = checkSeniority(tx, &u, g, now); err == nil {
+				err = g.Approve(a, s.m, now)
+			}
+		}
+		if errors.Is(err, grants.ErrSelfApproval) {
+			self = true
 		}
 		if err != nil {
 			return err
@@ -131,6 +153,15 @@ func (s *Store) Approve(ctx context.Context, actorID, id string) (grants.Grant, 
 		}
 		return nil
 	})
+	switch {
+	case boot:
+		s.security(SecBootstrapUsed, actorID, id, err == nil)
+	case bootRefused:
+		s.security(SecBootstrapRefused, actorID, id, false)
+	case self:
+		s.security(SecSelfApproval, actorID, id, false)
+	}
+	return g, err
 }
 
 func (s *Store) hasApprover(tx *bolt.Tx, now time.Time) (bool, error) {
@@ -188,6 +219,14 @@ func (s *Store) Deny(ctx context.Context, actorID, id, reason string) (grants.Gr
 // requester, or a role with grants.revoke). Revoking a role assignment
 // removes the subject's role at once.
 func (s *Store) Revoke(ctx context.Context, actorID, id, reason string) (grants.Grant, error) {
+	g, err := s.revoke(ctx, actorID, id, reason)
+	if err == nil && g.Action == grants.AssignRole {
+		s.security(SecRoleRevoked, actorID, g.Subject, true)
+	}
+	return g, err
+}
+
+func (s *Store) revoke(ctx context.Context, actorID, id, reason string) (grants.Grant, error) {
 	return s.decide(ctx, actorID, id, "grant.revoke", func(tx *bolt.Tx, g *grants.Grant, a grants.Actor, now time.Time) error {
 		if err := g.Revoke(a, reason, s.m, now); err != nil {
 			return err
@@ -203,6 +242,33 @@ func (s *Store) Revoke(ctx context.Context, actorID, id, reason string) (grants.
 			u.Role, u.RoleGrant, u.RoleExpires, u.Cameras = "", "", 0, nil
 			return putUser(tx, &u)
 		}
+		return nil
+	})
+}
+
+// ReleaseHold releases legal hold id (R8) with a reason: an approver who
+// did not request the hold decides (four eyes), at any time — also after
+// the grant's validity ended, since a hold outlives its grant and must
+// never become permanent by expiry. The grant is marked revoked with
+// "hold released: <reason>"; the daemon then releases the stored hold.
+func (s *Store) ReleaseHold(ctx context.Context, actorID, id, reason string) (grants.Grant, error) {
+	return s.decide(ctx, actorID, id, "hold.release.decide", func(tx *bolt.Tx, g *grants.Grant, a grants.Actor, now time.Time) error {
+		if err := grants.CheckText("reason", reason, 500); err != nil {
+			return err
+		}
+		if g.Action != grants.LegalHold {
+			return fmt.Errorf("%w: %s is not a legal hold", ErrInvalid, g.ID)
+		}
+		if g.Status != grants.Approved || g.Issued == 0 {
+			return fmt.Errorf("%w: %s is %s, not a placed hold", ErrInvalid, g.ID, g.State(now))
+		}
+		if a.ID == g.Requester {
+			return fmt.Errorf("%w: %s: the requester of a hold cannot release it", grants.ErrSelfApproval, g.ID)
+		}
+		if !s.m.Allows(a.Role, perm.GrantsApprove) {
+			return fmt.Errorf("%w: role %q cannot release holds", ErrForbidden, a.Role)
+		}
+		g.Status, g.DecidedBy, g.DecidedAt, g.Reason = grants.Revoked, a.ID, now.UnixNano(), "hold released: "+reason
 		return nil
 	})
 }

@@ -69,20 +69,25 @@ type Config struct {
 type Deps struct {
 	Now func() time.Time
 	Log *slog.Logger
+	// Security, if set, is told of security-relevant account and approval
+	// actions after they committed (or were refused): the daemon sends them
+	// upstream as events. It must not block.
+	Security func(SecurityEvent)
 }
 
 // Store is the policy store: users, role assignments, requests and grants,
 // and the audit log, in one bbolt file. Every state change and its audit
 // record commit in one transaction.
 type Store struct {
-	cfg   Config
-	db    *bolt.DB
-	audit *audit.Log
-	pub   ed25519.PublicKey
-	m     *perm.Matrix
-	now   func() time.Time
-	log   *slog.Logger
-	dummy password.Hash // for unknown users: same work as a real check
+	cfg    Config
+	db     *bolt.DB
+	audit  *audit.Log
+	pub    ed25519.PublicKey
+	m      *perm.Matrix
+	now    func() time.Time
+	log    *slog.Logger
+	dummy  password.Hash // for unknown users: same work as a real check
+	notify func(SecurityEvent)
 }
 
 // Provision creates the device signing key (devkey) and an empty policy
@@ -175,7 +180,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (s *Store, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	s = &Store{cfg: cfg, db: db, pub: key.Public().(ed25519.PublicKey), m: perm.NewMatrix(), now: deps.Now, log: deps.Log, dummy: dummy}
+	s = &Store{cfg: cfg, db: db, pub: key.Public().(ed25519.PublicKey), m: perm.NewMatrix(), now: deps.Now, log: deps.Log, dummy: dummy, notify: deps.Security}
 	s.audit = audit.New(db, key, cfg.Audit, deps.Now, deps.Log)
 	return s, nil
 }
@@ -286,8 +291,23 @@ func putGrant(tx *bolt.Tx, g *grants.Grant) error {
 	return tx.Bucket(bucketGrants).Put([]byte(g.ID), v)
 }
 
-// actor loads an enabled user with a current role.
+// ErrMustChange: the account's password was set by someone else and must
+// be changed by its owner before the account may do anything else.
+var ErrMustChange = fmt.Errorf("%w: password change required: set your own password first", ErrForbidden)
+
+// actor loads an enabled user with a current role whose password is their
+// own (ErrMustChange otherwise).
 func (s *Store) actor(tx *bolt.Tx, id string, now time.Time) (users.User, grants.Actor, error) {
+	u, a, err := s.actorAny(tx, id, now)
+	if err == nil && u.MustChange {
+		return u, grants.Actor{}, ErrMustChange
+	}
+	return u, a, err
+}
+
+// actorAny is actor without the must-change rule (changing one's own
+// password, reading one's own principal).
+func (s *Store) actorAny(tx *bolt.Tx, id string, now time.Time) (users.User, grants.Actor, error) {
 	u, err := getUser(tx, id)
 	if err != nil {
 		return u, grants.Actor{}, err

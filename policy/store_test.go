@@ -42,6 +42,19 @@ type env struct {
 	logs  *bytes.Buffer
 	admin Principal
 	ids   map[string]string // name → id
+
+	secMu sync.Mutex
+	sec   []SecurityEvent // Deps.Security reports
+}
+
+func (e *env) securityCodes() []string {
+	e.secMu.Lock()
+	defer e.secMu.Unlock()
+	var out []string
+	for _, s := range e.sec {
+		out = append(out, s.Code)
+	}
+	return out
 }
 
 func fastParams() password.Params {
@@ -58,7 +71,8 @@ func newEnvB(t testing.TB, p password.Params) *env {
 	}
 	e := &env{dir: dir, clk: &fakeClock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}, logs: &bytes.Buffer{}, ids: map[string]string{}}
 	s, err := Open(ctx, Config{DataDir: dir, Password: p, Limits: grants.Limits{MaxValidity: 72 * time.Hour}},
-		Deps{Now: e.clk.Now, Log: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Deps{Now: e.clk.Now, Log: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Security: func(ev SecurityEvent) { e.secMu.Lock(); e.sec = append(e.sec, ev); e.secMu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +91,12 @@ func newEnvB(t testing.TB, p password.Params) *env {
 // "boss" is bootstrapped on first use.
 func (e *env) user(t *testing.T, name string, role perm.Role, cams ...string) string {
 	t.Helper()
-	id, err := e.s.CreateUser(ctx, e.admin.ID, name, []byte(name+"-password"))
+	id, err := e.s.CreateUser(ctx, e.admin.ID, name, []byte(name+"-one-time"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The owner replaces the one-time password the admin chose (issue 12).
+	if err := e.s.SetPassword(ctx, id, id, []byte(name+"-one-time"), []byte(name+"-password")); err != nil {
 		t.Fatal(err)
 	}
 	approver := e.ids["boss"]

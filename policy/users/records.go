@@ -24,6 +24,13 @@ type User struct {
 	LastUse        int64  `msg:"lastuse"` // last grant use or video access
 	Trained        int64  `msg:"trained"` // training date (R15); 0 = none
 
+	// MustChange: the password was set by someone else (account creation
+	// or a reset by an admin); the account may do nothing but change it
+	// (policy doc: the single-person invariant).
+	MustChange bool   `msg:"mustchange"`
+	PasswordBy string `msg:"pwby"` // who set the current password (user id)
+	PasswordAt int64  `msg:"pwat"` // when
+
 	Role        string   `msg:"role"`
 	RoleGrant   string   `msg:"rolegrant"`
 	RoleExpires int64    `msg:"roleexp"`

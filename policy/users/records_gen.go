@@ -106,6 +106,24 @@ func (z *User) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Trained")
 				return
 			}
+		case "mustchange":
+			z.MustChange, err = dc.ReadBool()
+			if err != nil {
+				err = msgp.WrapError(err, "MustChange")
+				return
+			}
+		case "pwby":
+			z.PasswordBy, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "PasswordBy")
+				return
+			}
+		case "pwat":
+			z.PasswordAt, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "PasswordAt")
+				return
+			}
 		case "role":
 			z.Role, err = dc.ReadString()
 			if err != nil {
@@ -160,9 +178,9 @@ func (z *User) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *User) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 16
+	// map header, size 19
 	// write "id"
-	err = en.Append(0xde, 0x0, 0x10, 0xa2, 0x69, 0x64)
+	err = en.Append(0xde, 0x0, 0x13, 0xa2, 0x69, 0x64)
 	if err != nil {
 		return
 	}
@@ -281,6 +299,36 @@ func (z *User) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Trained")
 		return
 	}
+	// write "mustchange"
+	err = en.Append(0xaa, 0x6d, 0x75, 0x73, 0x74, 0x63, 0x68, 0x61, 0x6e, 0x67, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteBool(z.MustChange)
+	if err != nil {
+		err = msgp.WrapError(err, "MustChange")
+		return
+	}
+	// write "pwby"
+	err = en.Append(0xa4, 0x70, 0x77, 0x62, 0x79)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.PasswordBy)
+	if err != nil {
+		err = msgp.WrapError(err, "PasswordBy")
+		return
+	}
+	// write "pwat"
+	err = en.Append(0xa4, 0x70, 0x77, 0x61, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.PasswordAt)
+	if err != nil {
+		err = msgp.WrapError(err, "PasswordAt")
+		return
+	}
 	// write "role"
 	err = en.Append(0xa4, 0x72, 0x6f, 0x6c, 0x65)
 	if err != nil {
@@ -334,9 +382,9 @@ func (z *User) EncodeMsg(en *msgp.Writer) (err error) {
 // MarshalMsg implements msgp.Marshaler
 func (z *User) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 16
+	// map header, size 19
 	// string "id"
-	o = append(o, 0xde, 0x0, 0x10, 0xa2, 0x69, 0x64)
+	o = append(o, 0xde, 0x0, 0x13, 0xa2, 0x69, 0x64)
 	o = msgp.AppendString(o, z.ID)
 	// string "name"
 	o = append(o, 0xa4, 0x6e, 0x61, 0x6d, 0x65)
@@ -371,6 +419,15 @@ func (z *User) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "trained"
 	o = append(o, 0xa7, 0x74, 0x72, 0x61, 0x69, 0x6e, 0x65, 0x64)
 	o = msgp.AppendInt64(o, z.Trained)
+	// string "mustchange"
+	o = append(o, 0xaa, 0x6d, 0x75, 0x73, 0x74, 0x63, 0x68, 0x61, 0x6e, 0x67, 0x65)
+	o = msgp.AppendBool(o, z.MustChange)
+	// string "pwby"
+	o = append(o, 0xa4, 0x70, 0x77, 0x62, 0x79)
+	o = msgp.AppendString(o, z.PasswordBy)
+	// string "pwat"
+	o = append(o, 0xa4, 0x70, 0x77, 0x61, 0x74)
+	o = msgp.AppendInt64(o, z.PasswordAt)
 	// string "role"
 	o = append(o, 0xa4, 0x72, 0x6f, 0x6c, 0x65)
 	o = msgp.AppendString(o, z.Role)
@@ -483,6 +540,24 @@ func (z *User) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Trained")
 				return
 			}
+		case "mustchange":
+			z.MustChange, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "MustChange")
+				return
+			}
+		case "pwby":
+			z.PasswordBy, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "PasswordBy")
+				return
+			}
+		case "pwat":
+			z.PasswordAt, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "PasswordAt")
+				return
+			}
 		case "role":
 			z.Role, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
@@ -538,7 +613,7 @@ func (z *User) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *User) Msgsize() (s int) {
-	s = 3 + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + msgp.StringPrefixSize + len(z.Name) + 5 + msgp.StringPrefixSize + len(z.Hash) + 8 + msgp.Int64Size + 9 + msgp.BoolSize + 11 + msgp.Int64Size + 12 + msgp.StringPrefixSize + len(z.DisabledReason) + 9 + msgp.Uint32Size + 12 + msgp.Int64Size + 10 + msgp.Int64Size + 8 + msgp.Int64Size + 8 + msgp.Int64Size + 5 + msgp.StringPrefixSize + len(z.Role) + 10 + msgp.StringPrefixSize + len(z.RoleGrant) + 8 + msgp.Int64Size + 5 + msgp.ArrayHeaderSize
+	s = 3 + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + msgp.StringPrefixSize + len(z.Name) + 5 + msgp.StringPrefixSize + len(z.Hash) + 8 + msgp.Int64Size + 9 + msgp.BoolSize + 11 + msgp.Int64Size + 12 + msgp.StringPrefixSize + len(z.DisabledReason) + 9 + msgp.Uint32Size + 12 + msgp.Int64Size + 10 + msgp.Int64Size + 8 + msgp.Int64Size + 8 + msgp.Int64Size + 11 + msgp.BoolSize + 5 + msgp.StringPrefixSize + len(z.PasswordBy) + 5 + msgp.Int64Size + 5 + msgp.StringPrefixSize + len(z.Role) + 10 + msgp.StringPrefixSize + len(z.RoleGrant) + 8 + msgp.Int64Size + 5 + msgp.ArrayHeaderSize
 	for za0001 := range z.Cameras {
 		s += msgp.StringPrefixSize + len(z.Cameras[za0001])
 	}
