@@ -230,7 +230,7 @@ func (s *Store) Authenticate(ctx context.Context, name string, pw []byte) (Princ
 		case !pwOK || cur.Hash != u.Hash:
 			reason = "wrong password"
 			cur.Failures++
-			if cur.Failures >= s.cfg.MaxFailures {
+			if s.cfg.MaxFailures > 0 && cur.Failures >= s.cfg.MaxFailures {
 				cur.LockedUntil = now.Add(s.cfg.LockFor).UnixNano()
 				cur.Failures = 0
 				reason = fmt.Sprintf("wrong password; locked for %s", s.cfg.LockFor)

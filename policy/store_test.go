@@ -403,6 +403,13 @@ func TestR22Authenticate(t *testing.T) {
 			t.Errorf("%q: %v", c.user, err)
 		}
 	}
+	for range 5 { // no account-wide lock by default (issue 12: the LAN page throttles per address × account)
+		e.s.Authenticate(ctx, "admin", []byte("nope"))
+	}
+	if _, err := e.s.Authenticate(ctx, "admin", []byte("admin-password-1")); err != nil {
+		t.Fatalf("default config locked the account: %v", err)
+	}
+	e.s.cfg.MaxFailures = 5 // the optional lock
 	for range 5 {
 		e.s.Authenticate(ctx, "admin", []byte("nope"))
 	}

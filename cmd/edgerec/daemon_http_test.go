@@ -122,22 +122,25 @@ lan: {listen: "127.0.0.1:18447"}
 	admin.must("POST", "/api/v1/setup", map[string]string{"code": setup[1], "user": "alice", "password": pw}, nil)
 	admin.must("POST", "/api/v1/login", map[string]string{"user": "alice", "password": pw}, nil)
 	var u struct{ ID string }
-	admin.must("POST", "/api/v1/users", map[string]string{"user": "bob", "password": pw}, &u)
+	const otp = "one-time from the admin"
+	admin.must("POST", "/api/v1/users", map[string]string{"user": "bob", "password": otp}, &u)
 	bobID := u.ID
 	admin.must("POST", "/api/v1/users/"+bobID+"/role", map[string]any{"role": "approver", "purpose": "staff", "validity_days": 30}, nil)
-	admin.must("POST", "/api/v1/users", map[string]string{"user": "oscar", "password": pw}, &u)
+	admin.must("POST", "/api/v1/users", map[string]string{"user": "oscar", "password": otp}, &u)
 	oscarID := u.ID
 	var rg struct{ ID string }
 	admin.must("POST", "/api/v1/users/"+oscarID+"/role", map[string]any{"role": "operator", "purpose": "staff", "validity_days": 30}, &rg)
 	admin.must("POST", "/api/v1/users/"+oscarID+"/training", map[string]string{"date": time.Now().Add(-48 * time.Hour).Format("2006-01-02")}, nil)
 	bob := newAPIClient(t, base)
-	bob.must("POST", "/api/v1/login", map[string]string{"user": "bob", "password": pw}, nil)
+	bob.must("POST", "/api/v1/login", map[string]string{"user": "bob", "password": otp}, nil)
+	bob.must("POST", "/api/v1/account/password", map[string]string{"old": otp, "password": pw}, nil) // issue 12: own password first
 	bob.must("POST", "/api/v1/grants/"+rg.ID+"/approve", map[string]any{}, nil)
 
 	time.Sleep(time.Until(recStart.Add(7 * time.Second)))
 	from, to := recStart.Add(2*time.Second), time.Now().Add(-2*time.Second)
 	oscar := newAPIClient(t, base)
-	oscar.must("POST", "/api/v1/login", map[string]string{"user": "oscar", "password": pw}, nil)
+	oscar.must("POST", "/api/v1/login", map[string]string{"user": "oscar", "password": otp}, nil)
+	oscar.must("POST", "/api/v1/account/password", map[string]string{"old": otp, "password": pw}, nil)
 	// Without a grant: refused.
 	if st := oscar.call("POST", "/api/v1/exports", map[string]any{"grant": "g-00000000000000000000", "camera": "cam1", "from": from, "to": to}, nil); st != http.StatusForbidden && st != http.StatusNotFound {
 		t.Fatalf("export without a grant: %d", st)

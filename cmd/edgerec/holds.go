@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -32,8 +33,19 @@ func applyHolds(ctx context.Context, ps *policy.Store, st *storage.Store, tracke
 		return
 	}
 	have := map[string]uint64{}
+	now := time.Now()
 	for _, h := range holds {
 		have[h.Ref] = h.ID
+		// A hold outlives its grant; past the review age it is shown as an
+		// alert (page, beacon, LED) until an approver releases or an
+		// operator renews it (R8, issue 12).
+		code := "hold.review:" + h.Ref
+		if age := now.Sub(h.Created); age > holdReviewAge {
+			tracker.Raise(code, health.SevWarning, fmt.Sprintf("legal hold %s on camera %s is %d days old: review it (an approver releases it)",
+				strings.SplitN(h.Ref, ":", 2)[0], h.Camera, int(age.Hours()/24)))
+		} else {
+			tracker.Resolve(code)
+		}
 	}
 	for i := range gs {
 		g := &gs[i]
@@ -62,9 +74,35 @@ func applyHolds(ctx context.Context, ps *policy.Store, st *storage.Store, tracke
 					log.Error("holds: release", "grant", g.ID, "camera", cam, "err", err)
 					continue
 				}
+				tracker.Resolve("hold.review:" + ref)
 				log.Info("legal hold released", "grant", g.ID, "camera", cam)
 				_, _ = ps.Audit(ctx, audit.Event{Actor: "device", Action: "hold.release", TargetKind: audit.KindCamera, Target: cam, Grant: g.ID, Result: audit.ResultOK})
 			}
+		}
+	}
+}
+
+// holdReviewAge is how old a legal hold may get before it raises a review
+// alert.
+const holdReviewAge = 90 * 24 * time.Hour
+
+// runStale disables stale accounts (R14) at start and then daily, audited
+// by the policy store as "system".
+func runStale(ctx context.Context, ps *policy.Store, log *slog.Logger) {
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	for {
+		ids, err := ps.DisableStale(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("stale accounts: review failed", "err", err)
+		case len(ids) > 0:
+			log.Warn("stale accounts disabled (R14)", "users", ids)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -55,6 +55,10 @@ func cliLogin(ctx context.Context, e *env, dir, user string) (*policy.Store, pol
 		ps.Close()
 		return nil, policy.Principal{}, fmt.Errorf("login as %q: %w", user, err)
 	}
+	if p.MustChange {
+		ps.Close()
+		return nil, policy.Principal{}, fmt.Errorf("login as %q: the password was set by an admin and is one-time: sign in on the LAN page and choose your own first", user)
+	}
 	return ps, p, nil
 }
 

@@ -109,7 +109,9 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		}
 	}()
 
-	ps, err := openPolicy(ctx, dc, log)
+	tracker := health.NewTracker(dc.DeviceID, version, nil)
+	relay := newSecurityRelay(tracker, log.With("part", "security"))
+	ps, err := openPolicy(ctx, dc, log, relay.policyEvent)
 	if err != nil {
 		return err
 	}
@@ -121,7 +123,6 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		}
 	}()
 
-	tracker := health.NewTracker(dc.DeviceID, version, nil)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -130,6 +131,8 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	defer auditDevice(context.WithoutCancel(ctx), ps, tracker, log, audit.Event{Action: "device.stop", TargetKind: audit.KindDevice, Result: "ok"})
 
 	up := startUplink(dc, tracker, ps, log)
+	wg.Add(1)
+	go func() { defer wg.Done(); relay.run(ctx, up) }()
 	if up != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); _ = up.Run(ctx) }()
@@ -163,7 +166,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	wiper = &daemonWiper{dataDir: dc.DataDir, deviceID: dc.DeviceID, cams: cams, stopAux: stopAux, store: store, ps: ps, up: up, shutdown: cancel, tracker: tracker, log: log}
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing},
-		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Logger: log.With("part", "web"),
+		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Alerts: relay, Logger: log.With("part", "web"),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
 				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by)
 				return doc, err
@@ -182,6 +185,8 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	go func() { defer wg.Done(); maintain(auxCtx, store, tracker, cams, dc, log) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); runHolds(auxCtx, ps, store, tracker, log.With("part", "holds")) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); runStale(auxCtx, ps, log.With("part", "review")) }()
 
 	select {
 	case <-srv.Ready():

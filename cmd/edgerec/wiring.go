@@ -19,7 +19,7 @@ import (
 
 // openPolicy opens the policy store (users, grants, audit) of a data dir,
 // provisioning it first for the demo.
-func openPolicy(ctx context.Context, dc daemonConfig, log *slog.Logger) (*policy.Store, error) {
+func openPolicy(ctx context.Context, dc daemonConfig, log *slog.Logger, security func(policy.SecurityEvent)) (*policy.Store, error) {
 	if dc.Demo {
 		if _, err := os.Stat(filepath.Join(dc.DataDir, policy.DBFile)); os.IsNotExist(err) {
 			if _, err := policy.Provision(ctx, dc.DataDir); err != nil {
@@ -31,7 +31,7 @@ func openPolicy(ctx context.Context, dc daemonConfig, log *slog.Logger) (*policy
 		DataDir:    dc.DataDir,
 		Limits:     grants.Limits{MaxValidity: dc.GrantMaxValidity},
 		StaleAfter: dc.StaleAfter,
-	}, policy.Deps{Log: log.With("part", "policy")})
+	}, policy.Deps{Log: log.With("part", "policy"), Security: security})
 	if err != nil {
 		return nil, fmt.Errorf("open policy store in %s: %w", dc.DataDir, err)
 	}
@@ -128,6 +128,65 @@ func pumpAudit(ctx context.Context, dataDir string, ps *policy.Store, up *uplink
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+// securityRelay carries security events of the policy store and the LAN
+// page (issue 12, R22, R24) upstream as events and onto the front panel. The
+// policy store is opened before the uplink, so the uplink is attached
+// later; events before that are logged and still audited. Sending happens
+// on its own goroutine: the callers (policy commits, logins) never block.
+type securityRelay struct {
+	tracker *health.Tracker
+	log     *slog.Logger
+	ch      chan uplink.Event
+}
+
+func newSecurityRelay(tracker *health.Tracker, log *slog.Logger) *securityRelay {
+	return &securityRelay{tracker: tracker, log: log, ch: make(chan uplink.Event, 256)}
+}
+
+// policyEvent is policy.Deps.Security.
+func (r *securityRelay) policyEvent(ev policy.SecurityEvent) {
+	val := int64(0)
+	if ev.OK {
+		val = 1
+	}
+	r.log.Warn("security event", "code", ev.Code, "actor", ev.Actor, "target", ev.Target, "ok", ev.OK)
+	r.send(uplink.Event{Kind: uplink.EventAccountSecurity, Code: ev.Code, Value: val, Count: 1, Time: ev.Time})
+}
+
+// LoginBurst is web.SecurityAlerts: an upstream login.burst event and a
+// front-panel warning that clears by itself after the window.
+func (r *securityRelay) LoginBurst(failures int, window time.Duration) {
+	r.tracker.Raise("login.burst", health.SevWarning, fmt.Sprintf("burst of failed logins on the LAN page (%d in %s)", failures, window))
+	time.AfterFunc(window, func() { r.tracker.Resolve("login.burst") })
+	r.send(uplink.Event{Kind: uplink.EventLoginBurst, Count: uint64(failures), Value: int64(window / time.Second)})
+}
+
+func (r *securityRelay) send(ev uplink.Event) {
+	select {
+	case r.ch <- ev:
+	default:
+		r.log.Error("security event dropped: relay queue full", "kind", ev.Kind, "code", ev.Code)
+	}
+}
+
+// run forwards queued events to up (nil: no uplink; events are dropped
+// after logging) until ctx ends.
+func (r *securityRelay) run(ctx context.Context, up *uplink.Uplink) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-r.ch:
+			if up == nil {
+				continue
+			}
+			if err := up.Event(ctx, ev); err != nil {
+				r.log.Error("security event not queued upstream", "kind", ev.Kind, "err", err)
+			}
 		}
 	}
 }

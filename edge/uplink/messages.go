@@ -27,6 +27,7 @@ const (
 	EventWipeCertificate     = wire.EvWipeCertificate
 	EventAlertRaised         = wire.EvAlertRaised
 	EventAlertResolved       = wire.EvAlertResolved
+	EventAccountSecurity     = wire.EvAccountSecurity
 )
 
 // Event is one fault or emergency to report upstream.
@@ -60,7 +61,7 @@ func defaultSeverity(kind string) health.Severity {
 	switch kind {
 	case wire.EvCameraLost, wire.EvDiskError, wire.EvTamper:
 		return health.SevCritical
-	case wire.EvImageHealth, wire.EvLoginBurst, wire.EvRetentionBelowFloor, wire.EvOutboxOverflow, wire.EvAlertRaised:
+	case wire.EvImageHealth, wire.EvLoginBurst, wire.EvRetentionBelowFloor, wire.EvOutboxOverflow, wire.EvAlertRaised, wire.EvAccountSecurity:
 		return health.SevWarning
 	}
 	return health.SevInfo

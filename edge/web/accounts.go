@@ -29,6 +29,7 @@ type Policy interface {
 	Approve(ctx context.Context, actorID, id string) (grants.Grant, error)
 	Deny(ctx context.Context, actorID, id, reason string) (grants.Grant, error)
 	Revoke(ctx context.Context, actorID, id, reason string) (grants.Grant, error)
+	ReleaseHold(ctx context.Context, actorID, id, reason string) (grants.Grant, error)
 	Grant(ctx context.Context, id string) (grants.Grant, error)
 	Grants(ctx context.Context) ([]grants.Grant, error)
 	UseGrant(ctx context.Context, id, actorID, action, camera string, from, to time.Time) error
@@ -57,8 +58,11 @@ type principal struct {
 	User    string    `json:"user"`
 	Role    perm.Role `json:"role"`
 	Trained bool      `json:"trained"`
+	// MustChange: the password was set by an admin; the account may only
+	// change it (policy.ErrMustChange). The page sends it to /account.
+	MustChange bool `json:"must_change"`
 }
 
 func principalFrom(p policy.Principal) principal {
-	return principal{ID: p.ID, User: p.Name, Role: p.Role, Trained: p.Trained}
+	return principal{ID: p.ID, User: p.Name, Role: p.Role, Trained: p.Trained, MustChange: p.MustChange}
 }

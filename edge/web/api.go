@@ -188,11 +188,12 @@ type loginResponse struct {
 	Role        perm.Role `json:"role"`
 	IdleTimeout int       `json:"idle_timeout_s"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	MustChange  bool      `json:"must_change"` // change the one-time password first (POST /api/v1/account/password)
 }
 
 func (s *Server) loginAnswer(w http.ResponseWriter, who principal) {
 	writeJSON(w, http.StatusOK, loginResponse{ID: who.ID, User: who.User, Role: who.Role,
-		IdleTimeout: int(sessionIdle / time.Second), ExpiresAt: s.now().Add(sessionAbsolute).UTC()})
+		IdleTimeout: int(sessionIdle / time.Second), ExpiresAt: s.now().Add(sessionAbsolute).UTC(), MustChange: who.MustChange})
 }
 
 func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request, _ principal) {
@@ -299,7 +300,9 @@ func (s *Server) apiMe(w http.ResponseWriter, r *http.Request, who principal) {
 				me.Permissions = append(me.Permissions, row.Perm)
 			}
 		case perm.Grant:
-			me.Grants = append(me.Grants, row.Perm)
+			if !who.MustChange {
+				me.Grants = append(me.Grants, row.Perm)
+			}
 		}
 	}
 	writeJSON(w, http.StatusOK, me)

@@ -161,6 +161,24 @@ func (s *Server) apiDeny(w http.ResponseWriter, r *http.Request, who principal) 
 	writeJSON(w, http.StatusOK, s.viewGrant(&g, s.userNames(r.Context())))
 }
 
+// apiReleaseHold: an approver who did not request it releases a legal hold
+// (R8), also after its grant expired; the daemon then releases the stored
+// hold. The store decides and audits a refusal.
+func (s *Server) apiReleaseHold(w http.ResponseWriter, r *http.Request, who principal) {
+	var req reasonRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	gid := r.PathValue("gid")
+	noteOf(r).grant = clip(gid, 64)
+	g, err := s.pol.ReleaseHold(r.Context(), who.ID, gid, req.Reason)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.viewGrant(&g, s.userNames(r.Context())))
+}
+
 // apiRevoke: the requester or a role with grants.revoke (the store decides
 // and audits a refusal).
 func (s *Server) apiRevoke(w http.ResponseWriter, r *http.Request, who principal) {

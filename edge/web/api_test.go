@@ -190,7 +190,7 @@ func TestR22LoginCookieAndThrottle(t *testing.T) {
 			t.Errorf("Set-Cookie %q lacks %s", raw, flag)
 		}
 	}
-	for i := range addrThrottlePolicy().free {
+	for i := range pairThrottlePolicy().free {
 		jsonError(t, e.loginJSON("admin", "wrong-password-"+string(rune('a'+i))), http.StatusUnauthorized)
 	}
 	resp = e.loginJSON("admin", testPassword)

@@ -96,6 +96,15 @@ func (s *Server) authorize(r *http.Request, rt route) decision {
 		camera = r.PathValue("id")
 	}
 	switch cell := s.matrix.Cell(who.Role, rt.need); {
+	case rt.need == perm.OwnAccountWrite:
+		// Every enabled account may change its own password, with a role or
+		// without (a new account must replace its one-time password first).
+		if err := s.pol.Check(r.Context(), who.ID, rt.need, ""); err != nil {
+			return decision{who: who, status: http.StatusForbidden, reason: err.Error()}
+		}
+		return decision{who: who}
+	case who.MustChange:
+		return decision{who: who, status: http.StatusForbidden, reason: "password change required"}
 	case who.Role == "":
 		return decision{who: who, status: http.StatusForbidden, reason: "no current role"}
 	case cell == perm.Grant && rt.viaGrant:

@@ -110,6 +110,12 @@ type Exports interface {
 	Open(ctx context.Context, id, part string) (io.ReadCloser, int64, error)
 }
 
+// SecurityAlerts is told of a burst of failed logins (R22): failures in
+// the burst and the window they were counted in.
+type SecurityAlerts interface {
+	LoginBurst(failures int, window time.Duration)
+}
+
 // Decommissioner wipes the device (R25) after the LAN page has checked and
 // audited the decommission grant. It returns the signed wipe certificate.
 type Decommissioner interface {

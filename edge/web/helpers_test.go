@@ -252,6 +252,7 @@ type envOptions struct {
 	allow   []netip.Prefix
 	decom   Decommissioner
 	armed   func() bool
+	alerts  SecurityAlerts
 }
 
 // minimalDeps is a real policy store in dir and an empty camera manager.
@@ -311,7 +312,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	clock := &fakeClock{}
 	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow, Site: "Branch 12", Filing: "GA-2026-0042"},
-		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: st, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Logger: log, Now: clock.Now})
+		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: st, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -448,6 +449,24 @@ func (e *testEnv) login(user, pw string) *http.Cookie {
 
 const testPassword = "correct horse battery"
 
+// testOneTime is the password an admin gives a new account; its owner
+// replaces it at first login (issue 12).
+const testOneTime = "one-time from the admin"
+
+// firstLogin signs name in with the one-time password and replaces it with
+// testPassword, as a new user does; it returns the session.
+func (e *testEnv) firstLogin(name string) *http.Cookie {
+	e.t.Helper()
+	resp := e.loginJSON(name, testOneTime)
+	body := readAll(e.t, resp)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"must_change":true`) {
+		e.t.Fatalf("first login %s: %d %s", name, resp.StatusCode, body)
+	}
+	c := sessionCookieOf(e.t, resp)
+	e.must(204, "POST", "/api/v1/account/password", passwordRequest{Old: testOneTime, Password: testPassword}, c, nil)
+	return c
+}
+
 // setupAdmin runs first-run setup with the code and returns the admin's
 // session.
 func (e *testEnv) setupAdmin() *http.Cookie {
@@ -480,7 +499,7 @@ func (e *testEnv) makeTeam() team {
 	tm.ids["admin"] = me.ID
 	create := func(name string) string {
 		var out map[string]string
-		e.must(201, "POST", "/api/v1/users", createUserRequest{User: name, Password: testPassword}, admin, &out)
+		e.must(201, "POST", "/api/v1/users", createUserRequest{User: name, Password: testOneTime}, admin, &out)
 		tm.ids[name] = out["id"]
 		return out["id"]
 	}
@@ -490,7 +509,7 @@ func (e *testEnv) makeTeam() team {
 	if g.State != "approved" {
 		e.t.Fatalf("first approver not bootstrapped: %+v", g)
 	}
-	tm.cookies["approver"] = e.login("approver", testPassword)
+	tm.cookies["approver"] = e.firstLogin("approver")
 	for _, r := range []struct{ name, role string }{{"installer", "installer"}, {"operator", "operator"}, {"auditor", "auditor"}, {"approver2", "approver"}} {
 		id := create(r.name)
 		e.must(201, "POST", "/api/v1/users/"+id+"/role", roleRequest{Role: r.role}, admin, &g)
@@ -498,7 +517,7 @@ func (e *testEnv) makeTeam() team {
 		if r.role == "operator" {
 			e.must(204, "POST", "/api/v1/users/"+id+"/training", trainingRequest{Date: time.Now().UTC().Format(time.DateOnly)}, admin, nil)
 		}
-		tm.cookies[r.name] = e.login(r.name, testPassword)
+		tm.cookies[r.name] = e.firstLogin(r.name)
 	}
 	return tm
 }

@@ -133,15 +133,22 @@ type loginResult struct {
 // argon2id check, throttle bookkeeping, session and cookie. R22.
 func (s *Server) login(w http.ResponseWriter, r *http.Request, req loginRequest) loginResult {
 	addr, _ := remoteAddr(r)
-	ak, uk := addrKey(addr), userKey(req.User)
+	ak := addrKey(addr)
+	pk := pairKey(ak, req.User)
 
 	throttled := func() (loginResult, bool) {
-		wait := max(s.addrT.wait(ak), s.userT.wait(uk))
+		pw, aw := s.pairT.wait(pk), s.addrT.wait(ak)
+		wait := max(pw, aw)
 		if wait <= 0 {
 			return loginResult{}, false
 		}
 		s.log.Warn("web: login throttled", "user", req.User, "addr", r.RemoteAddr, "retry_after", wait.Round(time.Second))
-		return loginResult{status: http.StatusTooManyRequests, msg: "too many failed logins; try again later", retryAfter: wait}, true
+		until := s.now().Add(wait).UTC().Format("15:04:05 MST")
+		msg := "too many failed logins for this account from your address; locked until " + until + " (other addresses are not affected)"
+		if aw > pw {
+			msg = "too many failed logins from your address; locked until " + until
+		}
+		return loginResult{status: http.StatusTooManyRequests, msg: msg, retryAfter: wait}, true
 	}
 	// Check before queueing (a locked client costs no KDF run) and again
 	// inside the critical section, so parallel attempts see each other's
@@ -164,7 +171,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, req loginRequest)
 	var aBurst, uBurst bool
 	if errors.Is(err, policy.ErrBadCredentials) {
 		aLock, aBurst = s.addrT.fail(ak)
-		uLock, uBurst = s.userT.fail(uk)
+		uLock, uBurst = s.pairT.fail(pk)
 	}
 	<-s.hashSem
 
@@ -180,18 +187,21 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, req loginRequest)
 		return loginResult{status: http.StatusInternalServerError, msg: "internal error"}
 	}
 
-	s.addrT.reset(ak)
-	s.userT.reset(uk)
+	s.pairT.reset(pk) // only this address × account: the address's count stays
 	return s.startSession(w, r, who)
 }
 
 // loginBurst raises the R22 event for a burst of failed logins: a warning
-// log record (kind=login_burst, which the uplink forwards as an event) and
-// an audit record.
+// log record, Deps.Alerts (the daemon: upstream login.burst event and a
+// front-panel alert) and an audit record.
 func (s *Server) loginBurst(r *http.Request, user string, aLock, uLock time.Duration) {
 	s.log.Warn("web: failed-login burst", "kind", "login_burst", "user", user, "addr", r.RemoteAddr,
 		"address_locked_for", aLock, "account_locked_for", uLock)
 	s.met.loginBursts.Inc()
+	if s.deps.Alerts != nil {
+		p := pairThrottlePolicy()
+		s.deps.Alerts.LoginBurst(p.free+1, p.forget)
+	}
 	_, err := s.pol.Audit(context.WithoutCancel(r.Context()), audit.Event{Actor: policy.ActorAnonymous, Action: "login.burst",
 		TargetKind: audit.KindDevice, Result: audit.ResultDenied,
 		Detail: clip(fmt.Sprintf("burst of failed logins from %s (account locked %s, address locked %s)", r.RemoteAddr, uLock, aLock), 500)})

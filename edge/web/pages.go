@@ -215,6 +215,10 @@ func (s *Server) pageIndex(w http.ResponseWriter, r *http.Request, who principal
 		s.render(w, r, http.StatusOK, "login.html", lv)
 		return
 	}
+	if who.MustChange {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
 	nav := s.nav(r.Context(), who)
 	if s.pol.Check(r.Context(), who.ID, perm.HealthRead, "") != nil {
 		s.render(w, r, http.StatusForbidden, "error.html", errorView{Device: s.cfg.DeviceID, Who: who, Nav: nav,
@@ -259,7 +263,11 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request, _ principal) 
 	view.User = req.User
 	res := s.login(w, r, req)
 	if res.status == 0 {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+		to := "/"
+		if res.who.MustChange {
+			to = "/account"
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
 	view.Error = "Invalid user name or password."

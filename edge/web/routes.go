@@ -53,6 +53,7 @@ func (s *Server) routes() []route {
 		api("POST /api/v1/grants/{gid}/approve", perm.GrantsApprove, s.apiApprove).audited("grants.approve", kGrant),
 		api("POST /api/v1/grants/{gid}/deny", perm.GrantsApprove, s.apiDeny).audited("grants.deny", kGrant),
 		api("POST /api/v1/grants/{gid}/revoke", permSession, s.apiRevoke).audited("grants.revoke", kGrant),
+		api("POST /api/v1/grants/{gid}/release", perm.GrantsApprove, s.apiReleaseHold).audited("hold.release", kGrant),
 
 		// Exports (R17).
 		api("GET /api/v1/exports", perm.Export, s.apiExports).grant(),

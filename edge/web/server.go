@@ -63,6 +63,10 @@ type Deps struct {
 	// secrets, users without password hashes, audit log; no video, no
 	// keys) for the named admin. nil = 503.
 	Backup func(ctx context.Context, by string) ([]byte, error)
+	// Alerts receives the page's security events (R22, R24): the daemon
+	// sends them upstream and shows them on the front panel. nil = logs
+	// and audit records only.
+	Alerts SecurityAlerts
 	Logger *slog.Logger     // nil discards
 	Now    func() time.Time // nil means time.Now
 }
@@ -86,8 +90,8 @@ type Server struct {
 	cert  *deviceCert
 	tls   *tls.Config
 	sess  *sessions
-	addrT *throttle
-	userT *throttle
+	addrT *throttle // per address, all accounts
+	pairT *throttle // per address × account
 	setup *setupCode
 	denyL *rate.Limiter // bounds audit records for anonymous refusals
 	seen  *viewCoalescer
@@ -148,7 +152,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		now:     now,
 		sess:    newSessions(now),
 		addrT:   newThrottle(addrThrottlePolicy(), now),
-		userT:   newThrottle(userThrottlePolicy(), now),
+		pairT:   newThrottle(pairThrottlePolicy(), now),
 		denyL:   rate.NewLimiter(rate.Every(2*time.Second), 30),
 		seen:    newViewCoalescer(now),
 		hashSem: make(chan struct{}, 1),

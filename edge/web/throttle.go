@@ -20,14 +20,20 @@ type throttlePolicy struct {
 	maxKeys int
 }
 
-// Addresses get fewer free attempts than accounts: an account lock hits the
-// legitimate technician too, so it engages later.
-func addrThrottlePolicy() throttlePolicy {
+// Failed logins are counted per address × account (pairThrottlePolicy) and
+// per address over all accounts (addrThrottlePolicy, password spraying).
+// There is no account-wide lock: it would let anyone on the LAN keep any
+// account — the only admin included — locked out (issue 12, R22); an
+// address that never failed for an account is never locked for it by
+// somebody else's failures. A successful login clears only its own
+// address × account key, so a valid account does not wash another
+// account's failures away.
+func pairThrottlePolicy() throttlePolicy {
 	return throttlePolicy{free: 5, base: time.Second, max: 15 * time.Minute, forget: time.Hour, maxKeys: 4096}
 }
 
-func userThrottlePolicy() throttlePolicy {
-	return throttlePolicy{free: 10, base: time.Second, max: 15 * time.Minute, forget: time.Hour, maxKeys: 1024}
+func addrThrottlePolicy() throttlePolicy {
+	return throttlePolicy{free: 20, base: time.Second, max: 15 * time.Minute, forget: time.Hour, maxKeys: 4096}
 }
 
 type throttleEntry struct {
@@ -132,7 +138,7 @@ func addrKey(a netip.Addr) string {
 	return a.String()
 }
 
-// userKey is the throttle key of an account name as typed.
-func userKey(user string) string {
-	return strings.ToLower(user)
+// pairKey is the throttle key of an address and an account name as typed.
+func pairKey(addr, user string) string {
+	return addr + "|" + strings.ToLower(user)
 }

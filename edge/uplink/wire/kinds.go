@@ -116,6 +116,7 @@ const (
 	EvOutboxOverflow      = "outbox.overflow"
 	EvAlertRaised         = "alert.raised"
 	EvAlertResolved       = "alert.resolved"
+	EvAccountSecurity     = "account.security"
 )
 
 // EventKinds lists the closed set of event kinds.
@@ -123,6 +124,7 @@ var EventKinds = []string{
 	EvCameraLost, EvCameraRestored, EvImageHealth, EvDiskError, EvTamper,
 	EvLoginBurst, EvRetentionBelowFloor, EvRetentionRestored,
 	EvWipeCertificate, EvOutboxOverflow, EvAlertRaised, EvAlertResolved,
+	EvAccountSecurity,
 }
 
 // KnownEventKind reports whether kind is in EventKinds.

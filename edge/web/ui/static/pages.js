@@ -619,7 +619,11 @@
   pages.account = function () {
     $("password-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
-      api("POST", "/api/v1/account/password", formJSON(this)).then(function () { say("Password changed.", true); ev.target.reset(); }).catch(fail);
+      api("POST", "/api/v1/account/password", formJSON(this)).then(function () {
+        say("Password changed.", true);
+        ev.target.reset();
+        if (me && me.must_change) { window.location.href = "/"; } // the one-time password is gone: on to the dashboard
+      }).catch(fail);
     });
   };
 
