@@ -2,6 +2,6 @@
 // hal/camera (V4L2), hal/gpio (status LED, tamper switch, wipe button),
 // hal/board (model, temperature, throttling, watchdog, clock sync) and
 // hal/blockdev (discard ioctls). hal imports nothing from edge, storage or
-// policy (DESIGN.md §3; cmd/edgerec's layering test checks it). The
+// policy (README design §3; cmd/edgerec's layering test checks it). The
 // subpackages arrive with the issues that need them.
 package hal

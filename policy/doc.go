@@ -1,6 +1,6 @@
 // Package policy holds the rules of the product and the store of people and
 // permissions. It imports nothing from edge, hal or storage and never
-// net/http (DESIGN.md §3; cmd/edgerec's layering test and this package's
+// net/http (README design §3; cmd/edgerec's layering test and this package's
 // TestLayeringPolicy check it).
 //
 // Subpackages, each owning one thing:

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestLayeringPolicy: DESIGN §3 — nothing under policy/ depends on edge,
+// TestLayeringPolicy: README design §3 — nothing under policy/ depends on edge,
 // hal, storage, cmd or net/http.
 func TestLayeringPolicy(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/edgerec/edgerec/policy/...").CombinedOutput()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# V4L2 without hardware (issue 4, D2; DESIGN.md §6): boots Debian's arm64
+# V4L2 without hardware (issue 4, D2; README design §6): boots Debian's arm64
 # kernel in qemu-system-aarch64 with an initramfs holding busybox-static,
 # the vivid test driver and every module it needs, and the static arm64
 # edgerec; /init loads vivid (which gives /dev/video0 with a test pattern)

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// DESIGN §3: storage imports no edge/ or policy/ package.
+// README design §3: storage imports no edge/ or policy/ package.
 func TestLayeringNoEdgeOrPolicy(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/edgerec/edgerec/storage/...").CombinedOutput()
 	if err != nil {

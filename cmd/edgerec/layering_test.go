@@ -18,7 +18,7 @@ type layerRule struct {
 	Why    string
 }
 
-// layerRules are DESIGN.md §3's layering, plus D6 (metadata-only uplink).
+// layerRules are README design §3's layering, plus D6 (metadata-only uplink).
 var layerRules = []layerRule{
 	{From: module + "/hal", Forbid: []string{module + "/edge", module + "/storage", module + "/policy"}, Why: "hal imports no edge, storage or policy"},
 	{From: module + "/storage", Forbid: []string{module + "/edge", module + "/policy"}, Why: "storage imports no edge or policy"},
@@ -80,7 +80,7 @@ func listDeps(t *testing.T) []pkgDeps {
 	return pkgs
 }
 
-// TestLayering checks DESIGN.md §3 on the real import graph (transitive).
+// TestLayering checks README design §3 on the real import graph (transitive).
 func TestLayering(t *testing.T) {
 	for _, v := range violations(listDeps(t)) {
 		t.Error(v)

@@ -385,7 +385,7 @@ func TestParseLimits(t *testing.T) {
 	}
 }
 
-// testdata/good.yaml is the documented example (DESIGN §5 shape, flow style).
+// testdata/good.yaml is the documented example (README design §5 shape, flow style).
 func TestExampleFile(t *testing.T) {
 	c, err := Load("testdata/good.yaml")
 	if err != nil {

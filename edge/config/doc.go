@@ -1,5 +1,5 @@
 // Package config owns edgerec.yaml, the device's one configuration file
-// (DESIGN §5): its Go types, strict parsing and validation, and the demo
+// (README design §5): its Go types, strict parsing and validation, and the demo
 // configuration of `edgerec run --demo`.
 //
 // # Parsing

@@ -16,7 +16,7 @@ import (
 	"github.com/edgerec/edgerec/policy/rules"
 )
 
-// Config is the whole edgerec.yaml (DESIGN §5).
+// Config is the whole edgerec.yaml (README design §5).
 type Config struct {
 	Device  Device   `yaml:"device"`
 	Storage Storage  `yaml:"storage"`

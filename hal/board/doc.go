@@ -11,5 +11,5 @@
 // (ErrUnknown), never a crash: the same binary runs on a Pi, a PC and in
 // CI.
 //
-// It imports nothing from edge, storage or policy (DESIGN.md §3).
+// It imports nothing from edge, storage or policy (README design §3).
 package board

@@ -19,5 +19,5 @@
 // The driver needs cgo and Linux. Without them it would vanish silently, so
 // this package's List and Open then fail with ErrUnsupported instead.
 //
-// hal imports nothing from edge, storage or policy (DESIGN.md §3).
+// hal imports nothing from edge, storage or policy (README design §3).
 package camera

@@ -25,5 +25,5 @@
 // know) New returns a GPIO whose Available is false and whose Note says
 // so; Run then only waits for its context. That is not an error.
 //
-// It imports nothing from edge, storage or policy (DESIGN.md §3).
+// It imports nothing from edge, storage or policy (README design §3).
 package gpio

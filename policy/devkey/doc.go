@@ -1,7 +1,7 @@
 // Package devkey owns the device signing key: an ed25519 key pair created
 // once at provisioning and used to sign audit checkpoints and head seals
 // (policy/audit), and by the composition root for export manifests and wipe
-// certificates (DESIGN §5, R17, R25).
+// certificates (README design §5, R17, R25).
 //
 // Files, in the data directory (next to storage's index.db and keys/, which
 // this package never touches):

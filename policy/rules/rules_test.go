@@ -138,7 +138,7 @@ func TestR6RetentionClamp(t *testing.T) {
 	}
 }
 
-// DESIGN §3: policy imports no edge, hal, storage or net/http.
+// README design §3: policy imports no edge, hal, storage or net/http.
 func TestLayering(t *testing.T) {
 	p, err := build.ImportDir(".", 0)
 	if err != nil {
