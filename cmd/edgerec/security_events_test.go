@@ -76,7 +76,7 @@ uplink:
 	admin.must("POST", "/api/v1/users", map[string]string{"user": "bob", "password": otp}, &u)
 	bob := u.ID
 	admin.must("POST", "/api/v1/users/"+bob+"/role", map[string]any{"role": "approver", "purpose": "staff", "validity_days": 30}, nil) // bootstrap_used
-	admin.must("POST", "/api/v1/users/"+bob+"/password", map[string]string{"password": "reset by alice"}, nil)                          // password_reset (+ role revoked)
+	admin.must("POST", "/api/v1/users/"+bob+"/password", map[string]string{"password": "reset by alice"}, nil)                         // password_reset (+ role revoked)
 	admin.must("POST", "/api/v1/users", map[string]string{"user": "puppet", "password": otp}, &u)
 	admin.must("POST", "/api/v1/users/"+u.ID+"/role", map[string]any{"role": "approver", "purpose": "puppet", "validity_days": 30}, &g)
 	if st := admin.call("POST", "/api/v1/grants/"+g.ID+"/approve", map[string]any{}, nil); st < 400 {
