@@ -92,7 +92,7 @@ func TestTwoViewersShareOneReader(t *testing.T) {
 			t.Fatal(err)
 		}
 		<-gathered
-		ans, err := s.Offer(ctx, "cam1", "viewer", pc.LocalDescription().SDP)
+		ans, err := s.Offer(ctx, "cam1", Viewer{User: "viewer"}, pc.LocalDescription().SDP)
 		if err != nil {
 			t.Fatalf("offer %d: %v", i, err)
 		}
@@ -135,7 +135,7 @@ func TestTwoViewersShareOneReader(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Error("hub reader not closed after the last viewer")
 	}
-	if _, err := s.Offer(ctx, "nope", "viewer", pcs[0].LocalDescription().SDP); err == nil {
+	if _, err := s.Offer(ctx, "nope", Viewer{User: "viewer"}, pcs[0].LocalDescription().SDP); err == nil {
 		t.Error("offer for an unknown camera accepted")
 	}
 }

@@ -57,6 +57,9 @@ type principal struct {
 	User    string    `json:"user"`
 	Role    perm.Role `json:"role"`
 	Trained bool      `json:"trained"`
+	// session is the ref of the login session the request came with ("" for
+	// public routes); live views are bound to it.
+	session string
 }
 
 func principalFrom(p policy.Principal) principal {
