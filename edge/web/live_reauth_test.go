@@ -248,6 +248,18 @@ func TestLiveViewReauthorized(t *testing.T) {
 		e.must(204, "POST", "/api/v1/logout", nil, c, nil)
 	}, "logout")
 
+	// The closings the users caused themselves carry them as the actor,
+	// the others "system".
+	for name, actor := range map[string]string{"op-logout": tm.ids["op-logout"], "op-reset": "system", "op-untrained": "system"} {
+		found := false
+		for _, s := range e.liveStops(tm.ids[name]) {
+			found = found || strings.HasPrefix(s, actor+": ")
+		}
+		if !found {
+			t.Errorf("%s: no live.stop with actor %s: %q", name, actor, e.liveStops(tm.ids[name]))
+		}
+	}
+
 	// A change made outside the LAN page (the policy store itself, as the
 	// CLI or an expiring role would): only the periodic re-check sees it.
 	step("op-offline-untrained", "operator", func(id string, _ *http.Cookie) {
@@ -351,6 +363,13 @@ func TestSessionCapNoEviction(t *testing.T) {
 	}
 	for _, name := range []string{"admin", "approver", "installer", "auditor", "approver2"} {
 		e.must(200, "GET", "/api/v1/me", nil, tm.cookies[name], nil)
+	}
+	refused := false
+	for _, r := range e.audit() {
+		refused = refused || (r.Action == "login" && r.Result == "denied" && strings.Contains(r.Detail, "session limit"))
+	}
+	if !refused {
+		t.Error("the refused login is not audited")
 	}
 	for i, c := range everyone {
 		if got := e.jdo("GET", "/api/v1/me", nil, c, nil); got != http.StatusOK {
