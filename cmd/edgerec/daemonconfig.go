@@ -79,8 +79,11 @@ func fromConfig(c *config.Config, path string) (daemonConfig, error) {
 		FlushInterval:  c.Storage.FlushInterval.D(),
 		RetentionFloor: c.Retention().WithDefaults().Floor,
 		Listen:         c.LAN.Listen,
-		Config:         c,
-		ConfigPath:     path,
+
+		LiveMaxPerUser:  c.LAN.LiveMaxPerUser,
+		LiveMaxDuration: c.LAN.LiveMaxDuration.D(),
+		Config:          c,
+		ConfigPath:      path,
 
 		GrantMaxValidity: c.Policy.GrantMaxValidity.D(),
 		StaleAfter:       time.Duration(c.Policy.StaleAccountDays) * 24 * time.Hour,

@@ -33,7 +33,11 @@ type daemonConfig struct {
 	RetentionFloor time.Duration
 	Listen         string
 	Allowlist      []netip.Prefix
-	Demo           bool
+	// LiveMaxPerUser and LiveMaxDuration bound live views (lan.*; 0 = the
+	// packages' defaults).
+	LiveMaxPerUser  int
+	LiveMaxDuration time.Duration
+	Demo            bool
 	// Config is the validated config the cameras come from; ConfigPath is
 	// where changes made on the LAN page are written ("" = not written).
 	Config        *config.Config
@@ -151,7 +155,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	defer cams.Wait()
 	defer cancel()
 
-	live, err := live.New(live.Config{AllowLoopback: loopbackListen(dc.Listen), LAN: dc.Allowlist}, live.Deps{Source: liveSource{cams}, Logger: log.With("part", "live")})
+	live, err := live.New(live.Config{AllowLoopback: loopbackListen(dc.Listen), LAN: dc.Allowlist, MaxPerViewer: dc.LiveMaxPerUser}, live.Deps{Source: liveSource{cams}, Logger: log.With("part", "live")})
 	if err != nil {
 		return fmt.Errorf("live view: %w", err)
 	}
@@ -165,7 +169,8 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	auxCtx, stopAux := context.WithCancel(ctx)
 	wiper = &daemonWiper{dataDir: dc.DataDir, deviceID: dc.DeviceID, cams: cams, stopAux: stopAux, store: store, ps: ps, up: up, shutdown: cancel, tracker: tracker, log: log}
 
-	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing},
+	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing,
+		LiveMaxDuration: dc.LiveMaxDuration},
 		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Alerts: relay, Logger: log.With("part", "web"),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
 				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by)

@@ -80,6 +80,13 @@ func TestParseGood(t *testing.T) {
 	if c.Uplink == nil || c.Uplink.TopicPrefix != "edgerec" || c.Uplink.BeaconInterval.D() != time.Minute {
 		t.Fatalf("uplink: %+v", c.Uplink)
 	}
+	if c.LAN.LiveMaxPerUser != DefaultLiveMaxPerUser || c.LAN.LiveMaxDuration.D() != 30*time.Minute {
+		t.Fatalf("lan live defaults: %+v", c.LAN)
+	}
+	if c, err := Parse([]byte(strings.Replace(base, `allowlist: ["192.168.1.0/24"]`, "allowlist: [\"192.168.1.0/24\"]\n  live_max_per_user: 3\n  live_max_duration: 1h", 1)), "x.yaml"); err != nil ||
+		c.LAN.LiveMaxPerUser != 3 || c.LAN.LiveMaxDuration.D() != time.Hour {
+		t.Fatalf("lan live settings: %v %+v", err, c)
+	}
 	if c.RingPath() != "/data/edgerec/ring" {
 		t.Fatal(c.RingPath())
 	}
@@ -178,6 +185,14 @@ func TestParseErrors(t *testing.T) {
 		{"mask-dup-name", "name: door", "name: window", `edgerec.yaml: line 22: cameras[0].masks[1].name: mask "window": name also used by masks[0]`},
 		{"listen", `listen: "127.0.0.1:8443"`, `listen: "127.0.0.1"`, `edgerec.yaml: line 29: lan.listen: "127.0.0.1" is not host:port`},
 		{"allowlist", `allowlist: ["192.168.1.0/24"]`, `allowlist: ["192.168.1.0/24", "192.168.300.0/24"]`, `edgerec.yaml: line 30: lan.allowlist[1]: "192.168.300.0/24" is not an IP address or CIDR`},
+		// R18, issue 12: live view limits.
+		{"live-per-user-zero", `allowlist: ["192.168.1.0/24"]`, "allowlist: [\"192.168.1.0/24\"]\n  live_max_per_user: -1", `edgerec.yaml: line 31: lan.live_max_per_user: -1 outside 1..8 (the device-wide live view limit)`},
+		{"live-per-user-above-device", `allowlist: ["192.168.1.0/24"]`, "allowlist: [\"192.168.1.0/24\"]\n  live_max_per_user: 9", `edgerec.yaml: line 31: lan.live_max_per_user: 9 outside 1..8`},
+		{"live-per-user-type", `allowlist: ["192.168.1.0/24"]`, "allowlist: [\"192.168.1.0/24\"]\n  live_max_per_user: two", `edgerec.yaml: line 31: lan.live_max_per_user: want a whole number`},
+		{"live-duration-short", `allowlist: ["192.168.1.0/24"]`, "allowlist: [\"192.168.1.0/24\"]\n  live_max_duration: 10s", `edgerec.yaml: line 31: lan.live_max_duration: 10s outside 1m..4h`},
+		{"live-duration-long", `allowlist: ["192.168.1.0/24"]`, "allowlist: [\"192.168.1.0/24\"]\n  live_max_duration: 1d", `edgerec.yaml: line 31: lan.live_max_duration: 1d outside 1m..4h`},
+		{"live-duration-bad", `allowlist: ["192.168.1.0/24"]`, "allowlist: [\"192.168.1.0/24\"]\n  live_max_duration: forever", `edgerec.yaml: line 31: lan.live_max_duration: invalid duration "forever"`},
+		{"live-unknown-key", `allowlist: ["192.168.1.0/24"]`, "allowlist: [\"192.168.1.0/24\"]\n  live_max: 3", `edgerec.yaml: line 31: lan: unknown key "live_max"`},
 		{"plaintext-mqtt", `broker: "mqtts://`, `broker: "mqtt://`, `edgerec.yaml: line 32: uplink.broker: plain mqtt:// sends metadata unencrypted; use mqtts:// or set allow_plaintext: true (R20)`},
 		{"broker-scheme", `broker: "mqtts://`, `broker: "http://`, `edgerec.yaml: line 32: uplink.broker: unknown broker scheme "http" (want mqtts or mqtt)`},
 		{"gpio-dup", "tamper: GPIO27", "tamper: GPIO17", `edgerec.yaml: line 34: gpio.tamper: GPIO17 is also gpio.status_led`},

@@ -30,7 +30,8 @@
 // retention 30d..90d (rules.DefaultFloor/DefaultCeiling), grant_max_validity
 // 72h, stale_account_days 90; camera name = id, bitrate_kbps 1500,
 // keyframe_interval 2s, retention = the policy floor, mask style fill;
-// lan.listen 127.0.0.1:8443, empty allowlist = any address; no uplink section
+// lan.listen 127.0.0.1:8443, empty allowlist = any address,
+// live_max_per_user 2, live_max_duration 30m; no uplink section
 // = no uplink, otherwise topic_prefix edgerec and beacon_interval 60s; gpio
 // pins empty = not fitted.
 //
@@ -46,6 +47,8 @@
 // bitrate 64..50000 kbps; keyframe interval 200ms..10s; masks per
 // mask.Validate with unique names per camera (R2); lan.listen host:port
 // with an IP host (or empty, or localhost); allowlist entries IPs or CIDRs;
+// lan.live_max_per_user 1..8 (the device-wide live view limit),
+// lan.live_max_duration 1m..4h (R18);
 // uplink broker mqtts://, or mqtt:// only with allow_plaintext: true
 // (R20); cert and key together; TLS files absolute paths; beacon interval
 // 5s..1h; GPIO names like GPIO17, each pin used once.

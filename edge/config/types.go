@@ -108,6 +108,12 @@ func (c Camera) MaskList() []mask.Mask {
 type LAN struct {
 	Listen    string   `yaml:"listen"`
 	Allowlist []string `yaml:"allowlist,omitempty"` // CIDRs or IPs; empty = any address (R21)
+	// LiveMaxPerUser bounds one user's concurrent live views (R18; the
+	// device-wide limit is 8). Default 2, 1..8.
+	LiveMaxPerUser int `yaml:"live_max_per_user,omitempty"`
+	// LiveMaxDuration closes a live view after this long (R18). Default
+	// 30m, 1m..4h.
+	LiveMaxDuration Duration `yaml:"live_max_duration,omitempty"`
 }
 
 // Uplink is the metadata-only MQTT uplink (D6).

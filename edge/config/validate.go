@@ -28,7 +28,11 @@ const (
 	DefaultBeaconInterval   = Duration(60 * time.Second)
 	DefaultTopicPrefix      = "edgerec"
 	DefaultListen           = "127.0.0.1:8443"
-	MinRingSize             = Size(16 << 20)
+	DefaultLiveMaxPerUser   = 2
+	DefaultLiveMaxDuration  = Duration(30 * time.Minute)
+	// MaxLiveViewers is the device-wide live view limit (edge/live).
+	MaxLiveViewers = 8
+	MinRingSize    = Size(16 << 20)
 )
 
 func (c *Config) applyDefaults() {
@@ -79,6 +83,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.LAN.Listen == "" {
 		c.LAN.Listen = DefaultListen
+	}
+	if c.LAN.LiveMaxPerUser == 0 {
+		c.LAN.LiveMaxPerUser = DefaultLiveMaxPerUser
+	}
+	if c.LAN.LiveMaxDuration == 0 {
+		c.LAN.LiveMaxDuration = DefaultLiveMaxDuration
 	}
 	if u := c.Uplink; u != nil {
 		if u.TopicPrefix == "" {
@@ -363,6 +373,12 @@ func (c *Config) validateLAN() *fieldError {
 			continue
 		}
 		return ferr(fmt.Sprintf("lan.allowlist[%d]", i), "%q is not an IP address or CIDR", a)
+	}
+	if n := c.LAN.LiveMaxPerUser; n < 1 || n > MaxLiveViewers {
+		return ferr("lan.live_max_per_user", "%d outside 1..%d (the device-wide live view limit)", n, MaxLiveViewers)
+	}
+	if d := c.LAN.LiveMaxDuration; d < Duration(time.Minute) || d > Duration(4*time.Hour) {
+		return ferr("lan.live_max_duration", "%s outside 1m..4h", d)
 	}
 	return nil
 }

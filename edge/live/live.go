@@ -37,6 +37,8 @@ type Source interface {
 var (
 	ErrUnknownCamera  = errors.New("live: unknown camera")
 	ErrTooManyViewers = errors.New("live: too many viewers")
+	// ErrViewerLimit: this viewer (user) already has MaxPerViewer sessions.
+	ErrViewerLimit    = errors.New("live: per-user live view limit reached")
 	ErrUnknownSession = errors.New("live: unknown session")
 	ErrClosed         = errors.New("live: server closed")
 )
@@ -53,6 +55,10 @@ type Config struct {
 	UDPPortMin, UDPPortMax uint16
 	// MaxViewers bounds concurrent sessions over all cameras (default 8).
 	MaxViewers int
+	// MaxPerViewer bounds the concurrent sessions of one viewer (user), so
+	// that one account cannot take every slot (default 2, at most
+	// MaxViewers).
+	MaxPerViewer int
 	// ConnectTimeout closes a session that has not connected (default 20s).
 	ConnectTimeout time.Duration
 	// FeedDepth is the hub reader's queue in access units (default 30).
@@ -63,6 +69,23 @@ type Config struct {
 type Deps struct {
 	Source Source
 	Logger *slog.Logger
+	Now    func() time.Time // nil means time.Now; stamps SessionInfo.Started
+}
+
+// Viewer names who opens a session: the user id and an opaque handle of
+// the login session it was opened under (the web layer re-checks both
+// while the session runs; live only stores them).
+type Viewer struct {
+	User    string
+	Session string
+}
+
+// SessionInfo describes one running session (Sessions).
+type SessionInfo struct {
+	ID      string
+	Camera  string
+	Viewer  Viewer
+	Started time.Time
 }
 
 // Answer is the result of an accepted offer.
@@ -83,6 +106,7 @@ type Server struct {
 	cfg Config
 	src Source
 	log *slog.Logger
+	now func() time.Time
 	api *webrtc.API
 
 	mu       sync.Mutex
@@ -102,10 +126,12 @@ type channel struct {
 }
 
 type session struct {
-	id, cam, viewer string
-	pc              *webrtc.PeerConnection
-	ch              *channel
-	once            sync.Once
+	id, cam string
+	viewer  Viewer
+	started time.Time
+	pc      *webrtc.PeerConnection
+	ch      *channel
+	once    sync.Once
 }
 
 // New builds the WebRTC API: H.264 only, default interceptors (NACK, RTCP
@@ -119,6 +145,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.MaxViewers <= 0 {
 		cfg.MaxViewers = 8
+	}
+	if cfg.MaxPerViewer <= 0 {
+		cfg.MaxPerViewer = 2
+	}
+	cfg.MaxPerViewer = min(cfg.MaxPerViewer, cfg.MaxViewers)
+	if deps.Now == nil {
+		deps.Now = time.Now
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 20 * time.Second
@@ -163,7 +196,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return &Server{cfg: cfg, src: deps.Source, log: deps.Logger, api: api,
+	return &Server{cfg: cfg, src: deps.Source, log: deps.Logger, now: deps.Now, api: api,
 		chans: make(map[string]*channel), sessions: make(map[string]*session)}, nil
 }
 
@@ -207,9 +240,11 @@ func (s *Server) Stats() Stats {
 	return Stats{Sessions: len(s.sessions), Channels: len(s.chans), Samples: s.samples}
 }
 
-// Offer answers a WHEP offer for camera on behalf of viewer (a user id, for
-// the log and for Close). It waits for ICE gathering (non-trickle WHEP).
-func (s *Server) Offer(ctx context.Context, camera, viewer, offer string) (Answer, error) {
+// Offer answers a WHEP offer for camera on behalf of viewer (its user id is
+// for the log, the per-viewer limit and Close). It waits for ICE gathering
+// (non-trickle WHEP). ErrTooManyViewers: the device is full;
+// ErrViewerLimit: this user already has MaxPerViewer sessions.
+func (s *Server) Offer(ctx context.Context, camera string, viewer Viewer, offer string) (Answer, error) {
 	if err := CheckOffer(offer); err != nil {
 		return Answer{}, err
 	}
@@ -217,20 +252,26 @@ func (s *Server) Offer(ctx context.Context, camera, viewer, offer string) (Answe
 	if err != nil {
 		return Answer{}, err
 	}
-	ch, err := s.join(camera)
+	ss := &session{id: id, cam: camera, viewer: viewer, started: s.now()}
+	// join counts and registers the session under one lock, so parallel
+	// offers cannot slip past the device or the per-viewer limit.
+	ch, err := s.join(ss)
 	if err != nil {
 		return Answer{}, err
 	}
-	ss := &session{id: id, cam: camera, viewer: viewer, ch: ch}
 	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
-		s.leave(ch)
+		s.end(ss, "offer failed")
 		return Answer{}, fmt.Errorf("live: peer connection: %w", err)
 	}
-	ss.pc = pc
 	s.mu.Lock()
-	s.sessions[id] = ss
+	ss.pc = pc
+	_, alive := s.sessions[id]
 	s.mu.Unlock()
+	if !alive { // ended (re-check, shutdown) while the connection was made
+		_ = pc.Close()
+		return Answer{}, ErrUnknownSession
+	}
 
 	fail := func(err error) (Answer, error) {
 		s.end(ss, "offer failed")
@@ -253,7 +294,7 @@ func (s *Server) Offer(ctx context.Context, camera, viewer, offer string) (Answe
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed, webrtc.PeerConnectionStateDisconnected:
 			go s.end(ss, st.String())
 		case webrtc.PeerConnectionStateConnected:
-			s.log.Info("live: viewer connected", "camera", camera, "viewer", viewer, "session", id)
+			s.log.Info("live: viewer connected", "camera", camera, "viewer", viewer.User, "session", id)
 		}
 	})
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
@@ -280,49 +321,65 @@ func (s *Server) Offer(ctx context.Context, camera, viewer, offer string) (Answe
 	return Answer{SDP: pc.LocalDescription().SDP, Session: id}, nil
 }
 
-// Close hangs up session id; only its viewer may.
-func (s *Server) Close(id, viewer string) error {
+// Close hangs up session id; only its viewer (user) may.
+func (s *Server) Close(id, user string) error {
 	s.mu.Lock()
 	ss, ok := s.sessions[id]
 	s.mu.Unlock()
-	if !ok || ss.viewer != viewer {
+	if !ok || ss.viewer.User != user {
 		return ErrUnknownSession
 	}
 	s.end(ss, "hung up")
 	return nil
 }
 
-// CloseViewer hangs up every session of viewer (logout, disabled account).
-func (s *Server) CloseViewer(viewer string) {
+// Sessions lists the running sessions (for the web layer's re-checks).
+func (s *Server) Sessions() []SessionInfo {
 	s.mu.Lock()
-	var mine []*session
+	defer s.mu.Unlock()
+	out := make([]SessionInfo, 0, len(s.sessions))
 	for _, ss := range s.sessions {
-		if ss.viewer == viewer {
-			mine = append(mine, ss)
-		}
+		out = append(out, SessionInfo{ID: ss.id, Camera: ss.cam, Viewer: ss.viewer, Started: ss.started})
 	}
-	s.mu.Unlock()
-	for _, ss := range mine {
-		s.end(ss, "viewer signed out")
-	}
+	return out
 }
 
-func (s *Server) end(ss *session, why string) {
+// End hangs up session id for reason and reports whether this call ended
+// it (false: unknown or already ended), so the caller audits each closing
+// once. The viewer's PeerConnection is closed: DTLS close_notify, the
+// browser's track ends.
+func (s *Server) End(id, reason string) bool {
+	s.mu.Lock()
+	ss, ok := s.sessions[id]
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	return s.end(ss, reason)
+}
+
+// end closes ss once; it reports whether this call closed it.
+func (s *Server) end(ss *session, why string) bool {
+	done := false
 	ss.once.Do(func() {
+		done = true
 		s.mu.Lock()
 		delete(s.sessions, ss.id)
+		pc := ss.pc
 		s.mu.Unlock()
-		if ss.pc != nil {
-			_ = ss.pc.Close()
+		if pc != nil {
+			_ = pc.Close()
 		}
 		s.leave(ss.ch)
-		s.log.Info("live: session ended", "camera", ss.cam, "viewer", ss.viewer, "session", ss.id, "why", why)
+		s.log.Info("live: session ended", "camera", ss.cam, "viewer", ss.viewer.User, "session", ss.id, "why", why)
 	})
+	return done
 }
 
-// join returns camera's channel, starting it (one hub reader, one track)
-// for the first viewer.
-func (s *Server) join(camera string) (*channel, error) {
+// join checks the limits, registers ss and returns its camera's channel,
+// starting it (one hub reader, one track) for the first viewer.
+func (s *Server) join(ss *session) (*channel, error) {
+	camera := ss.cam
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -331,8 +388,19 @@ func (s *Server) join(camera string) (*channel, error) {
 	if len(s.sessions) >= s.cfg.MaxViewers {
 		return nil, ErrTooManyViewers
 	}
+	mine := 0
+	for _, o := range s.sessions {
+		if o.viewer.User == ss.viewer.User {
+			mine++
+		}
+	}
+	if mine >= s.cfg.MaxPerViewer {
+		return nil, fmt.Errorf("%w: at most %d live views per user; close one first", ErrViewerLimit, s.cfg.MaxPerViewer)
+	}
 	if ch, ok := s.chans[camera]; ok {
 		ch.viewers++
+		ss.ch = ch
+		s.sessions[ss.id] = ss
 		return ch, nil
 	}
 	feed, err := s.src.Subscribe(camera)
@@ -347,6 +415,8 @@ func (s *Server) join(camera string) (*channel, error) {
 	}
 	ch := &channel{cam: camera, track: track, feed: feed, viewers: 1, done: make(chan struct{})}
 	s.chans[camera] = ch
+	ss.ch = ch
+	s.sessions[ss.id] = ss
 	go s.pump(ch)
 	return ch, nil
 }

@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -92,7 +93,7 @@ func TestTwoViewersShareOneReader(t *testing.T) {
 			t.Fatal(err)
 		}
 		<-gathered
-		ans, err := s.Offer(ctx, "cam1", "viewer", pc.LocalDescription().SDP)
+		ans, err := s.Offer(ctx, "cam1", Viewer{User: "viewer"}, pc.LocalDescription().SDP)
 		if err != nil {
 			t.Fatalf("offer %d: %v", i, err)
 		}
@@ -135,7 +136,7 @@ func TestTwoViewersShareOneReader(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Error("hub reader not closed after the last viewer")
 	}
-	if _, err := s.Offer(ctx, "nope", "viewer", pcs[0].LocalDescription().SDP); err == nil {
+	if _, err := s.Offer(ctx, "nope", Viewer{User: "viewer"}, pcs[0].LocalDescription().SDP); err == nil {
 		t.Error("offer for an unknown camera accepted")
 	}
 }
@@ -156,4 +157,79 @@ func FuzzCheckOffer(f *testing.F) {
 	f.Add("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=recvonly\r\n")
 	f.Add("v=0\r\nm=video 0 x\r\n")
 	f.Fuzz(func(t *testing.T, s string) { _ = CheckOffer(s) })
+}
+
+// Issue 12 (R18): parallel offers of one user cannot exceed MaxPerViewer;
+// End closes a session once and reports it; Sessions lists the viewer's
+// login-session handle.
+func TestPerViewerLimitAndEnd(t *testing.T) {
+	src := &fakeSource{}
+	s, err := New(Config{AllowLoopback: true, MaxPerViewer: 2}, Deps{Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go func() { _ = s.Run(ctx) }()
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	var ok, limited atomic.Int64
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Offer(ctx, "cam1", Viewer{User: "u1", Session: "s1"}, offer.SDP)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, ErrViewerLimit):
+				limited.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 2 || limited.Load() != 4 {
+		t.Fatalf("%d accepted, %d refused; want 2 and 4", ok.Load(), limited.Load())
+	}
+	other, err := s.Offer(ctx, "cam1", Viewer{User: "u2", Session: "s2"}, offer.SDP)
+	if err != nil {
+		t.Fatalf("another user refused: %v", err)
+	}
+	list := s.Sessions()
+	if len(list) != 3 {
+		t.Fatalf("sessions %+v", list)
+	}
+	for _, ls := range list {
+		if ls.ID == other.Session && (ls.Viewer != Viewer{User: "u2", Session: "s2"} || ls.Started.IsZero()) {
+			t.Fatalf("session info %+v", ls)
+		}
+	}
+	if !s.End(other.Session, "test") || s.End(other.Session, "again") {
+		t.Fatal("End must report the first closing only")
+	}
+	if n := s.Stats().Sessions; n != 2 {
+		t.Fatalf("%d sessions after End, want 2", n)
+	}
 }

@@ -61,6 +61,9 @@ type principal struct {
 	// MustChange: the password was set by an admin; the account may only
 	// change it (policy.ErrMustChange). The page sends it to /account.
 	MustChange bool `json:"must_change"`
+	// session is the ref of the login session the request came with ("" for
+	// public routes); live views are bound to it.
+	session string
 }
 
 func principalFrom(p policy.Principal) principal {

@@ -156,6 +156,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		errors.Is(err, grants.ErrTimeRange), errors.Is(err, users.ErrBadName), errors.Is(err, mask.ErrInvalid),
 		errors.Is(err, ErrInvalid), errors.Is(err, live.ErrBadOffer), errors.Is(err, perm.ErrUnknownRole):
 		status = http.StatusBadRequest
+	case errors.Is(err, live.ErrViewerLimit):
+		status = http.StatusTooManyRequests
 	case errors.Is(err, live.ErrTooManyViewers), errors.Is(err, ErrUnavailable), errors.Is(err, live.ErrClosed):
 		status = http.StatusServiceUnavailable
 	}
@@ -163,11 +165,16 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.internalError(w, r, err)
 		return
 	}
-	msg := err.Error()
+	writeError(w, status, clip(stripPrefixes(err.Error()), 500))
+}
+
+// stripPrefixes drops the package prefixes from an error message shown to
+// a user.
+func stripPrefixes(msg string) string {
 	for _, p := range []string{"policy: ", "web: ", "live: "} {
 		msg = strings.ReplaceAll(msg, p, "")
 	}
-	writeError(w, status, clip(msg, 500))
+	return msg
 }
 
 // need503 answers 503 when an optional collaborator is missing.

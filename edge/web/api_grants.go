@@ -143,6 +143,7 @@ func (s *Server) apiApprove(w http.ResponseWriter, r *http.Request, who principa
 		s.fail(w, r, err)
 		return
 	}
+	s.sweepLive(r.Context()) // a new role assignment may narrow a camera scope
 	writeJSON(w, http.StatusOK, s.viewGrant(&g, s.userNames(r.Context())))
 }
 
@@ -194,7 +195,8 @@ func (s *Server) apiRevoke(w http.ResponseWriter, r *http.Request, who principal
 		return
 	}
 	if g.Action == grants.AssignRole {
-		s.sess.removeUser(g.Subject)
+		s.sess.removeUser(g.Subject, "role assignment "+g.ID+" revoked by "+who.ID)
 	}
+	s.sweepLive(r.Context())
 	writeJSON(w, http.StatusOK, s.viewGrant(&g, s.userNames(r.Context())))
 }

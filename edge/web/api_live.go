@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/edgerec/edgerec/edge/live"
 )
 
 // apiWHEP takes a WHEP offer (application/sdp) for a camera's masked live
@@ -37,7 +39,7 @@ func (s *Server) apiWHEP(w http.ResponseWriter, r *http.Request, who principal) 
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	ans, err := s.deps.Live.Offer(ctx, id, who.ID, string(body))
+	ans, err := s.deps.Live.Offer(ctx, id, live.Viewer{User: who.ID, Session: who.session}, string(body))
 	if err != nil {
 		noteOf(r).detail = clip(err.Error(), 200)
 		s.fail(w, r, err)

@@ -168,6 +168,7 @@ func (s *Server) apiTraining(w http.ResponseWriter, r *http.Request, who princip
 		s.fail(w, r, err)
 		return
 	}
+	s.sweepLive(r.Context()) // R15: an operator without training stops watching
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -185,10 +186,8 @@ func (s *Server) apiDisable(w http.ResponseWriter, r *http.Request, who principa
 		s.fail(w, r, err)
 		return
 	}
-	s.sess.removeUser(uid)
-	if s.deps.Live != nil {
-		s.deps.Live.CloseViewer(uid)
-	}
+	s.sess.removeUser(uid, "account disabled by "+who.ID)
+	s.sweepLive(r.Context())
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -220,7 +219,8 @@ func (s *Server) apiResetPassword(w http.ResponseWriter, r *http.Request, who pr
 		s.fail(w, r, err)
 		return
 	}
-	s.sess.removeUser(uid)
+	s.sess.removeUser(uid, "password reset by "+who.ID)
+	s.sweepLive(r.Context())
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -239,5 +239,9 @@ func (s *Server) apiOwnPassword(w http.ResponseWriter, r *http.Request, who prin
 		s.fail(w, r, err)
 		return
 	}
+	// The session that changed the password stays; every other session of
+	// the user ends, and so do the live views opened under them.
+	s.sess.removeUserExcept(who.ID, who.session, "password changed in another session", who.ID)
+	s.sweepLive(r.Context())
 	w.WriteHeader(http.StatusNoContent)
 }

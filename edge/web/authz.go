@@ -84,10 +84,12 @@ func (s *Server) authorize(r *http.Request, rt route) decision {
 	}
 	p, err := s.pol.Principal(r.Context(), sid.ID)
 	if err != nil {
-		s.sess.removeUser(sid.ID)
+		s.sess.removeUser(sid.ID, "account gone")
+		s.sweepLive(r.Context())
 		return decision{status: http.StatusUnauthorized, reason: "session user gone"}
 	}
 	who := principalFrom(p)
+	who.session = sid.session
 	if rt.need == permSession {
 		return decision{who: who}
 	}

@@ -214,7 +214,6 @@ func TestBrowserSession(t *testing.T) {
 		step("first login "+user, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#login-form")),
 			chromedp.SetValue(chromedp.CSS("#user"), user), chromedp.SetValue(chromedp.CSS("#password"), testOneTime),
 			chromedp.Submit(chromedp.CSS("#login-form")))
-		shot("first-login-" + user)
 		step("must change "+user, chromedp.WaitVisible(chromedp.CSS("#must-change")),
 			chromedp.WaitVisible(chromedp.CSS("#app[data-ready='1']")))
 		step("own password "+user, chromedp.SetValue(chromedp.CSS("#password-form [name=old]"), testOneTime),
@@ -352,6 +351,12 @@ func TestBrowserSession(t *testing.T) {
 		t.Errorf("live video: mean luma %d inside the mask, want dark", y)
 	}
 	shot("06-live")
+	// Issue 12 (R18): when the device closes the view (as the re-check does),
+	// the browser's track ends and the page says so.
+	for _, ls := range e.live.Sessions() {
+		e.live.End(ls.ID, "browser test")
+	}
+	poll("live end shown", `document.getElementById("msg").textContent.indexOf("Live view ended") >= 0 && document.getElementById("live-video").srcObject === null`, 5*time.Second)
 
 	// 6. No grant: no playback. Then request one (R11, R12).
 	st, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch("/api/v1/recordings/cam1/play?grant=g-00000000000000000000&from=" + new Date(Date.now()-60000).toISOString() + "&to=" + new Date().toISOString()).then(r => String(r.status))`, chromedp.EvalAwaitPromise))

@@ -63,11 +63,15 @@ type Cameras interface {
 	Snapshot(ctx context.Context, id string) (image.Image, time.Time, error)
 }
 
-// Live is the WHEP live view; *live.Server implements it.
+// Live is the WHEP live view; *live.Server implements it. It enforces the
+// device-wide and per-user viewer limits (live.ErrTooManyViewers → 503,
+// live.ErrViewerLimit → 429); the LAN page re-authorizes the sessions it
+// lists and Ends the ones that lost their authorization (live_watch.go).
 type Live interface {
-	Offer(ctx context.Context, camera, viewer, offer string) (live.Answer, error)
-	Close(session, viewer string) error
-	CloseViewer(viewer string)
+	Offer(ctx context.Context, camera string, viewer live.Viewer, offer string) (live.Answer, error)
+	Close(session, user string) error
+	Sessions() []live.SessionInfo
+	End(session, reason string) bool
 	Stats() live.Stats
 }
 

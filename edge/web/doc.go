@@ -13,6 +13,44 @@
 // burned in; live and played-back video carry them in an overlay that the
 // page keeps on top of the <video> element (R18).
 //
+// # Sessions (issue 12, R22)
+//
+// Sessions are in memory, bounded twice: maxSessionsPerUser (4) per user —
+// a further login of that user ends that user's least recently used
+// session — and maxSessions (64) for the device — when it is full a new
+// login is refused with 503 and a JSON message (audited), and nobody's
+// session is evicted. Evicting the oldest session of the device would let
+// one account (or a password-spraying script that guessed one) sign every
+// other user out, an admin in the middle of a change included; refusing
+// the newcomer keeps the harm with the caller, and the per-user cap means
+// that filling the device takes 16 accounts, not one.
+// An admin's password reset or disable ends all of that user's sessions;
+// revoking a role assignment ends the subject's sessions; changing one's
+// own password ends one's other sessions (the one that changed it stays).
+// Each ended session remembers why for a while, for the audit record of the
+// live views it closes.
+//
+// # Live views are re-authorized (issue 12; R11, R15, R16, R18)
+//
+// A WHEP session outlives the request that authorized it. Invariants
+// (live_watch.go):
+//
+//   - A live view is bound to the login session that opened it.
+//   - Every running live view is checked again at least every 5 s
+//     (Config.LiveRecheck, default 2 s) and at once after a call that can
+//     take the right away (logout, password change or reset, disable, role
+//     revoke or approval, training change): its login session must still
+//     be valid (not logged out, expired or ended) and policy.Store.Check(user,
+//     cameras.live, camera) — the check the WHEP route uses: enabled
+//     account, current role, camera scope, operator training, and whatever
+//     the policy store refuses in future (e.g. a must-change-password
+//     state) — must pass. A view that fails, or that has run
+//     Config.LiveMaxDuration (default 30 min), is closed, the browser's
+//     track ends, and a live.stop audit record names the reason (actor
+//     "system", or the user for logout and own password change).
+//   - One user holds at most lan.live_max_per_user live views (429), the
+//     device at most 8 (503).
+//
 // Collaborators are small interfaces declared in deps.go and accounts.go
 // (Policy = *policy.Store, Cameras = the camera manager, Live =
 // *live.Server, Recordings = *storage.Store, Exports, Decommissioner).
@@ -23,7 +61,8 @@
 //	deps.go         the collaborator interfaces and their errors
 //	accounts.go     the Policy interface, principals
 //	setup.go        one-time setup code (file hash, ProvisionSetupCode)
-//	session.go      in-memory sessions (idle and absolute timeouts)
+//	session.go      in-memory sessions (idle and absolute timeouts, caps)
+//	live_watch.go   re-authorization of running live views
 //	throttle.go     failed-login back-off per address and per account
 //	routes.go       the route table (route → permission → handler)
 //	authz.go        authorize (the one decision), guard, audit of calls

@@ -253,6 +253,7 @@ type envOptions struct {
 	decom   Decommissioner
 	armed   func() bool
 	alerts  SecurityAlerts
+	liveMax time.Duration // 0 = the default maximum live duration
 }
 
 // minimalDeps is a real policy store in dir and an empty camera manager.
@@ -298,7 +299,8 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	tracker := health.NewTracker("gw-test-01", "0.1.0-test", nil)
 	tracker.SetStorage(health.Storage{RingBytes: 64 << 20, UsedBytes: 1 << 20, Horizon: 20 * 24 * time.Hour, HorizonFloor: 30 * 24 * time.Hour, Cipher: "aes-256-gcm"})
 	cams := &testCams{ctx: ctx, health: tracker, store: st, open: o.opener, log: log, cams: map[string]*camEntry{}}
-	lv, err := live.New(live.Config{AllowLoopback: true}, live.Deps{Source: cams, Logger: log})
+	clock := &fakeClock{}
+	lv, err := live.New(live.Config{AllowLoopback: true}, live.Deps{Source: cams, Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,8 +312,8 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 			t.Fatal(err)
 		}
 	}
-	clock := &fakeClock{}
-	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow, Site: "Branch 12", Filing: "GA-2026-0042"},
+	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow, Site: "Branch 12", Filing: "GA-2026-0042",
+		LiveMaxDuration: o.liveMax},
 		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: st, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -213,9 +213,15 @@ func (s *Server) loginBurst(r *http.Request, user string, aLock, uLock time.Dura
 // startSession creates a session for who and sets the cookie.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, who principal) loginResult {
 	if old, err := r.Cookie(sessionCookie); err == nil {
-		s.sess.remove(old.Value)
+		s.sess.remove(old.Value, "signed in again", who.ID)
 	}
 	token, err := s.sess.create(who)
+	if errors.Is(err, errSessionsFull) {
+		s.log.Warn("web: login refused: session limit", "user", who.User, "addr", r.RemoteAddr, "max", maxSessions)
+		_, _ = s.pol.Audit(context.WithoutCancel(r.Context()), audit.Event{Actor: who.ID, Action: "login", TargetKind: audit.KindUser,
+			Target: who.ID, Result: audit.ResultDenied, Detail: fmt.Sprintf("device session limit (%d) reached; from %s", maxSessions, r.RemoteAddr)})
+		return loginResult{status: http.StatusServiceUnavailable, msg: errSessionsFull.Error()}
+	}
 	if err != nil {
 		s.log.Error("web: create session", "err", err)
 		return loginResult{status: http.StatusInternalServerError, msg: "internal error"}
@@ -236,16 +242,18 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, who princi
 // logout ends the session of r, if any, and clears the cookie.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, who principal) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		s.sess.remove(c.Value)
+		actor := who.ID
+		if actor == "" {
+			actor = policy.ActorSystem
+		}
+		s.sess.remove(c.Value, "logout", actor)
+		s.sweepLive(r.Context())
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode,
 	})
 	if who.ID != "" {
-		if s.deps.Live != nil {
-			s.deps.Live.CloseViewer(who.ID)
-		}
 		s.log.Info("web: logout", "user", who.User, "addr", r.RemoteAddr)
 		_, _ = s.pol.Audit(context.WithoutCancel(r.Context()), audit.Event{Actor: who.ID, Action: "logout", TargetKind: audit.KindUser,
 			Target: who.ID, Result: audit.ResultOK})

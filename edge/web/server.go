@@ -43,7 +43,16 @@ type Config struct {
 	// Site and Filing name the site and its registration/filing number
 	// (R4); they head the permission review report.
 	Site, Filing string
+	// LiveMaxDuration closes a live view after this long (audited; the
+	// page may open a new one). 0 = DefaultLiveMaxDuration.
+	LiveMaxDuration time.Duration
+	// LiveRecheck is how often running live views are re-authorized
+	// (0 = 2 s; at most 5 s).
+	LiveRecheck time.Duration
 }
+
+// DefaultLiveMaxDuration is the maximum length of one live view.
+const DefaultLiveMaxDuration = 30 * time.Minute
 
 // Deps are the parts the LAN page uses. Policy, Health and Cameras are
 // required; the others may be nil (their routes answer 503).
@@ -127,6 +136,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
+	}
+	if cfg.LiveMaxDuration <= 0 {
+		cfg.LiveMaxDuration = DefaultLiveMaxDuration
+	}
+	if cfg.LiveRecheck <= 0 || cfg.LiveRecheck > 5*time.Second {
+		cfg.LiveRecheck = 2 * time.Second
 	}
 	allow, err := normalizePrefixes(cfg.Allowlist)
 	if err != nil {
@@ -271,6 +286,10 @@ func (s *Server) Run(ctx context.Context) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	wctx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan struct{})
+	go func() { defer close(watchDone); s.liveWatch(wctx) }()
+	defer func() { stopWatch(); <-watchDone }()
 
 	select {
 	case err := <-errc:

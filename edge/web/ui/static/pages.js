@@ -277,6 +277,14 @@
       if (pc) { pc.close(); pc = null; }
       video.srcObject = null;
     }
+    // The device closes a view that lost its authorization or reached its
+    // maximum duration (DTLS close): the track ends; say so.
+    function ended(which) {
+      if (which !== pc) { return; }
+      loc = null;
+      stop();
+      say("Live view ended by the device (signed out, permission changed, or time limit reached). Press Start to open it again.");
+    }
     function start() {
       stop();
       var cam = $("live-camera").value;
@@ -284,11 +292,22 @@
       pc = new RTCPeerConnection({ iceServers: [] });
       pc.addTransceiver("video", { direction: "recvonly" });
       pc.ontrack = function (ev) {
+        ev.track.addEventListener("ended", function () { ended(local); });
+        if (ev.receiver.transport) {
+          ev.receiver.transport.addEventListener("statechange", function () {
+            var st = ev.receiver.transport.state;
+            if (st === "closed" || st === "failed") { ended(local); }
+          });
+        }
         try { ev.receiver.jitterBufferTarget = 0; } catch (e) { /* older browsers */ }
         try { ev.receiver.playoutDelayHint = 0; } catch (e) { /* older browsers */ }
         video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
       };
       var local = pc;
+      pc.onconnectionstatechange = function () {
+        var st = local.connectionState;
+        if (st === "closed" || st === "failed") { ended(local); }
+      };
       pc.createOffer().then(function (o) { return local.setLocalDescription(o); }).then(function () {
         return new Promise(function (res) {
           if (local.iceGatheringState === "complete") { res(); return; }
