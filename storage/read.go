@@ -352,10 +352,23 @@ func (s *Store) Segments(ctx context.Context, camera string, from, to time.Time)
 // Span is a stretch of continuous footage.
 type Span struct{ From, To time.Time }
 
-// CoverageGap is the largest gap between two segments that Coverage still
-// treats as continuous (segments are cut at keyframes, so consecutive
-// segments are one frame interval apart).
+// CoverageGap bounds the space between two segments that Coverage still
+// treats as continuous. Consecutive segments cut at a keyframe are one
+// frame interval apart; the recorder cuts a segment at every hole longer
+// than 1.5 frame intervals (issue 14), so Coverage joins two segments only
+// when the space between them is at most 1.5 frame intervals of the
+// earlier one (its duration over its frame count), and never more than
+// CoverageGap.
 const CoverageGap = time.Second
+
+// joinTolerance is the largest space after g that still continues it.
+func joinTolerance(g SegmentInfo) time.Duration {
+	if g.Frames < 2 || !g.End.After(g.Start) {
+		return CoverageGap
+	}
+	tol := g.End.Sub(g.Start) * 3 / time.Duration(2*(g.Frames-1))
+	return min(max(tol, 10*time.Millisecond), CoverageGap)
+}
 
 // Coverage returns the timeline of camera in [from, to): spans of footage,
 // clipped to the range; what lies between spans is a gap.
@@ -366,6 +379,7 @@ func (s *Store) Coverage(ctx context.Context, camera string, from, to time.Time)
 	}
 	slices.SortFunc(segs, func(a, b SegmentInfo) int { return a.Start.Compare(b.Start) })
 	var out []Span
+	var tol time.Duration
 	for _, g := range segs {
 		a, b := g.Start, g.End
 		if a.Before(from) {
@@ -377,13 +391,19 @@ func (s *Store) Coverage(ctx context.Context, camera string, from, to time.Time)
 		if b.Before(a) {
 			continue
 		}
-		if n := len(out); n > 0 && !a.After(out[n-1].To.Add(CoverageGap)) {
+		joined := false
+		if n := len(out); n > 0 && !a.After(out[n-1].To.Add(tol)) {
 			if b.After(out[n-1].To) {
 				out[n-1].To = b
 			}
-			continue
+			joined = true
 		}
-		out = append(out, Span{From: a, To: b})
+		if !joined {
+			out = append(out, Span{From: a, To: b})
+		}
+		if n := len(out); !b.Before(out[n-1].To) {
+			tol = joinTolerance(g) // the tolerance of the segment that ends the span
+		}
 	}
 	return out, nil
 }

@@ -161,6 +161,7 @@ func Export(ctx context.Context, store Reader, req Request, w io.Writer, progres
 	for _, s := range cov {
 		m.Coverage = append(m.Coverage, Span{From: s.From.UTC(), To: s.To.UTC()})
 	}
+	m.Gaps = GapsOf(m.Coverage)
 	if d := m.End.Sub(m.Start); d > 0 {
 		m.Video.DurationMS = d.Milliseconds()
 		m.Video.FPS = float64(m.Video.Frames) / d.Seconds()

@@ -24,6 +24,10 @@ type Manifest struct {
 	// Coverage is the recorded footage within [Start, End); what lies
 	// between spans is a gap (the file shows the frame before the gap).
 	Coverage []Span `json:"coverage"`
+	// Gaps are the holes between the coverage spans, with their lengths
+	// (issue 14: a camera outage, a reconnect or lost frames): the signed
+	// record of what the file does not hold.
+	Gaps []Gap `json:"gaps,omitempty"`
 
 	Grant     string    `json:"grant"`
 	Requester string    `json:"requester"`
@@ -51,6 +55,25 @@ type ManifestCamera struct {
 type Span struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
+}
+
+// Gap is a stretch without footage between two coverage spans.
+type Gap struct {
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	Seconds float64   `json:"seconds"`
+}
+
+// GapsOf returns the holes between consecutive spans.
+func GapsOf(cov []Span) []Gap {
+	var out []Gap
+	for i := 1; i < len(cov); i++ {
+		a, b := cov[i-1].To, cov[i].From
+		if b.After(a) {
+			out = append(out, Gap{From: a, To: b, Seconds: b.Sub(a).Seconds()})
+		}
+	}
+	return out
 }
 
 // FileInfo identifies the MP4.
@@ -140,7 +163,11 @@ func (m Manifest) Summary() string {
 		m.Start.Format(time.RFC3339Nano), m.End.Format(time.RFC3339Nano), m.Duration().Round(time.Millisecond))
 	fmt.Fprintf(&b, "  grant     %s: requested by %s, approved by %s, exported by %s\n", m.Grant, m.Requester, m.Approver, m.Exporter)
 	fmt.Fprintf(&b, "  created   %s, audit record #%d\n", m.Created.Format(time.RFC3339), m.AuditSeq)
-	fmt.Fprintf(&b, "  video     %s %dx%d, %d frames, %d gaps\n", m.Video.Codec, m.Video.Width, m.Video.Height, m.Video.Frames, max(len(m.Coverage)-1, 0))
+	gaps := GapsOf(m.Coverage)
+	fmt.Fprintf(&b, "  video     %s %dx%d, %d frames, %d gaps\n", m.Video.Codec, m.Video.Width, m.Video.Height, m.Video.Frames, len(gaps))
+	for _, g := range gaps {
+		fmt.Fprintf(&b, "  gap       %s .. %s (%.1f s without footage)\n", g.From.Format(time.RFC3339Nano), g.To.Format(time.RFC3339Nano), g.Seconds)
+	}
 	return b.String()
 }
 

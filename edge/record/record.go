@@ -26,6 +26,12 @@ type Config struct {
 	Camera      string
 	MaxSegment  time.Duration // default 60 s
 	MaxJump     time.Duration // default 10 s
+	// MaxStall: a hole before a non-keyframe longer than this and than
+	// 1.5 frame intervals cuts the segment too (default 1 s); shorter holes
+	// before a non-keyframe are timestamp jitter and stay in the segment,
+	// since a segment must start at a keyframe and cutting there would
+	// lose the rest of the GOP.
+	MaxStall time.Duration
 	ClockSynced func() bool   // nil = assume not synced
 	Logger      *slog.Logger
 	// OnSegment is called after every closed segment (for health); may be nil.
@@ -43,7 +49,16 @@ type Recorder struct {
 	lastWall time.Time
 	frames   int
 	dropped  uint64
+	interval time.Duration // moving average of the frame interval (0 = unknown)
+	gaps     uint64
 }
+
+// gapFactor: a hole longer than this many frame intervals is a gap on the
+// record (issue 14): the segment ends before it.
+const gapFactor = 1.5
+
+// Gaps returns how many holes in the stream cut a segment so far.
+func (r *Recorder) Gaps() uint64 { return r.gaps }
 
 // New returns a recorder; Run does the work.
 func New(cfg Config, store Store, feed Feed) *Recorder {
@@ -52,6 +67,9 @@ func New(cfg Config, store Store, feed Feed) *Recorder {
 	}
 	if cfg.MaxJump <= 0 {
 		cfg.MaxJump = 10 * time.Second
+	}
+	if cfg.MaxStall <= 0 {
+		cfg.MaxStall = time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -86,12 +104,23 @@ func (r *Recorder) write(ctx context.Context, au media.AccessUnit) error {
 		r.closeSegment()
 	}
 	if r.w != nil {
-		jump := au.Wall.Before(r.lastWall) || au.Wall.Sub(r.lastWall) > r.cfg.MaxJump
-		if jump {
+		d := au.Wall.Sub(r.lastWall)
+		jump := au.Wall.Before(r.lastWall) || d > r.cfg.MaxJump
+		switch {
+		case jump:
 			r.cfg.Logger.Warn("clock jump; cutting segment", "camera", r.cfg.Camera, "from", r.lastWall, "to", au.Wall)
 			r.closeSegment()
-		} else if au.Key && au.Wall.Sub(r.segStart) >= r.cfg.MaxSegment {
+		case r.isGap(d, au.Key):
+			// Every hole is on the record (issue 14): the index, the
+			// timeline, playback and export manifests see two segments with
+			// the hole between them.
+			r.gaps++
+			r.cfg.Logger.Info("hole in the stream; cutting segment", "camera", r.cfg.Camera, "after", r.lastWall, "hole", d-r.interval)
 			r.closeSegment()
+		case au.Key && au.Wall.Sub(r.segStart) >= r.cfg.MaxSegment:
+			r.closeSegment()
+		default:
+			r.observe(d)
 		}
 	}
 	if r.w == nil {
@@ -111,6 +140,28 @@ func (r *Recorder) write(ctx context.Context, au media.AccessUnit) error {
 	r.lastWall = au.Wall
 	r.frames++
 	return nil
+}
+
+// isGap reports whether a hole of d before a unit is a gap on the record:
+// longer than gapFactor frame intervals, and, before a non-keyframe, also
+// longer than MaxStall (see Config).
+func (r *Recorder) isGap(d time.Duration, key bool) bool {
+	if r.interval <= 0 || float64(d) <= gapFactor*float64(r.interval) {
+		return false
+	}
+	return key || d > r.cfg.MaxStall
+}
+
+// observe updates the frame interval average with a regular interval.
+func (r *Recorder) observe(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	if r.interval <= 0 {
+		r.interval = d
+		return
+	}
+	r.interval += (d - r.interval) / 4
 }
 
 func (r *Recorder) closeSegment() {
