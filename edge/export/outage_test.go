@@ -60,7 +60,7 @@ func TestR17OutageOnTheRecord(t *testing.T) {
 		wantGaps         int
 		minGap           float64
 	}{
-		{"3 s outage ending at a keyframe", 75, 120, 1, 3.0},  // frames 5.0 s .. 8.0 s missing; 120 is a keyframe
+		{"3 s outage ending at a keyframe", 75, 120, 1, 3.0},   // frames 5.0 s .. 8.0 s missing; 120 is a keyframe
 		{"3 s outage ending mid-GOP", 80, 125, 1, 3.0},         // resumes with P frames: the gap lasts until the next keyframe
 		{"one lost frame before a keyframe", 119, 120, 1, 0.1}, // 2 intervals > 1.5: on the record
 		{"no outage", 0, 0, 0, 0},

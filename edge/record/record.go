@@ -23,16 +23,16 @@ type Feed interface {
 
 // Config sets the segmenter up for one camera.
 type Config struct {
-	Camera      string
-	MaxSegment  time.Duration // default 60 s
-	MaxJump     time.Duration // default 10 s
+	Camera     string
+	MaxSegment time.Duration // default 60 s
+	MaxJump    time.Duration // default 10 s
 	// MaxStall: a hole before a non-keyframe longer than this and than
 	// 1.5 frame intervals cuts the segment too (default 1 s); shorter holes
 	// before a non-keyframe are timestamp jitter and stay in the segment,
 	// since a segment must start at a keyframe and cutting there would
 	// lose the rest of the GOP.
-	MaxStall time.Duration
-	ClockSynced func() bool   // nil = assume not synced
+	MaxStall    time.Duration
+	ClockSynced func() bool // nil = assume not synced
 	Logger      *slog.Logger
 	// OnSegment is called after every closed segment (for health); may be nil.
 	OnSegment func(start, end time.Time, frames int, err error)
