@@ -42,7 +42,9 @@ func TestClassifyChange(t *testing.T) {
 	}{
 		{"add camera", nil, &base, ""},
 		{"unchanged", &base, mod(func(c *config.Camera) {}), ""},
-		{"rename, retention, signage", &base, mod(func(c *config.Camera) { c.Name, c.Retention, c.Signage.AttestedBy = "x", config.Duration(40 * 24 * time.Hour), "B" }), ""},
+		{"rename, retention, signage", &base, mod(func(c *config.Camera) {
+			c.Name, c.Retention, c.Signage.AttestedBy = "x", config.Duration(40*24*time.Hour), "B"
+		}), ""},
 		{"add mask", &base, mod(func(c *config.Camera) { c.Masks = append(c.Masks, sqMask("n", mask.StyleFill, 0, 0.8, 0.2, 1)) }), ""},
 		{"enlarge mask", &base, mod(func(c *config.Camera) { c.Masks[0] = sqMask("w", mask.StyleFill, 0.05, 0.05, 0.45, 0.45) }), ""},
 		{"pixelate to fill", &base, mod(func(c *config.Camera) { c.Masks[1].Style = mask.StyleFill }), ""},
@@ -52,7 +54,9 @@ func TestClassifyChange(t *testing.T) {
 		{"delete all masks", &base, mod(func(c *config.Camera) { c.Masks = nil }), grants.KindMaskReduce},
 		{"shrink mask", &base, mod(func(c *config.Camera) { c.Masks[0] = sqMask("w", mask.StyleFill, 0.1, 0.1, 0.4, 0.35) }), grants.KindMaskReduce},
 		{"fill to pixelate", &base, mod(func(c *config.Camera) { c.Masks[0].Style = mask.StylePixelate }), grants.KindMaskReduce},
-		{"add one, delete another", &base, mod(func(c *config.Camera) { c.Masks = []config.Mask{c.Masks[1], sqMask("n", mask.StyleFill, 0, 0.8, 0.2, 1)} }), grants.KindMaskReduce},
+		{"add one, delete another", &base, mod(func(c *config.Camera) {
+			c.Masks = []config.Mask{c.Masks[1], sqMask("n", mask.StyleFill, 0, 0.8, 0.2, 1)}
+		}), grants.KindMaskReduce},
 		{"zone change", &base, mod(func(c *config.Camera) { c.Zone = "corridor" }), grants.KindZone},
 		{"source change", &base, mod(func(c *config.Camera) { c.Source = "test://pattern?fps=5" }), grants.KindSource},
 	}

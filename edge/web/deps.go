@@ -24,8 +24,8 @@ var (
 	// applied as approved (the camera changed since the request); the
 	// manager revoked it (409).
 	ErrCoverageConflict = errors.New("web: the camera changed since the request; the change was not applied and the request is revoked")
-	ErrInvalid      = errors.New("web: invalid input")
-	ErrUnavailable  = errors.New("web: not available")
+	ErrInvalid          = errors.New("web: invalid input")
+	ErrUnavailable      = errors.New("web: not available")
 )
 
 // Device is a local capture device an installer can add (V4L2).
