@@ -9,7 +9,8 @@
 //	perm      roles × permissions matrix (R11), rendered to PERMISSIONS.md
 //	password  argon2id hashes in the PHC form edge/web also writes
 //	users     the account record (R14, R15, R22 lockout fields)
-//	grants    request → approve → issue → revoke state machine (R12, R13)
+//	grants    request → approve → issue → revoke state machine (R12, R13,
+//	          coverage changes R27)
 //	review    permission review report and stale accounts (R14)
 //	audit     hash-chained, signed audit log (R16)
 //	devkey    the device ed25519 signing key
@@ -69,6 +70,7 @@
 //	LAN page      Bootstrap, Authenticate, Allowed/Check, CreateUser,
 //	              SetPassword, SetTraining, SetDisabled, Request, Approve,
 //	              Deny, Revoke, ReleaseHold, UseGrant, Grant(s), Users, Review, Audit,
+//	              UseCoverage/RefuseCoverage (camera manager, coverage.go),
 //	              AuditAfter, VerifyAudit
 //	uplink        Head() (seq, hash); AuditAfter(ctx, seq, max)
 //	check         VerifyDir(ctx, dataDir, pinnedPub or nil) → audit.Report

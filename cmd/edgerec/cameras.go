@@ -15,6 +15,7 @@ import (
 	"github.com/edgerec/edgerec/edge/record"
 	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/policy/audit"
+	"github.com/edgerec/edgerec/policy/grants"
 	"github.com/edgerec/edgerec/storage"
 )
 
@@ -33,6 +34,9 @@ type auditor interface {
 // Every change is validated as a whole config, written to the config file
 // atomically, then applied; a change that does not validate changes
 // nothing. The LAN page audits the changes with the person who made them.
+// A change that reduces coverage or masking (classifyChange) is not
+// applied: it is kept as a proposal until a coverage grant for exactly it
+// is approved (R27, coverage.go).
 type cameraManager struct {
 	parent  context.Context
 	cfgPath string // "" = do not persist
@@ -45,6 +49,10 @@ type cameraManager struct {
 	// clockSynced tells the segmenter whether wall time can be trusted
 	// (nil = not synced: segments are flagged).
 	clockSynced func() bool
+	// cov and propDir: coverage changes (R27, coverage.go). Without cov a
+	// reducing change is refused; proposals live in propDir.
+	cov     coveragePolicy
+	propDir string
 
 	mu      sync.Mutex
 	cfg     *config.Config
@@ -184,7 +192,7 @@ func (m *cameraManager) commitLocked(next *config.Config) error {
 		if err != nil {
 			return fmt.Errorf("write config: %w", err)
 		}
-		if err := writeFileAtomic(m.cfgPath, data, 0o600); err != nil {
+		if err := writeConfigFile(m.cfgPath, data, next); err != nil {
 			return err
 		}
 	}
@@ -257,7 +265,14 @@ func (m *cameraManager) UpdateCamera(ctx context.Context, actor string, c config
 	if err := m.cfg.Refusal(c); err != nil {
 		return err
 	}
+	before := next.Cameras[i]
 	next.Cameras[i] = c
+	if kind := classifyChange(&before, &c); kind != "" {
+		if err := next.Validate(); err != nil {
+			return err
+		}
+		return m.proposeLocked(&before, &c, kind) // R27: waits for approval
+	}
 	if err := m.commitLocked(next); err != nil {
 		return err
 	}
@@ -266,7 +281,8 @@ func (m *cameraManager) UpdateCamera(ctx context.Context, actor string, c config
 	return nil
 }
 
-// RemoveCamera stops a camera and removes it from the config. Its footage
+// RemoveCamera proposes removing a camera: it stops and leaves the config
+// only under an approved coverage grant (R27, ApplyCoverage). Its footage
 // stays until retention erases it.
 func (m *cameraManager) RemoveCamera(ctx context.Context, actor, id string) error {
 	m.mu.Lock()
@@ -276,18 +292,13 @@ func (m *cameraManager) RemoveCamera(ctx context.Context, actor, id string) erro
 	if i < 0 {
 		return fmt.Errorf("%w: %q", ErrUnknownCamera, id)
 	}
-	next.Cameras = slices.Delete(next.Cameras, i, i+1)
-	if err := m.commitLocked(next); err != nil {
-		return err
-	}
-	m.stopLocked(id)
-	m.tracker.RemoveCamera(id)
-	return nil
+	return m.proposeLocked(&next.Cameras[i], nil, grants.KindRemove) // R27: waits for approval
 }
 
 // SetMasks replaces a camera's masks: validated, persisted, audited, and
 // applied to the running camera at the next picture (recording and live
-// view at once, R2).
+// view at once, R2) — if no pixel is less masked than before; otherwise
+// it is proposed and waits for approval (R27).
 func (m *cameraManager) SetMasks(ctx context.Context, actor, id string, masks []config.Mask) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -296,7 +307,15 @@ func (m *cameraManager) SetMasks(ctx context.Context, actor, id string, masks []
 	if i < 0 {
 		return fmt.Errorf("%w: %q", ErrUnknownCamera, id)
 	}
+	before := next.Cameras[i]
 	next.Cameras[i].Masks = slices.Clone(masks)
+	if kind := classifyChange(&before, &next.Cameras[i]); kind != "" {
+		if err := next.Validate(); err != nil {
+			return err
+		}
+		after := next.Cameras[i]
+		return m.proposeLocked(&before, &after, kind) // R27: waits for approval
+	}
 	if err := m.commitLocked(next); err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func demoConfig(dir string) (daemonConfig, error) {
 		if err != nil {
 			return daemonConfig{}, err
 		}
-		if err := writeFileAtomic(path, data, 0o600); err != nil {
+		if err := writeConfigFile(path, data, c); err != nil {
 			return daemonConfig{}, err
 		}
 	}

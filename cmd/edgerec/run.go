@@ -151,7 +151,13 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 
 	cams := newCameraManager(ctx, dc.Config, dc.ConfigPath, store, tracker, ps, log, dc.SegmentLength, errs)
 	cams.clockSynced = clockSynced(brd)
+	cams.cov, cams.propDir = ps, filepath.Join(dc.DataDir, "coverage")
+	if err := checkExternalEdit(ctx, dc.ConfigPath, dc.Config, ps, tracker); err != nil {
+		log.Error("config record", "err", err) // R16
+		tracker.Raise("config.record", health.SevWarning, "config record: "+err.Error())
+	}
 	cams.StartAll()
+	cams.ApplyApproved(ctx) // R27: changes approved while the daemon was down
 	defer cams.Wait()
 	defer cancel()
 

@@ -95,7 +95,7 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
-	if err := writeFileAtomic(cfgOut, data, 0o600); err != nil {
+	if err := writeConfigFile(cfgOut, data, c); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "provisioned device %s in %s\nring:         %s\nsigning key:  ed25519 %s\n              %s  (record it off the device: exports and wipe certificates are signed with it; edgerec verify --key)\nTLS cert:     SHA-256 %s  (the LAN page's certificate: check it in the browser)\nsetup code:   %s  (one time: creates the first admin on the LAN page)\nconfig:       %s\nstart:        edgerec run --config %s\n",

@@ -51,6 +51,10 @@ func (w webCameras) SetMasks(ctx context.Context, id string, masks []mask.Mask) 
 	return w.m.SetMasks(ctx, "", id, cm)
 }
 
+func (w webCameras) ApplyCoverage(ctx context.Context, grantID, actorID string) error {
+	return w.m.ApplyCoverage(ctx, grantID, actorID)
+}
+
 func (w webCameras) Probe(ctx context.Context, url string) (media.StreamInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, 12*time.Second)
 	defer cancel()

@@ -62,24 +62,7 @@ func (c *Config) applyDefaults() {
 		c.Policy.StaleAccountDays = DefaultStaleAccountDays
 	}
 	for i := range c.Cameras {
-		cam := &c.Cameras[i]
-		if cam.Name == "" {
-			cam.Name = cam.ID
-		}
-		if cam.BitrateKbps == 0 {
-			cam.BitrateKbps = DefaultBitrateKbps
-		}
-		if cam.KeyframeInterval == 0 {
-			cam.KeyframeInterval = DefaultKeyframeInterval
-		}
-		if len(cam.Masks) == 0 {
-			cam.Masks = nil
-		}
-		for j := range cam.Masks {
-			if cam.Masks[j].Style == "" {
-				cam.Masks[j].Style = mask.StyleFill
-			}
-		}
+		c.Cameras[i] = c.Cameras[i].Normalized()
 	}
 	if c.LAN.Listen == "" {
 		c.LAN.Listen = DefaultListen
@@ -98,6 +81,32 @@ func (c *Config) applyDefaults() {
 			u.BeaconInterval = DefaultBeaconInterval
 		}
 	}
+}
+
+// Normalized returns cam with the defaults a loaded config has (name,
+// bitrate, keyframe interval, mask style fill, no empty mask list), so two
+// descriptions of the same camera compare equal. The masks are copied.
+func (cam Camera) Normalized() Camera {
+	if cam.Name == "" {
+		cam.Name = cam.ID
+	}
+	if cam.BitrateKbps == 0 {
+		cam.BitrateKbps = DefaultBitrateKbps
+	}
+	if cam.KeyframeInterval == 0 {
+		cam.KeyframeInterval = DefaultKeyframeInterval
+	}
+	if len(cam.Masks) == 0 {
+		cam.Masks = nil
+	} else {
+		cam.Masks = append([]Mask(nil), cam.Masks...)
+	}
+	for j := range cam.Masks {
+		if cam.Masks[j].Style == "" {
+			cam.Masks[j].Style = mask.StyleFill
+		}
+	}
+	return cam
 }
 
 // RingPath returns the ring file: Storage.RingPath, or DataDir/ring.

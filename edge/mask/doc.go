@@ -47,6 +47,14 @@
 //   - Where a fill mask and a pixelate mask overlap, pixelate runs first and
 //     fill wins.
 //
+// # Comparing masks
+//
+// Weakened(before, after, w, h) counts the pixels of a w×h picture that
+// after protects less than before (filled → not filled, masked → not
+// masked), rasterized as above; the camera manager uses it on the fixed
+// CompareW×CompareH grid to tell a mask change that needs an approver
+// (R27) from one that only adds protection.
+//
 // # Validation
 //
 // Validate refuses: an empty name; an unknown style; fewer than 3 or more

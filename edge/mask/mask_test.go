@@ -444,3 +444,43 @@ func TestNewOptions(t *testing.T) {
 		t.Fatalf("defaults not applied: %+v", m.o)
 	}
 }
+
+// TestWeakened: a mask change weakens protection exactly when some pixel
+// is less masked after than before (R27): deleting, shrinking or moving a
+// mask and fill → pixelate do; adding, enlarging and pixelate → fill do
+// not.
+func TestWeakened(t *testing.T) {
+	sq := func(name string, style Style, x0, y0, x1, y1 float64) Mask {
+		return Mask{Name: name, Style: style, Polygon: []Point{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}}}
+	}
+	win := sq("w", StyleFill, 0.1, 0.1, 0.4, 0.4)
+	door := sq("d", StylePixelate, 0.6, 0.5, 0.9, 0.9)
+	cases := []struct {
+		name          string
+		before, after []Mask
+		weakened      bool
+	}{
+		{"unchanged", []Mask{win, door}, []Mask{door, win}, false},
+		{"add", []Mask{win}, []Mask{win, door}, false},
+		{"first mask", nil, []Mask{win}, false},
+		{"enlarge", []Mask{win}, []Mask{sq("w", StyleFill, 0.05, 0.05, 0.45, 0.45)}, false},
+		{"pixelate to fill", []Mask{door}, []Mask{sq("d", StyleFill, 0.6, 0.5, 0.9, 0.9)}, false},
+		{"split into two covering the same", []Mask{win}, []Mask{sq("a", StyleFill, 0.1, 0.1, 0.25, 0.4), sq("b", StyleFill, 0.25, 0.1, 0.4, 0.4)}, false},
+		{"delete", []Mask{win, door}, []Mask{door}, true},
+		{"delete all", []Mask{win}, nil, true},
+		{"shrink", []Mask{win}, []Mask{sq("w", StyleFill, 0.1, 0.1, 0.4, 0.39)}, true},
+		{"move", []Mask{win}, []Mask{sq("w", StyleFill, 0.2, 0.1, 0.5, 0.4)}, true},
+		{"fill to pixelate", []Mask{win}, []Mask{sq("w", StylePixelate, 0.1, 0.1, 0.4, 0.4)}, true},
+		{"add one, delete another", []Mask{win}, []Mask{door}, true},
+	}
+	for _, c := range cases {
+		n := Weakened(c.before, c.after, CompareW, CompareH)
+		if (n > 0) != c.weakened {
+			t.Errorf("%s: %d pixels weakened, want weakened=%v", c.name, n, c.weakened)
+		}
+	}
+	// A one-pixel-row shrink on the grid counts.
+	if n := Weakened([]Mask{win}, []Mask{sq("w", StyleFill, 0.1, 0.1, 0.4, 0.4-1.0/CompareH)}, CompareW, CompareH); n != 576 {
+		t.Errorf("one row shrink: %d pixels, want 576", n)
+	}
+}

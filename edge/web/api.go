@@ -145,7 +145,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusNotFound
 	case errors.Is(err, config.ErrRefused), errors.Is(err, rules.ErrProhibitedZone), errors.Is(err, rules.ErrUnknownZone):
 		status = http.StatusUnprocessableEntity
-	case errors.Is(err, policy.ErrExists), errors.Is(err, ErrCameraExists), errors.Is(err, grants.ErrNotPending),
+	case errors.Is(err, policy.ErrExists), errors.Is(err, ErrCameraExists), errors.Is(err, grants.ErrNotPending), errors.Is(err, ErrCoverageConflict),
 		errors.Is(err, grants.ErrRequestExpired):
 		status = http.StatusConflict
 	case errors.Is(err, policy.ErrForbidden), errors.Is(err, grants.ErrSelfApproval), errors.Is(err, grants.ErrNotApprover),

@@ -242,7 +242,7 @@ func (s *Server) apiAddCamera(w http.ResponseWriter, r *http.Request, _ principa
 	writeJSON(w, http.StatusCreated, viewCamera(&c))
 }
 
-func (s *Server) apiUpdateCamera(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) apiUpdateCamera(w http.ResponseWriter, r *http.Request, who principal) {
 	id := r.PathValue("id")
 	var in cameraInput
 	if !decode(w, r, &in) {
@@ -261,6 +261,9 @@ func (s *Server) apiUpdateCamera(w http.ResponseWriter, r *http.Request, _ princ
 	if err == nil {
 		err = s.deps.Cameras.Update(r.Context(), c)
 	}
+	if s.requestCoverage(w, r, who, err) {
+		return // R27: a zone or source change waits for approval
+	}
 	if err != nil {
 		noteOf(r).detail = clip(err.Error(), 300)
 		s.fail(w, r, err)
@@ -269,8 +272,12 @@ func (s *Server) apiUpdateCamera(w http.ResponseWriter, r *http.Request, _ princ
 	writeJSON(w, http.StatusOK, viewCamera(&c))
 }
 
-func (s *Server) apiRemoveCamera(w http.ResponseWriter, r *http.Request, _ principal) {
-	if err := s.deps.Cameras.Remove(r.Context(), r.PathValue("id")); err != nil {
+func (s *Server) apiRemoveCamera(w http.ResponseWriter, r *http.Request, who principal) {
+	err := s.deps.Cameras.Remove(r.Context(), r.PathValue("id"))
+	if s.requestCoverage(w, r, who, err) {
+		return // R27: removing a camera waits for approval
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -316,7 +323,7 @@ func parseMasks(in masksInput) ([]mask.Mask, error) {
 	return out, nil
 }
 
-func (s *Server) apiSetMasks(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) apiSetMasks(w http.ResponseWriter, r *http.Request, who principal) {
 	var in masksInput
 	if !decode(w, r, &in) {
 		return
@@ -324,6 +331,9 @@ func (s *Server) apiSetMasks(w http.ResponseWriter, r *http.Request, _ principal
 	ms, err := parseMasks(in)
 	if err == nil {
 		err = s.deps.Cameras.SetMasks(r.Context(), r.PathValue("id"), ms)
+	}
+	if s.requestCoverage(w, r, who, err) {
+		return // R27: deleting, shrinking or weakening a mask waits for approval
 	}
 	if err != nil {
 		noteOf(r).detail = clip(err.Error(), 300)

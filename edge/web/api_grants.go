@@ -24,6 +24,8 @@ type grantView struct {
 	Subject        string     `json:"subject,omitempty"`
 	SubjectName    string     `json:"subject_name,omitempty"`
 	Role           string     `json:"role,omitempty"`
+	Kind           string     `json:"kind,omitempty"`   // coverage: remove, mask_reduce, zone_change, source_change (R27)
+	Digest         string     `json:"digest,omitempty"` // coverage: SHA-256 of the exact proposal
 	State          string     `json:"state"`
 	Created        *time.Time `json:"created,omitempty"`
 	RequestExpires *time.Time `json:"request_expires,omitempty"`
@@ -40,7 +42,7 @@ type grantView struct {
 func (s *Server) viewGrant(g *grants.Grant, names map[string]string) grantView {
 	v := grantView{ID: g.ID, Action: g.Action, Purpose: g.Purpose, Requester: g.Requester, RequesterName: names[g.Requester],
 		RequesterRole: g.RequesterRole, Cameras: slices.Clone(g.Cameras), From: tsp(g.From), To: tsp(g.To), Subject: g.Subject,
-		SubjectName: names[g.Subject], Role: g.Role, State: g.State(s.now()), Created: tsp(g.Created),
+		SubjectName: names[g.Subject], Role: g.Role, Kind: g.Kind, Digest: g.Digest, State: g.State(s.now()), Created: tsp(g.Created),
 		RequestExpires: tsp(g.RequestExpires), ValidityS: g.Validity / int64(time.Second), Issued: tsp(g.Issued),
 		Expires: tsp(g.Expires), DecidedBy: names[g.DecidedBy], Reason: g.Reason, Uses: g.Uses, LastUse: tsp(g.LastUse),
 		Approvers: []string{}}
@@ -142,6 +144,18 @@ func (s *Server) apiApprove(w http.ResponseWriter, r *http.Request, who principa
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if g.Action == grants.Coverage {
+		// R27: the approved change is applied now, exactly as proposed.
+		if err := s.deps.Cameras.ApplyCoverage(r.Context(), g.ID, who.ID); err != nil {
+			noteOf(r).detail = clip(err.Error(), 300)
+			s.fail(w, r, err)
+			return
+		}
+		noteOf(r).detail = "coverage change applied"
+		if g2, err := s.pol.Grant(r.Context(), g.ID); err == nil {
+			g = g2
+		}
 	}
 	s.sweepLive(r.Context()) // a new role assignment may narrow a camera scope
 	writeJSON(w, http.StatusOK, s.viewGrant(&g, s.userNames(r.Context())))

@@ -20,8 +20,12 @@ import (
 // masks wrap mask.ErrInvalid (400).
 var (
 	ErrCameraExists = errors.New("web: camera id already in use")
-	ErrInvalid      = errors.New("web: invalid input")
-	ErrUnavailable  = errors.New("web: not available")
+	// ErrCoverageConflict: an approved coverage change can no longer be
+	// applied as approved (the camera changed since the request); the
+	// manager revoked it (409).
+	ErrCoverageConflict = errors.New("web: the camera changed since the request; the change was not applied and the request is revoked")
+	ErrInvalid          = errors.New("web: invalid input")
+	ErrUnavailable      = errors.New("web: not available")
 )
 
 // Device is a local capture device an installer can add (V4L2).
@@ -54,6 +58,15 @@ type Cameras interface {
 	// recording and live view at once (one pipeline, restarted), so no
 	// byte leaves unmasked (R2).
 	SetMasks(ctx context.Context, id string, masks []mask.Mask) error
+	// Update, Remove and SetMasks apply a change that reduces surveillance
+	// privacy protection or coverage — removing a camera, deleting,
+	// shrinking or weakening a mask, changing the zone or source — only
+	// under an approved coverage grant (R27): they change nothing, keep
+	// the exact proposal and return a *NeedsApproval error; the page files
+	// the request. ApplyCoverage applies approved grant grantID (checked
+	// and consumed in the policy store, audited citing it) exactly as
+	// proposed, or answers an error wrapping ErrCoverageConflict.
+	ApplyCoverage(ctx context.Context, grantID, actorID string) error
 	// Probe opens a source URL without recording (source.Probe).
 	Probe(ctx context.Context, url string) (media.StreamInfo, error)
 	// Devices lists local V4L2 devices.
@@ -61,6 +74,21 @@ type Cameras interface {
 	// Snapshot is the latest masked picture of a camera (pipeline
 	// Camera.Snapshot) or an error wrapping ErrUnknownCamera.
 	Snapshot(ctx context.Context, id string) (image.Image, time.Time, error)
+}
+
+// CoverageChange is a proposed change that waits for approval (R27).
+type CoverageChange struct {
+	Camera string
+	Kind   string // grants.KindRemove, KindMaskReduce, KindZone, KindSource
+	Digest string // SHA-256 (hex) of the proposal the manager keeps
+}
+
+// NeedsApproval is returned (wrapped) by Cameras for a change that needs a
+// coverage grant; nothing was changed.
+type NeedsApproval struct{ Change CoverageChange }
+
+func (e *NeedsApproval) Error() string {
+	return "camera " + e.Change.Camera + ": " + e.Change.Kind + " needs an approver (R27)"
 }
 
 // Live is the WHEP live view; *live.Server implements it. It enforces the

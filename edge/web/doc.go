@@ -51,6 +51,14 @@
 //   - One user holds at most lan.live_max_per_user live views (429), the
 //     device at most 8 (503).
 //
+// Coverage changes (R27): when the camera manager answers a change with
+// *NeedsApproval (a camera removal, a mask deletion/shrink/fill → pixelate,
+// a zone or source change), the page files a coverage request for the
+// caller and answers 202 {"state":"waiting_for_approval","request":"g-…"};
+// nothing changes until an approver approves it, and the approve call then
+// has the manager apply it (Cameras.ApplyCoverage; 409 if the camera
+// changed meanwhile). api_coverage.go.
+//
 // Collaborators are small interfaces declared in deps.go and accounts.go
 // (Policy = *policy.Store, Cameras = the camera manager, Live =
 // *live.Server, Recordings = *storage.Store, Exports, Decommissioner).

@@ -87,6 +87,49 @@ type testCams struct {
 	mu   sync.Mutex
 	cams map[string]*camEntry
 	wg   sync.WaitGroup
+	// pol and proposals: coverage changes (R27) as the production manager
+	// does them (cmd/edgerec/coverage.go), kept in memory by digest.
+	pol       *policy.Store
+	proposals map[string]fakeProposal
+}
+
+type fakeProposal struct {
+	id    string
+	kind  string
+	after *config.Camera // nil = remove
+}
+
+// propose keeps a change and returns the manager's refusal.
+func (m *testCams) propose(id, kind string, after *config.Camera) error {
+	if m.proposals == nil {
+		m.proposals = map[string]fakeProposal{}
+	}
+	d := fmt.Sprintf("%064x", len(m.proposals)+1)
+	m.proposals[d] = fakeProposal{id: id, kind: kind, after: after}
+	return &NeedsApproval{Change: CoverageChange{Camera: id, Kind: kind, Digest: d}}
+}
+
+func (m *testCams) ApplyCoverage(ctx context.Context, grantID, actorID string) error {
+	g, err := m.pol.Grant(ctx, grantID)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.proposals[g.Digest]
+	if !ok {
+		return ErrCoverageConflict
+	}
+	if err := m.pol.UseCoverage(ctx, grantID, actorID, g.Digest); err != nil {
+		return err
+	}
+	delete(m.proposals, g.Digest)
+	m.stop(p.id)
+	if p.after == nil {
+		m.health.RemoveCamera(p.id)
+		return nil
+	}
+	return m.start(*p.after)
 }
 
 type camEntry struct {
@@ -164,6 +207,9 @@ func (m *testCams) Update(_ context.Context, c config.Camera) error {
 		return ErrUnknownCamera
 	}
 	c.Masks = e.cfg.Masks
+	if c.Zone != e.cfg.Zone {
+		return m.propose(c.ID, "zone_change", &c)
+	}
 	m.stop(c.ID)
 	return m.start(c)
 }
@@ -174,9 +220,7 @@ func (m *testCams) Remove(_ context.Context, id string) error {
 	if _, ok := m.cams[id]; !ok {
 		return ErrUnknownCamera
 	}
-	m.stop(id)
-	m.health.RemoveCamera(id)
-	return nil
+	return m.propose(id, "remove", nil)
 }
 
 func (m *testCams) SetMasks(_ context.Context, id string, ms []mask.Mask) error {
@@ -194,6 +238,9 @@ func (m *testCams) SetMasks(_ context.Context, id string, ms []mask.Mask) error 
 			cm.Polygon = append(cm.Polygon, []float64{p.X, p.Y})
 		}
 		c.Masks = append(c.Masks, cm)
+	}
+	if mask.Weakened(e.cfg.MaskList(), c.MaskList(), mask.CompareW, mask.CompareH) > 0 {
+		return m.propose(id, "mask_reduce", &c)
 	}
 	m.stop(id)
 	return m.start(c)
@@ -298,7 +345,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	tracker := health.NewTracker("gw-test-01", "0.1.0-test", nil)
 	tracker.SetStorage(health.Storage{RingBytes: 64 << 20, UsedBytes: 1 << 20, Horizon: 20 * 24 * time.Hour, HorizonFloor: 30 * 24 * time.Hour, Cipher: "aes-256-gcm"})
-	cams := &testCams{ctx: ctx, health: tracker, store: st, open: o.opener, log: log, cams: map[string]*camEntry{}}
+	cams := &testCams{ctx: ctx, health: tracker, store: st, open: o.opener, log: log, cams: map[string]*camEntry{}, pol: pol}
 	clock := &fakeClock{}
 	lv, err := live.New(live.Config{AllowLoopback: true}, live.Deps{Source: cams, Logger: log, Now: clock.Now})
 	if err != nil {

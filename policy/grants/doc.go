@@ -1,6 +1,7 @@
 // Package grants owns the request → approve → issue → revoke state machine
-// of R12 (playback, export, legal hold, decommission) and R13 (role
-// assignments, action "role"), as pure functions on a Grant record
+// of R12 (playback, export, legal hold, decommission), R13 (role
+// assignments, action "role") and R27 (coverage changes, action
+// "coverage", coverage.go), as pure functions on a Grant record
 // (msgp-generated, records.go). It does no I/O; the policy store persists
 // grants in bbolt and writes the audit record in the same transaction.
 //
@@ -9,7 +10,11 @@
 //   - A request names its action, purpose, validity and scope: one or more
 //     cameras and a bounded time range (from < to, both set, at most
 //     Limits.MaxRange) for footage; subject, role and optional camera scope
-//     for a role; nothing for decommission. The requester's role must be
+//     for a role; nothing for decommission; for a coverage change exactly
+//     one camera, the kind (remove, mask_reduce, zone_change,
+//     source_change) and the SHA-256 of the exact proposal, requested by a
+//     role that may make the change itself (cameras.manage for remove, zone
+//     and source, masks.manage for masks). The requester's role must be
 //     allowed to hold such a grant (perm.Grant cell) or, for roles, to
 //     manage users. Validity must be positive and at most
 //     Limits.MaxValidity (RoleMaxValidity for roles).
@@ -25,6 +30,9 @@
 //     grants.revoke. Denied, revoked, lapsed and expired are final.
 //   - CheckUse allows a use only for the requester, while active, for the
 //     same action, a camera in scope and a range inside the granted one.
+//   - CheckApply allows a coverage grant to be applied once, while active,
+//     for exactly its digest (by whoever triggers it: the approver's
+//     approval or the device at start).
 //
 // The one exception to four eyes is ApproveBootstrap: on a device with no
 // active approver, an admin may issue the approver role to another user on

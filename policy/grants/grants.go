@@ -100,6 +100,9 @@ type Request struct {
 	Subject    string
 	Role       string
 	Supersedes string
+	// Coverage (R27): Cameras holds the one camera; see coverage.go.
+	Kind   string
+	Digest string
 }
 
 // footagePerm maps footage actions to the permission a holder's role needs.
@@ -115,6 +118,8 @@ func actionPerm(action string) (perm.Permission, bool) {
 		return perm.Decommission, true
 	case AssignRole:
 		return perm.UsersManage, true
+	case Coverage:
+		return perm.CamerasManage, true
 	}
 	return "", false
 }
@@ -159,12 +164,16 @@ func New(id string, r Request, by Actor, m *perm.Matrix, lim Limits, now time.Ti
 	lim = lim.WithDefaults()
 	p, ok := actionPerm(r.Action)
 	if !ok {
-		return Grant{}, fmt.Errorf("%w: action %q (want playback, export, legal_hold, decommission or role)", ErrInvalid, r.Action)
+		return Grant{}, fmt.Errorf("%w: action %q (want playback, export, legal_hold, decommission, role or coverage)", ErrInvalid, r.Action)
 	}
 	if err := CheckText("purpose", r.Purpose, 500); err != nil {
 		return Grant{}, err
 	}
-	if r.Action == AssignRole {
+	if r.Action == Coverage {
+		if err := mayRequestCoverage(r, by, m); err != nil {
+			return Grant{}, err
+		}
+	} else if r.Action == AssignRole {
 		if !m.Allows(by.Role, p) {
 			return Grant{}, fmt.Errorf("%w: role %q cannot request role assignments", ErrForbidden, by.Role)
 		}
@@ -198,6 +207,11 @@ func New(id string, r Request, by Actor, m *perm.Matrix, lim Limits, now time.Ti
 			return Grant{}, fmt.Errorf("%w: range %v is longer than %v", ErrTimeRange, r.To.Sub(r.From), lim.MaxRange)
 		}
 		g.Cameras, g.From, g.To = slices.Clone(r.Cameras), r.From.UnixNano(), r.To.UnixNano()
+	case r.Action == Coverage:
+		if err := checkCoverage(r); err != nil {
+			return Grant{}, err
+		}
+		g.Cameras, g.Kind, g.Digest = slices.Clone(r.Cameras), r.Kind, r.Digest
 	case r.Action == AssignRole:
 		if err := CheckText("subject", r.Subject, 64); err != nil {
 			return Grant{}, err
@@ -391,6 +405,9 @@ func (g *Grant) Summary() string {
 	if g.Action == AssignRole {
 		fmt.Fprintf(&b, " subject=%s role=%s", g.Subject, g.Role)
 	}
+	if g.Action == Coverage {
+		fmt.Fprintf(&b, " camera=%s kind=%s digest=%s", strings.Join(g.Cameras, ","), g.Kind, g.Digest)
+	}
 	fmt.Fprintf(&b, " validity=%s", time.Duration(g.Validity))
 	return b.String()
 }
@@ -412,6 +429,11 @@ func Decode(v []byte) (Grant, error) {
 	}
 	if _, ok := actionPerm(g.Action); !ok {
 		return Grant{}, fmt.Errorf("grant record %s: action %q", g.ID, g.Action)
+	}
+	if g.Action == Coverage {
+		if err := checkCoverage(Request{Cameras: g.Cameras, Kind: g.Kind, Digest: g.Digest}); err != nil {
+			return Grant{}, fmt.Errorf("grant record %s: %w", g.ID, err)
+		}
 	}
 	switch g.Status {
 	case Requested, Denied, Revoked:

@@ -42,6 +42,12 @@ type Grant struct {
 	Role       string `msg:"role"`
 	Supersedes string `msg:"supersedes"`
 
+	// Coverage change (action "coverage", R27): Cameras holds the one
+	// camera, Kind what the change does to its coverage and Digest the
+	// SHA-256 (hex) of the exact proposal the camera manager keeps.
+	Kind   string `msg:"ckind"`
+	Digest string `msg:"cdigest"`
+
 	Status    string     `msg:"status"`
 	Approvals []Approval `msg:"approvals"`
 	Issued    int64      `msg:"issued"`

@@ -321,6 +321,18 @@ func (z *Grant) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Supersedes")
 				return
 			}
+		case "ckind":
+			z.Kind, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Kind")
+				return
+			}
+		case "cdigest":
+			z.Digest, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Digest")
+				return
+			}
 		case "status":
 			z.Status, err = dc.ReadString()
 			if err != nil {
@@ -405,9 +417,9 @@ func (z *Grant) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Grant) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 23
+	// map header, size 25
 	// write "id"
-	err = en.Append(0xde, 0x0, 0x17, 0xa2, 0x69, 0x64)
+	err = en.Append(0xde, 0x0, 0x19, 0xa2, 0x69, 0x64)
 	if err != nil {
 		return
 	}
@@ -553,6 +565,26 @@ func (z *Grant) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Supersedes")
 		return
 	}
+	// write "ckind"
+	err = en.Append(0xa5, 0x63, 0x6b, 0x69, 0x6e, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Kind)
+	if err != nil {
+		err = msgp.WrapError(err, "Kind")
+		return
+	}
+	// write "cdigest"
+	err = en.Append(0xa7, 0x63, 0x64, 0x69, 0x67, 0x65, 0x73, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Digest)
+	if err != nil {
+		err = msgp.WrapError(err, "Digest")
+		return
+	}
 	// write "status"
 	err = en.Append(0xa6, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73)
 	if err != nil {
@@ -656,9 +688,9 @@ func (z *Grant) EncodeMsg(en *msgp.Writer) (err error) {
 // MarshalMsg implements msgp.Marshaler
 func (z *Grant) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 23
+	// map header, size 25
 	// string "id"
-	o = append(o, 0xde, 0x0, 0x17, 0xa2, 0x69, 0x64)
+	o = append(o, 0xde, 0x0, 0x19, 0xa2, 0x69, 0x64)
 	o = msgp.AppendString(o, z.ID)
 	// string "act"
 	o = append(o, 0xa3, 0x61, 0x63, 0x74)
@@ -702,6 +734,12 @@ func (z *Grant) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "supersedes"
 	o = append(o, 0xaa, 0x73, 0x75, 0x70, 0x65, 0x72, 0x73, 0x65, 0x64, 0x65, 0x73)
 	o = msgp.AppendString(o, z.Supersedes)
+	// string "ckind"
+	o = append(o, 0xa5, 0x63, 0x6b, 0x69, 0x6e, 0x64)
+	o = msgp.AppendString(o, z.Kind)
+	// string "cdigest"
+	o = append(o, 0xa7, 0x63, 0x64, 0x69, 0x67, 0x65, 0x73, 0x74)
+	o = msgp.AppendString(o, z.Digest)
 	// string "status"
 	o = append(o, 0xa6, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73)
 	o = msgp.AppendString(o, z.Status)
@@ -862,6 +900,18 @@ func (z *Grant) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Supersedes")
 				return
 			}
+		case "ckind":
+			z.Kind, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Kind")
+				return
+			}
+		case "cdigest":
+			z.Digest, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Digest")
+				return
+			}
 		case "status":
 			z.Status, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
@@ -951,7 +1001,7 @@ func (z *Grant) Msgsize() (s int) {
 	for za0001 := range z.Cameras {
 		s += msgp.StringPrefixSize + len(z.Cameras[za0001])
 	}
-	s += 5 + msgp.Int64Size + 3 + msgp.Int64Size + 5 + msgp.StringPrefixSize + len(z.Subject) + 5 + msgp.StringPrefixSize + len(z.Role) + 11 + msgp.StringPrefixSize + len(z.Supersedes) + 7 + msgp.StringPrefixSize + len(z.Status) + 10 + msgp.ArrayHeaderSize
+	s += 5 + msgp.Int64Size + 3 + msgp.Int64Size + 5 + msgp.StringPrefixSize + len(z.Subject) + 5 + msgp.StringPrefixSize + len(z.Role) + 11 + msgp.StringPrefixSize + len(z.Supersedes) + 6 + msgp.StringPrefixSize + len(z.Kind) + 8 + msgp.StringPrefixSize + len(z.Digest) + 7 + msgp.StringPrefixSize + len(z.Status) + 10 + msgp.ArrayHeaderSize
 	for za0002 := range z.Approvals {
 		s += z.Approvals[za0002].Msgsize()
 	}

@@ -44,6 +44,11 @@
     });
   }
   function fail(e) { say(e.message || String(e)); }
+  // pendingSaid shows a change that waits for an approver (202, R27).
+  function pendingSaid(res) {
+    if (res && res.state === "waiting_for_approval") { say(res.message + ": an approver must approve it; nothing changed yet.", true); return true; }
+    return false;
+  }
   function fmt(t) {
     if (!t) { return "\u2014"; }
     var d = new Date(t);
@@ -121,7 +126,7 @@
       ev.preventDefault();
       var body = formJSON(form);
       var p = editing ? api("PUT", "/api/v1/cameras/" + encodeURIComponent(editing), body) : api("POST", "/api/v1/cameras", body);
-      p.then(function () { say("Camera saved.", true); reset(); load(); }).catch(fail);
+      p.then(function (res) { if (!pendingSaid(res)) { say("Camera saved.", true); } reset(); load(); }).catch(fail);
     });
     function edit(c) {
       editing = c.id;
@@ -131,8 +136,15 @@
       f.zone.value = c.zone; f.signage_by.value = c.signage_by; f.signage_date.value = c.signage_date; f.retention_days.value = c.retention_days;
       form.scrollIntoView();
     }
+    var waiting = {};
     function load() {
-      api("GET", "/api/v1/cameras").then(function (cams) {
+      // Coverage changes of mine that wait for an approver (R27).
+      api("GET", "/api/v1/grants/mine").then(function (gs) {
+        waiting = {};
+        gs.filter(function (g) { return g.action === "coverage" && g.state === "requested"; }).forEach(function (g) {
+          (waiting[g.cameras[0]] = waiting[g.cameras[0]] || []).push(g);
+        });
+      }).catch(function () {}).then(function () { return api("GET", "/api/v1/cameras"); }).then(function (cams) {
         clear(list);
         if (!cams.length) { list.appendChild(el("p", "No cameras configured.", "muted")); }
         cams.forEach(function (c) {
@@ -141,6 +153,9 @@
           card.appendChild(el("h3", c.name || c.id));
           card.appendChild(el("p", c.id + " \u00b7 " + c.zone + " \u00b7 " + c.masks.length + " masks", "muted mono"));
           if (!c.commissioned) { card.appendChild(el("p", "Signage attestation missing: commissioning incomplete (R3).", "reason")); }
+          (waiting[c.id] || []).forEach(function (g) {
+            var w = el("p", g.kind + ": waiting for approval (request " + g.id + ")", "reason"); w.setAttribute("data-pending", g.id); card.appendChild(w);
+          });
           if (can("cameras.live")) {
             var img = el("img"); img.alt = "Masked snapshot";
             var snap = "/api/v1/cameras/" + encodeURIComponent(c.id) + "/snapshot?t=";
@@ -157,7 +172,7 @@
             row.appendChild(button("Edit", function () { edit(c); }));
             row.appendChild(button("Remove", function () {
               if (!window.confirm("Remove camera " + c.id + "?")) { return; }
-              api("DELETE", "/api/v1/cameras/" + encodeURIComponent(c.id)).then(load).catch(fail);
+              api("DELETE", "/api/v1/cameras/" + encodeURIComponent(c.id)).then(function (res) { pendingSaid(res); load(); }).catch(fail);
             }, "small ghost"));
           }
           if (can("masks.manage")) {
@@ -248,8 +263,9 @@
     $("mask-preview").addEventListener("change", draw);
     $("mask-save").addEventListener("click", function () {
       var body = { masks: masks.filter(function (m) { return m.polygon.length; }).map(function (m) { return { name: m.name, style: m.style, polygon: m.polygon }; }) };
-      api("PUT", "/api/v1/cameras/" + encodeURIComponent(cam) + "/masks", body).then(function () {
+      api("PUT", "/api/v1/cameras/" + encodeURIComponent(cam) + "/masks", body).then(function (res) {
         masks.forEach(function (m) { m.open = false; });
+        if (pendingSaid(res)) { return; }
         say("Masks saved: recording and live view now use them.", true);
         setTimeout(function () { img.src = "/api/v1/cameras/" + encodeURIComponent(cam) + "/snapshot?t=" + Date.now(); }, 1500);
       }).catch(fail);
@@ -478,7 +494,7 @@
         gs.forEach(function (g) {
           var tr = el("tr"); tr.setAttribute("data-grant", g.id);
           tr.appendChild(el("td", g.id, "mono"));
-          tr.appendChild(el("td", g.action === "role" ? "role: " + g.role + " for " + (g.subject_name || g.subject) : g.action));
+          tr.appendChild(el("td", g.action === "role" ? "role: " + g.role + " for " + (g.subject_name || g.subject) : g.action === "coverage" ? "coverage: " + g.kind : g.action));
           tr.appendChild(el("td", g.requester_name || g.requester));
           tr.appendChild(el("td", g.cameras.length ? g.cameras.join(", ") + (g.from ? " " + fmt(g.from) + " \u2192 " + fmt(g.to) : "") : "\u2014"));
           tr.appendChild(el("td", g.purpose));
