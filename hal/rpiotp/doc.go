@@ -36,7 +36,7 @@
 // # Programming
 //
 // Program is irreversible. It needs a confirmation token, the board serial
-// (OTP.Serial, as /proc/cpuinfo shows it), which the operator who decided
+// (OTP.Serial; normally what /proc/cpuinfo shows as Serial), which the operator who decided
 // to program this very board types or passes; a mistyped or missing token
 // is ErrNotConfirmed before anything is read from the key rows. An OTP that
 // already holds the same key is left alone (success); one that holds

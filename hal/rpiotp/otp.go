@@ -47,8 +47,9 @@ func (o *OTP) exchange(ctx context.Context, buf []uint32) error {
 }
 
 // Serial is the board serial as the firmware reports it (tag 0x00010004),
-// as 16 lower-case hex digits, the form /proc/cpuinfo shows
-// ("10000000ad8e94a8"). It is the confirmation token for Program and is
+// as 16 lower-case hex digits ("10000000ad8e94a8"; normally the value
+// /proc/cpuinfo shows as Serial, which the kernel gets from the same
+// firmware). It is the confirmation token for Program and is
 // bound into every wrapped root key.
 func (o *OTP) Serial(ctx context.Context) (string, error) {
 	buf := newRequest(TagGetBoardSerial, make([]uint32, serialValueBytes/4))
@@ -183,10 +184,10 @@ func (o *OTP) Program(ctx context.Context, key []byte, confirm string) error {
 	clear(rows[:])
 	defer clear(buf)
 	if err := o.exchange(ctx, buf); err != nil {
-		return fmt.Errorf("rpiotp: programming: %w", err)
+		return fmt.Errorf("rpiotp: programming (read the OTP before any retry: it may be partially programmed): %w", err)
 	}
 	if _, err := parseKeyResponse(buf, TagSetPrivateKey); err != nil {
-		return fmt.Errorf("rpiotp: programming: %w", err)
+		return fmt.Errorf("rpiotp: programming (read the OTP before any retry: it may be partially programmed): %w", err)
 	}
 	back, err := o.ReadKey(ctx)
 	if err != nil {

@@ -21,6 +21,8 @@ var (
 	ErrExists = errors.New("rpiotp: wrapped root key file exists")
 )
 
+var errNoConfig = errors.New("rpiotp: Provider needs an OTP and a Path")
+
 // Provider keeps the device root key on disk wrapped by the board's OTP
 // key. Its Load and Destroy have the shape of storage/keys.RootProvider
 // (hal does not import storage; the storage integration adopts it).
@@ -35,6 +37,9 @@ type Provider struct {
 // provisioning programs it first with OTP.Provision). It returns the root
 // key.
 func (p Provider) Create(ctx context.Context) ([]byte, error) {
+	if p.OTP == nil || p.Path == "" {
+		return nil, errNoConfig
+	}
 	if _, err := os.Lstat(p.Path); err == nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrExists, p.Path, fs.ErrExist)
 	}
@@ -67,6 +72,9 @@ func (p Provider) Create(ctx context.Context) ([]byte, error) {
 // mailbox, an unprogrammed OTP, another board's file or a damaged file is
 // an error, and nothing is written.
 func (p Provider) Load(ctx context.Context) ([]byte, error) {
+	if p.OTP == nil || p.Path == "" {
+		return nil, errNoConfig
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -112,6 +120,10 @@ func (p Provider) Load(ctx context.Context) ([]byte, error) {
 func (p Provider) Destroy(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if p.Path == "" {
+		// Never report a wipe of nothing as done.
+		return errNoConfig
 	}
 	return destroyFile(p.Path)
 }

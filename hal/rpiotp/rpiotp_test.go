@@ -418,6 +418,13 @@ func TestR25DestroyWrappedKeyOTPStays(t *testing.T) {
 	if !bytes.Equal(f.Key(), key(5)) {
 		t.Fatal("the OTP key changed (it cannot be erased)")
 	}
+	// A provider without a path never reports a wipe as done.
+	if err := (Provider{OTP: New(f)}).Destroy(ctx); err == nil {
+		t.Fatal("Destroy with no path succeeded")
+	}
+	if _, err := (Provider{Path: p.Path}).Load(ctx); err == nil {
+		t.Fatal("Load with no OTP succeeded")
+	}
 }
 
 func TestProgramNeedsConfirmation(t *testing.T) {
