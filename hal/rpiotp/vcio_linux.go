@@ -38,7 +38,9 @@ func (v VCIO) Property(buf []uint32) error {
 	switch e {
 	case 0:
 		return nil
-	case unix.ENOTTY:
+	case unix.ENOTTY, unix.ENOSYS:
+		// ENOTTY: not the vcio device. ENOSYS: the ioctl is not
+		// implemented here (qemu-user answers so for unknown ioctls).
 		return fmt.Errorf("%w: %s is not the vcio device: %v", ErrNoDevice, v.path(), e)
 	case unix.EINVAL, unix.EPERM:
 		// rpi_firmware_property_list answers -EINVAL when the firmware's
