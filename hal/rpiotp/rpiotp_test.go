@@ -290,7 +290,8 @@ func TestR32WrappedFileFromAnotherBoard(t *testing.T) {
 		t.Fatalf("other OTP key: %x, %v", k, err)
 	}
 	// The attacker rewrites the serial in the file to board B's and fixes
-	// the checksum: the AAD binds the serial, so B's... and A's key fail.
+	// the checksum: the AAD binds the serial, so even the right OTP key
+	// (A's) does not open it under B's serial.
 	edited := resum(strings.Replace(string(orig), serialAStr, "100000001234abcd", 1))
 	if _, err := Unwrap(key(1), edited, "100000001234abcd"); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("edited serial: %v", err)
