@@ -59,6 +59,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	demoDir := fs.String("demo-dir", "var/demo", "data dir for --demo")
 	listen := fs.String("listen", "", "override lan.listen (host:port)")
 	watchdog := fs.String("watchdog", "", "feed this hardware watchdog device while recording is healthy (e.g. /dev/watchdog)")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback host:port (off by default)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -84,6 +85,13 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}
 	dc.Watchdog = *watchdog
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if *pprofAddr != "" {
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		if _, err := startPprof(pctx, *pprofAddr, log.With("part", "pprof")); err != nil {
+			return err
+		}
+	}
 	return runDaemon(ctx, e, dc, log)
 }
 

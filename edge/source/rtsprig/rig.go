@@ -85,6 +85,9 @@ func (s *Server) start() error {
 		UDPRTCPAddress: fmt.Sprintf("127.0.0.1:%d", udp2),
 		ReadTimeout:    5 * time.Second,
 		WriteTimeout:   5 * time.Second,
+		// gortsplib's default of 256 packets drops parts of ~400 KB 1080p
+		// keyframes (issue 14); a power of two, as gortsplib wants.
+		WriteQueueSize: 4096,
 	}
 	return s.srv.Start()
 }
