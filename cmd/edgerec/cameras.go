@@ -124,6 +124,9 @@ func (m *cameraManager) startLocked(c config.Camera) {
 		MaxSegment:  m.segLen,
 		ClockSynced: m.clockSynced,
 		Logger:      m.log.With("camera", id, "part", "record"),
+		OnDrop: func(n uint64) {
+			m.tracker.UpdateCamera(id, func(h *health.Camera) { h.Dropped += n })
+		},
 		OnSegment: func(start, end time.Time, frames int, err error) {
 			if err != nil {
 				m.tracker.Warn("segment:"+id, fmt.Sprintf("camera %s: closing a segment failed: %v", id, err))

@@ -36,6 +36,11 @@ type Camera struct {
 	// Gaps counts interruptions of the stream since start (reconnects,
 	// dropped runs of frames).
 	Gaps uint64 `json:"gaps"`
+	// Dropped counts access units or pictures lost since start before they
+	// were recorded (issue 14: the source fell behind, the decoder failed,
+	// the recorder fell behind). Never silent: a camera losing more than
+	// DropDegradeRatio of a second's frames is degraded.
+	Dropped uint64 `json:"dropped"`
 	// Image holds the image-health flags (R10); 0 = healthy or unknown.
 	Image ImageFlags `json:"image_flags"`
 }

@@ -63,6 +63,15 @@ type Camera struct {
 	maskVer uint64
 }
 
+// DropDegradeRatio: a camera that loses more than this share of its frames
+// within a one-second window is reported degraded ("dropping frames"),
+// which reaches the page, /metrics and the uplink (issue 14).
+const DropDegradeRatio = 0.05
+
+// dropper is a source that counts what it lost (RTSP: access units up to
+// the next keyframe when the box fell behind or packets were lost).
+type dropper interface{ Dropped() uint64 }
+
 // errMasksChanged ends a run whose masks changed so that the next run
 // starts with the new ones (and, for an RTSP camera, switches between
 // passthrough and transcoding).
@@ -207,6 +216,9 @@ func (c *Camera) runOnce(ctx context.Context) error {
 		return err
 	}
 	st := &runStats{maskVer: ver, cam: c, info: src.Info(), start: time.Now(), image: NewImageHealth(ImageHealthConfig{})}
+	if d, ok := src.(dropper); ok {
+		st.src = d
+	}
 	defer st.clearImage()
 	switch s := src.(type) {
 	case source.RawSource:
@@ -389,6 +401,8 @@ type runStats struct {
 	recording           bool
 	encoder             string
 	decodeErrors        uint64
+	src                 dropper // nil: the source does not count drops
+	lostSeen            uint64  // source drops + decode errors already reported
 	image               *ImageHealth
 	imageFlags          []string
 	maskVer             uint64
@@ -429,13 +443,27 @@ func (st *runStats) published(au media.AccessUnit) {
 	fps := float64(st.winFrames) / el.Seconds()
 	kbps := float64(st.winBytes) * 8 / 1000 / el.Seconds()
 	total, wall, info, enc, flags := st.total, au.Wall, st.info, st.encoder, st.imageFlags
+	lost := st.decodeErrors
+	if st.src != nil {
+		lost += st.src.Dropped()
+	}
+	newLost := lost - st.lostSeen
+	st.lostSeen = lost
+	dropping := newLost > 0 && float64(newLost) > DropDegradeRatio*float64(uint64(st.winFrames)+newLost)
+	if dropping {
+		c.deps.Logger.Warn("camera dropping frames", "camera", c.cfg.ID, "lost", newLost, "kept", st.winFrames, "window", el.Round(time.Millisecond))
+	}
 	c.deps.Health.UpdateCamera(c.cfg.ID, func(h *health.Camera) {
 		h.FPS, h.Kbps, h.Frames, h.LastFrame = fps, kbps, total, wall
 		h.Width, h.Height = info.Width, info.Height
 		h.Encoder = enc
-		if len(flags) > 0 {
+		h.Dropped += newLost
+		switch {
+		case dropping:
+			h.State, h.Reason = health.StateDegraded, fmt.Sprintf("dropping frames: %d lost, %d kept in %.1f s", newLost, st.winFrames, el.Seconds())
+		case len(flags) > 0:
 			h.State, h.Reason = health.StateDegraded, "image: "+joinFlags(flags)
-		} else if h.State == health.StateDegraded {
+		case h.State == health.StateDegraded:
 			h.State, h.Reason = health.StateRecording, ""
 		}
 	})

@@ -34,6 +34,9 @@ type Config struct {
 	MaxStall    time.Duration
 	ClockSynced func() bool // nil = assume not synced
 	Logger      *slog.Logger
+	// OnDrop is told how many access units the recorder lost because it fell
+	// behind (for health, issue 14); may be nil.
+	OnDrop func(n uint64)
 	// OnSegment is called after every closed segment (for health); may be nil.
 	OnSegment func(start, end time.Time, frames int, err error)
 }
@@ -99,6 +102,9 @@ func (r *Recorder) Run(ctx context.Context) error {
 
 func (r *Recorder) write(ctx context.Context, au media.AccessUnit) error {
 	if d := r.feed.Dropped(); d != r.dropped {
+		if r.cfg.OnDrop != nil {
+			r.cfg.OnDrop(d - r.dropped)
+		}
 		r.dropped = d
 		r.cfg.Logger.Warn("recorder fell behind; cutting segment", "camera", r.cfg.Camera, "dropped_total", d)
 		r.closeSegment()

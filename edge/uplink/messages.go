@@ -279,7 +279,7 @@ func (u *Uplink) buildBeacon(s health.Snapshot, bd Board, ob outbox.Stats) wire.
 		b.Cameras = append(b.Cameras, wire.BeaconCamera{
 			ID: u.opaque(c.ID), State: camState(c.State),
 			DeciFPS: uint16(min(max(0, c.FPS*10+0.5), 65535)), Kbps: uint32(min(max(0, c.Kbps+0.5), 1<<32-1)),
-			AgeMs: age, Gaps: clampU32(c.Gaps), Masked: c.Masked, Image: uint8(c.Image),
+			AgeMs: age, Gaps: clampU32(c.Gaps), Masked: c.Masked, Image: uint8(c.Image), Dropped: clampU32(c.Dropped),
 		})
 	}
 	// Opaque order: the local order could hint at names.

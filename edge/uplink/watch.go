@@ -3,6 +3,7 @@ package uplink
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink/wire"
@@ -38,6 +39,12 @@ func (w *watcher) baseline(s health.Snapshot) {
 	w.diskErr = s.Storage.LastWriteErr != ""
 }
 
+// dropping reports a camera degraded because it loses frames (issue 14;
+// the pipeline's reason starts "dropping frames").
+func dropping(c health.Camera) bool {
+	return c.State == health.StateDegraded && strings.HasPrefix(c.Reason, "dropping frames")
+}
+
 func (w *watcher) emit(e Event) {
 	if err := w.u.Event(context.Background(), e); err != nil {
 		w.u.log.Warn("uplink: event not queued", "kind", e.Kind, "err", err)
@@ -56,6 +63,9 @@ func (w *watcher) diff(s health.Snapshot) {
 			w.emit(Event{Kind: wire.EvCameraLost, Camera: c.ID, Code: "lost"})
 		case wasLost && c.State == health.StateRecording:
 			w.emit(Event{Kind: wire.EvCameraRestored, Camera: c.ID})
+		}
+		if dropping(c) && !(known && dropping(old)) {
+			w.emit(Event{Kind: wire.EvCameraDropping, Camera: c.ID, Code: "dropping", Count: c.Dropped, Severity: health.SevWarning})
 		}
 		if known && old.Image != c.Image {
 			w.emit(Event{Kind: wire.EvImageHealth, Camera: c.ID, Code: imageCode(c.Image), Value: int64(c.Image),

@@ -413,7 +413,7 @@ func TestMetricsTokenOrRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := string(readAll(t, resp))
-	if resp.StatusCode != 200 || !strings.Contains(b, `edgerec_camera_fps{camera="cam1"}`) || strings.Contains(b, "Front door") {
+	if resp.StatusCode != 200 || !strings.Contains(b, `edgerec_camera_fps{camera="cam1"}`) || !strings.Contains(b, `edgerec_camera_dropped_frames_total{camera="cam1"}`) || strings.Contains(b, "Front door") {
 		t.Errorf("metrics: %d\n%.400s", resp.StatusCode, b)
 	}
 	req.Header.Set("Authorization", "Bearer wrong")

@@ -54,6 +54,8 @@ var (
 	descFPS      = prometheus.NewDesc("edgerec_camera_fps", "Frames per second of a camera.", []string{"camera"}, nil)
 	descKbps     = prometheus.NewDesc("edgerec_camera_kbps", "Bitrate of a camera in kbit/s.", []string{"camera"}, nil)
 	descUp       = prometheus.NewDesc("edgerec_camera_recording", "1 when a camera is recording.", []string{"camera"}, nil)
+	descDropped  = prometheus.NewDesc("edgerec_camera_dropped_frames_total", "Frames a camera lost before recording (source behind, decode failures, recorder behind).", []string{"camera"}, nil)
+	descGaps     = prometheus.NewDesc("edgerec_camera_gaps_total", "Interruptions of a camera's stream since start.", []string{"camera"}, nil)
 	descRing     = prometheus.NewDesc("edgerec_ring_used_bytes", "Bytes used in the ring.", nil, nil)
 	descHorizon  = prometheus.NewDesc("edgerec_retention_horizon_seconds", "Retention horizon at observed bitrates (R7).", nil, nil)
 	descFloor    = prometheus.NewDesc("edgerec_retention_floor_seconds", "Retention floor from policy (R7).", nil, nil)
@@ -63,7 +65,7 @@ var (
 )
 
 func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFPS, descKbps, descUp, descRing, descHorizon, descFloor, descWarnings, descViewers, descAudit} {
+	for _, d := range []*prometheus.Desc{descFPS, descKbps, descUp, descDropped, descGaps, descRing, descHorizon, descFloor, descWarnings, descViewers, descAudit} {
 		ch <- d
 	}
 }
@@ -78,6 +80,8 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, cam.ID)
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(cam.Dropped), cam.ID)
+		ch <- prometheus.MustNewConstMetric(descGaps, prometheus.CounterValue, float64(cam.Gaps), cam.ID)
 	}
 	ch <- prometheus.MustNewConstMetric(descRing, prometheus.GaugeValue, float64(snap.Storage.UsedBytes))
 	ch <- prometheus.MustNewConstMetric(descHorizon, prometheus.GaugeValue, snap.Storage.Horizon.Seconds())

@@ -117,6 +117,7 @@ const (
 	EvAlertRaised         = "alert.raised"
 	EvAlertResolved       = "alert.resolved"
 	EvAccountSecurity     = "account.security"
+	EvCameraDropping      = "camera.dropping"
 )
 
 // EventKinds lists the closed set of event kinds.
@@ -124,7 +125,7 @@ var EventKinds = []string{
 	EvCameraLost, EvCameraRestored, EvImageHealth, EvDiskError, EvTamper,
 	EvLoginBurst, EvRetentionBelowFloor, EvRetentionRestored,
 	EvWipeCertificate, EvOutboxOverflow, EvAlertRaised, EvAlertResolved,
-	EvAccountSecurity,
+	EvAccountSecurity, EvCameraDropping,
 }
 
 // KnownEventKind reports whether kind is in EventKinds.

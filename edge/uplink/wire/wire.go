@@ -73,7 +73,8 @@ type BeaconCamera struct {
 	AgeMs   int64  `msg:"age"`  // since the last frame, ms (-1 = never)
 	Gaps    uint32 `msg:"gaps"`
 	Masked  bool   `msg:"mask"`
-	Image   uint8  `msg:"img"` // image-health flags
+	Image   uint8  `msg:"img"`  // image-health flags
+	Dropped uint32 `msg:"drop"` // frames lost before recording since start (issue 14)
 }
 
 // BeaconAlert is one active alert in a beacon (never its text, D6).

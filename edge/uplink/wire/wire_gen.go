@@ -1945,6 +1945,12 @@ func (z *BeaconCamera) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Image")
 				return
 			}
+		case "drop":
+			z.Dropped, err = dc.ReadUint32()
+			if err != nil {
+				err = msgp.WrapError(err, "Dropped")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -1958,9 +1964,9 @@ func (z *BeaconCamera) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *BeaconCamera) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 8
+	// map header, size 9
 	// write "id"
-	err = en.Append(0x88, 0xa2, 0x69, 0x64)
+	err = en.Append(0x89, 0xa2, 0x69, 0x64)
 	if err != nil {
 		return
 	}
@@ -2039,15 +2045,25 @@ func (z *BeaconCamera) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Image")
 		return
 	}
+	// write "drop"
+	err = en.Append(0xa4, 0x64, 0x72, 0x6f, 0x70)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint32(z.Dropped)
+	if err != nil {
+		err = msgp.WrapError(err, "Dropped")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *BeaconCamera) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 8
+	// map header, size 9
 	// string "id"
-	o = append(o, 0x88, 0xa2, 0x69, 0x64)
+	o = append(o, 0x89, 0xa2, 0x69, 0x64)
 	o = msgp.AppendString(o, z.ID)
 	// string "st"
 	o = append(o, 0xa2, 0x73, 0x74)
@@ -2070,6 +2086,9 @@ func (z *BeaconCamera) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "img"
 	o = append(o, 0xa3, 0x69, 0x6d, 0x67)
 	o = msgp.AppendUint8(o, z.Image)
+	// string "drop"
+	o = append(o, 0xa4, 0x64, 0x72, 0x6f, 0x70)
+	o = msgp.AppendUint32(o, z.Dropped)
 	return
 }
 
@@ -2139,6 +2158,12 @@ func (z *BeaconCamera) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Image")
 				return
 			}
+		case "drop":
+			z.Dropped, bts, err = msgp.ReadUint32Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Dropped")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -2153,7 +2178,7 @@ func (z *BeaconCamera) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *BeaconCamera) Msgsize() (s int) {
-	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 3 + msgp.Uint8Size + 4 + msgp.Uint16Size + 5 + msgp.Uint32Size + 4 + msgp.Int64Size + 5 + msgp.Uint32Size + 5 + msgp.BoolSize + 4 + msgp.Uint8Size
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 3 + msgp.Uint8Size + 4 + msgp.Uint16Size + 5 + msgp.Uint32Size + 4 + msgp.Int64Size + 5 + msgp.Uint32Size + 5 + msgp.BoolSize + 4 + msgp.Uint8Size + 5 + msgp.Uint32Size
 	return
 }
 
