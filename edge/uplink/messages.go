@@ -27,6 +27,7 @@ const (
 	EventWipeCertificate     = wire.EvWipeCertificate
 	EventAlertRaised         = wire.EvAlertRaised
 	EventAlertResolved       = wire.EvAlertResolved
+	EventAuditWithheld       = wire.EvAuditWithheld
 )
 
 // Event is one fault or emergency to report upstream.
@@ -46,11 +47,11 @@ type Event struct {
 type AuditRecord struct {
 	Seq     uint64
 	Time    time.Time
-	Actor   string   // user id
+	Actor   string   // user id; sent in clear only if device-generated (see ClearID)
 	Action  string   // e.g. "login", "grant.approve", "export"
-	Targets []string // ids of users, grants, requests …
+	Targets []string // ids of users, grants, exports; anything else is sent as a keyed hash (R19)
 	Cameras []string // local camera ids; sent as opaque ids (R19)
-	Grant   string   // grant id, or ""
+	Grant   string   // grant id, or "" (hashed unless device-generated)
 	OK      bool     // outcome
 	Hash    [32]byte // this record's chain hash
 	Prev    [32]byte // the previous record's chain hash
@@ -60,7 +61,7 @@ func defaultSeverity(kind string) health.Severity {
 	switch kind {
 	case wire.EvCameraLost, wire.EvDiskError, wire.EvTamper:
 		return health.SevCritical
-	case wire.EvImageHealth, wire.EvLoginBurst, wire.EvRetentionBelowFloor, wire.EvOutboxOverflow, wire.EvAlertRaised:
+	case wire.EvImageHealth, wire.EvLoginBurst, wire.EvRetentionBelowFloor, wire.EvOutboxOverflow, wire.EvAlertRaised, wire.EvAuditWithheld:
 		return health.SevWarning
 	}
 	return health.SevInfo
@@ -136,9 +137,12 @@ func (u *Uplink) Audit(ctx context.Context, a AuditRecord) error {
 	}
 	w := wire.Audit{
 		V: wire.Version, Device: u.cfg.DeviceID, Boot: u.boot, ID: 1,
-		Seq: a.Seq, Time: a.Time.UnixMilli(), Actor: a.Actor, Action: a.Action,
-		Targets: a.Targets, Grant: a.Grant, OK: a.OK,
+		Seq: a.Seq, Time: a.Time.UnixMilli(), Actor: u.wireID(a.Actor, true), Action: a.Action,
+		Grant: u.wireID(a.Grant, false), OK: a.OK,
 		Hash: hex.EncodeToString(a.Hash[:]), Prev: hex.EncodeToString(a.Prev[:]),
+	}
+	for _, t := range a.Targets {
+		w.Targets = append(w.Targets, u.wireID(t, false))
 	}
 	for _, c := range a.Cameras {
 		w.Cameras = append(w.Cameras, u.opaque(c))
@@ -299,6 +303,9 @@ func (u *Uplink) buildBeacon(s health.Snapshot, bd Board, ob outbox.Stats) wire.
 		if seq != 0 || h != ([32]byte{}) {
 			b.AuditHash = hex.EncodeToString(h[:])
 		}
+	}
+	if u.deps.AuditWithheld != nil {
+		b.AuditWithheld = u.deps.AuditWithheld()
 	}
 	return b
 }

@@ -116,13 +116,19 @@ const (
 	EvOutboxOverflow      = "outbox.overflow"
 	EvAlertRaised         = "alert.raised"
 	EvAlertResolved       = "alert.resolved"
+	EvAuditWithheld       = "audit.withheld"
 )
+
+// ActionWithheld is the action of an audit placeholder: a record the device
+// could not encode, sent with its seq, hash and prev only (chain kept).
+const ActionWithheld = "audit.withheld"
 
 // EventKinds lists the closed set of event kinds.
 var EventKinds = []string{
 	EvCameraLost, EvCameraRestored, EvImageHealth, EvDiskError, EvTamper,
 	EvLoginBurst, EvRetentionBelowFloor, EvRetentionRestored,
 	EvWipeCertificate, EvOutboxOverflow, EvAlertRaised, EvAlertResolved,
+	EvAuditWithheld,
 }
 
 // KnownEventKind reports whether kind is in EventKinds.
