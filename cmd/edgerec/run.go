@@ -142,13 +142,13 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	auditDevice(ctx, ps, tracker, log, audit.Event{Action: "device.start", TargetKind: audit.KindDevice, Result: "ok", Detail: "firmware " + version})
 	defer auditDevice(context.WithoutCancel(ctx), ps, tracker, log, audit.Event{Action: "device.stop", TargetKind: audit.KindDevice, Result: "ok"})
 
-	up := startUplink(dc, tracker, ps, log)
+	up, pump := startUplink(dc, tracker, ps, log)
 	wg.Add(1)
 	go func() { defer wg.Done(); relay.run(ctx, up) }()
 	if up != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); _ = up.Run(ctx) }()
-		go func() { defer wg.Done(); pumpAudit(ctx, dc.DataDir, ps, up, log.With("part", "uplink")) }()
+		go func() { defer wg.Done(); _ = pump.Run(ctx) }()
 	}
 	brd := board.New(board.Config{}, board.Deps{})
 	button := &wipeButton{}

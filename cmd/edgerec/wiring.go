@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/edgerec/edgerec/edge/health"
@@ -50,86 +48,43 @@ func auditDevice(ctx context.Context, ps *policy.Store, tracker *health.Tracker,
 	}
 }
 
-// startUplink builds the uplink from the config; a broken uplink never
-// stops recording: it is logged and raised as a health alert.
-func startUplink(dc daemonConfig, tracker *health.Tracker, ps *policy.Store, log *slog.Logger) *uplink.Uplink {
+// startUplink builds the uplink and its audit pump (R16) from the config;
+// a broken uplink never stops recording: it is logged and raised as a
+// health alert.
+func startUplink(dc daemonConfig, tracker *health.Tracker, ps *policy.Store, log *slog.Logger) (*uplink.Uplink, *uplink.AuditPump) {
 	if dc.Uplink == nil {
-		return nil
+		return nil, nil
 	}
 	u := dc.Uplink
 	key, err := uplink.LoadOrCreateKey(uplink.KeyPath(dc.DataDir))
 	if err != nil {
 		log.Error("uplink disabled", "err", err)
 		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
-		return nil
+		return nil, nil
 	}
+	var pump *uplink.AuditPump
 	up, err := uplink.New(uplink.Config{
 		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: u.Key,
 		Username: u.Username, Password: string(u.Password), TopicPrefix: u.TopicPrefix,
 		DeviceID: dc.DeviceID, Firmware: version, BeaconInterval: u.BeaconInterval.D(),
 		OutboxPath: filepath.Join(dc.DataDir, "outbox.db"), IDKey: key,
-	}, uplink.Deps{Health: tracker, Alerts: tracker, AuditHead: ps.Head, Logger: log.With("part", "uplink")})
+	}, uplink.Deps{Health: tracker, Alerts: tracker, AuditHead: ps.Head, Logger: log.With("part", "uplink"),
+		// pump is set below, before the uplink runs and builds a beacon.
+		AuditWithheld: func() uint64 { return pump.Withheld() }})
 	if err != nil {
 		log.Error("uplink disabled", "err", err)
 		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
-		return nil
+		return nil, nil
 	}
-	return up
-}
-
-// pumpAudit forwards every audit record, in order, into the uplink's
-// durable outbox (R16). The position is kept in <data>/uplink-audit.seq,
-// written after each batch is queued: a crash in between re-sends records
-// with the same sequence numbers, which the receiver sees as duplicates.
-func pumpAudit(ctx context.Context, dataDir string, ps *policy.Store, up *uplink.Uplink, log *slog.Logger) {
-	posFile := filepath.Join(dataDir, "uplink-audit.seq")
-	var pos uint64
-	if b, err := os.ReadFile(posFile); err == nil {
-		pos, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	pump, err = uplink.NewAuditPump(uplink.PumpConfig{DataDir: dc.DataDir},
+		uplink.PumpDeps{Source: ps, Queue: up, Logger: log.With("part", "uplink.audit")})
+	if err != nil {
+		_ = up.Close()
+		log.Error("uplink disabled", "err", err)
+		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
+		return nil, nil
 	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		recs, err := ps.AuditAfter(ctx, pos, 256)
-		if err != nil && ctx.Err() == nil {
-			log.Error("audit pump: read", "err", err)
-		}
-		for i := range recs {
-			r := &recs[i]
-			h, err := audit.HashRecord(r)
-			if err != nil {
-				log.Error("audit pump: hash", "seq", r.Seq, "err", err)
-				break
-			}
-			ar := uplink.AuditRecord{
-				Seq: r.Seq, Time: time.Unix(0, r.Time), Actor: r.Actor, Action: r.Action,
-				Grant: r.Grant, OK: r.Result == "" || r.Result == "ok", Hash: h, Prev: r.Prev,
-			}
-			switch r.TargetKind {
-			case audit.KindCamera:
-				if r.Target != "" {
-					ar.Cameras = []string{r.Target}
-				}
-			default:
-				if r.Target != "" {
-					ar.Targets = []string{r.Target}
-				}
-			}
-			if err := up.Audit(ctx, ar); err != nil {
-				log.Warn("audit pump: queue", "seq", r.Seq, "err", err)
-				break
-			}
-			pos = r.Seq
-		}
-		if len(recs) > 0 {
-			_ = writeFileAtomic(posFile, []byte(strconv.FormatUint(pos, 10)+"\n"), 0o600)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	return up, pump
 }
 
 // securityRelay carries security events of the policy store and the LAN

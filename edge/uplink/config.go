@@ -132,8 +132,11 @@ type Deps struct {
 	Alerts AlertSink    // optional; usually the same *health.Tracker
 	// AuditHead returns the audit chain head (R16); nil = not reported.
 	AuditHead func() (seq uint64, hash [32]byte)
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// AuditWithheld returns how many audit records went upstream as
+	// placeholders since start (AuditPump.Withheld); nil = not reported.
+	AuditWithheld func() uint64
+	Logger        *slog.Logger
+	Now           func() time.Time
 	// Board reads temperature, throttling, load, memory and clock state;
 	// nil = LinuxBoard("/").
 	Board func() Board

@@ -8,9 +8,21 @@
 // Topics are <prefix>/<device>/{status,beacon,event,audit}; payloads are the
 // msgp records of package wire, documented in SCHEMA.md. Camera ids on the
 // wire are opaque (HMAC-SHA256 of the local id under a per-device key, R19);
-// camera names, alert texts and anything video never leave the device. The
+// camera names, alert texts and anything video never leave the device. In
+// audit records only device-generated ids of a known shape (users "u-…",
+// grants "g-…", exports "x-…", the device's fixed actor names) go in clear;
+// every other actor, grant or target string is sent as "h:" and the same
+// keyed hash, whatever the record's kind (ClearID). The
+
 // package imports no video package (checked by cmd/edgerec's layering test
 // and by this package's own).
+//
+// AuditPump forwards the audit log (read through the AuditSource interface
+// it declares) into the uplink in chain order, keeping its position in
+// <data>/uplink-audit.seq. It never stalls: a record the wire schema refuses
+// goes as an audit.withheld placeholder (seq, hash, prev kept; counted in
+// the beacon's awh; an audit.withheld event), queue errors are retried with
+// backoff.
 //
 // Subpackages: wire (schema), outbox (durable queue), mqttc (connection
 // setup shared with the ops view), fleet (the `edgerec fleet` view),

@@ -28,6 +28,7 @@ const (
 	EventAlertRaised         = wire.EvAlertRaised
 	EventAlertResolved       = wire.EvAlertResolved
 	EventAccountSecurity     = wire.EvAccountSecurity
+	EventAuditWithheld       = wire.EvAuditWithheld
 )
 
 // Event is one fault or emergency to report upstream.
@@ -47,11 +48,11 @@ type Event struct {
 type AuditRecord struct {
 	Seq     uint64
 	Time    time.Time
-	Actor   string   // user id
+	Actor   string   // user id; sent in clear only if device-generated (see ClearID)
 	Action  string   // e.g. "login", "grant.approve", "export"
-	Targets []string // ids of users, grants, requests …
+	Targets []string // ids of users, grants, exports; anything else is sent as a keyed hash (R19)
 	Cameras []string // local camera ids; sent as opaque ids (R19)
-	Grant   string   // grant id, or ""
+	Grant   string   // grant id, or "" (hashed unless device-generated)
 	OK      bool     // outcome
 	Hash    [32]byte // this record's chain hash
 	Prev    [32]byte // the previous record's chain hash
@@ -61,7 +62,7 @@ func defaultSeverity(kind string) health.Severity {
 	switch kind {
 	case wire.EvCameraLost, wire.EvDiskError, wire.EvTamper:
 		return health.SevCritical
-	case wire.EvImageHealth, wire.EvLoginBurst, wire.EvRetentionBelowFloor, wire.EvOutboxOverflow, wire.EvAlertRaised, wire.EvAccountSecurity:
+	case wire.EvImageHealth, wire.EvLoginBurst, wire.EvRetentionBelowFloor, wire.EvOutboxOverflow, wire.EvAlertRaised, wire.EvAccountSecurity, wire.EvAuditWithheld, wire.EvCameraDropping:
 		return health.SevWarning
 	}
 	return health.SevInfo
@@ -137,9 +138,12 @@ func (u *Uplink) Audit(ctx context.Context, a AuditRecord) error {
 	}
 	w := wire.Audit{
 		V: wire.Version, Device: u.cfg.DeviceID, Boot: u.boot, ID: 1,
-		Seq: a.Seq, Time: a.Time.UnixMilli(), Actor: a.Actor, Action: a.Action,
-		Targets: a.Targets, Grant: a.Grant, OK: a.OK,
+		Seq: a.Seq, Time: a.Time.UnixMilli(), Actor: u.wireID(a.Actor, true), Action: a.Action,
+		Grant: u.wireID(a.Grant, false), OK: a.OK,
 		Hash: hex.EncodeToString(a.Hash[:]), Prev: hex.EncodeToString(a.Prev[:]),
+	}
+	for _, t := range a.Targets {
+		w.Targets = append(w.Targets, u.wireID(t, false))
 	}
 	for _, c := range a.Cameras {
 		w.Cameras = append(w.Cameras, u.opaque(c))
@@ -300,6 +304,9 @@ func (u *Uplink) buildBeacon(s health.Snapshot, bd Board, ob outbox.Stats) wire.
 		if seq != 0 || h != ([32]byte{}) {
 			b.AuditHash = hex.EncodeToString(h[:])
 		}
+	}
+	if u.deps.AuditWithheld != nil {
+		b.AuditWithheld = u.deps.AuditWithheld()
 	}
 	return b
 }

@@ -140,8 +140,13 @@ func TestEventValidation(t *testing.T) {
 			t.Errorf("%+v accepted", e)
 		}
 	}
-	if err := u.Audit(ctx, AuditRecord{Seq: 1, Actor: "u 1", Action: "login"}); err == nil {
-		t.Error("actor with a space accepted")
+	// R19: an actor that is not a device-generated id is not refused but
+	// sent as its keyed hash (checked below).
+	if err := u.Audit(ctx, AuditRecord{Seq: 1, Actor: "u 1", Action: "login"}); err != nil {
+		t.Errorf("actor with a space: %v", err)
+	}
+	if ms := queued(t, u); ms[len(ms)-1].(*wire.Audit).Actor != HashedPrefix+OpaqueID(testKey(), "u 1") {
+		t.Errorf("actor with a space sent as %q", ms[len(ms)-1].(*wire.Audit).Actor)
 	}
 	if err := u.Audit(ctx, AuditRecord{Seq: 1, Actor: "u1", Action: "Login!"}); err == nil {
 		t.Error("bad action accepted")

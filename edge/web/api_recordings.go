@@ -74,6 +74,14 @@ func (s *Server) apiTimeline(w http.ResponseWriter, r *http.Request, _ principal
 		s.fail(w, r, err)
 		return
 	}
+	if len(spans) == 0 {
+		// A camera that is not configured and has no footage here does not
+		// exist (a removed camera's footage still has a timeline).
+		if _, err := s.deps.Cameras.Get(r.Context(), id); errors.Is(err, ErrUnknownCamera) {
+			writeError(w, http.StatusNotFound, "unknown camera")
+			return
+		}
+	}
 	out := make([]spanView, 0, len(spans))
 	for _, sp := range spans {
 		out = append(out, spanView{From: sp.From.UTC(), To: sp.To.UTC()})

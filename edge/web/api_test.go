@@ -301,7 +301,7 @@ func TestBadInput(t *testing.T) {
 		{op, "GET", "/api/v1/cameras/..%2f..%2fetc%2fpasswd/snapshot", "", "", 400, "camera id"},
 		{op, "GET", "/api/v1/recordings/cam1/play?grant=..%2Fx&from=2026-01-01T00:00:00Z&to=2026-01-01T00:01:00Z", "", "", 400, "grant"},
 		{op, "GET", "/api/v1/recordings/cam1/timeline?from=yesterday", "", "", 400, "RFC 3339"},
-		{op, "GET", "/api/v1/exports/..%2f..%2fkey/manifest", "", "", 400, "bad export id"},
+		{op, "GET", "/api/v1/exports/..%2f..%2fkey/manifest", "", "", 400, "export id"},
 	}
 	for _, c := range cases {
 		resp := e.do(c.method, c.path, c.ctype, c.body, c.c)

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -150,6 +152,23 @@ func (s *Server) guard(rt route) http.Handler {
 		d := s.authorize(r, rt)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() { s.met.observe(rt.pattern, sw.code(), time.Since(start)) }()
+		if d.status == http.StatusUnauthorized {
+			// Anonymous: 401 before anything else (no route discovery).
+			s.refuse(sw, r, rt, d)
+			return
+		}
+		if param := badPathID(r, rt); param != "" {
+			// An id that cannot exist: one clear 400 and one audit record
+			// with a sanitized target, before any lookup (issue 12).
+			s.auditBadID(r, rt, d, param)
+			if rt.api {
+				writeError(sw, http.StatusBadRequest, fmt.Sprintf("bad id: %s is not a valid %s id", param, idWhat(rt, param)))
+				return
+			}
+			s.render(sw, r, http.StatusBadRequest, "error.html", errorView{Device: s.cfg.DeviceID, Who: d.who,
+				Title: "Bad address", Text: "This address names something that cannot exist.", Nav: s.nav(r.Context(), d.who)})
+			return
+		}
 		if d.status == 0 {
 			if rt.action == "" {
 				rt.handle(sw, r, d.who)
@@ -163,22 +182,90 @@ func (s *Server) guard(rt route) http.Handler {
 			}
 			return
 		}
-		s.auditRefusal(r, rt, d)
-		if rt.api {
-			msg := "authentication required"
-			if d.status == http.StatusForbidden {
-				msg = "forbidden"
-			}
-			writeError(sw, d.status, msg)
-			return
-		}
-		if d.status == http.StatusUnauthorized {
-			http.Redirect(sw, r, "/", http.StatusSeeOther)
-			return
-		}
-		s.render(sw, r, http.StatusForbidden, "error.html", errorView{Device: s.cfg.DeviceID, Who: d.who,
-			Title: "Not allowed", Text: "Your role does not allow this page.", Nav: s.nav(r.Context(), d.who)})
+		s.refuse(sw, r, rt, d)
 	})
+}
+
+// refuse audits a refusal and answers it: 401/403 JSON for the API, a
+// redirect to the login page or a 403 page for pages.
+func (s *Server) refuse(sw http.ResponseWriter, r *http.Request, rt route, d decision) {
+	s.auditRefusal(r, rt, d)
+	if rt.api {
+		msg := "authentication required"
+		if d.status == http.StatusForbidden {
+			msg = "forbidden"
+		}
+		writeError(sw, d.status, msg)
+		return
+	}
+	if d.status == http.StatusUnauthorized {
+		http.Redirect(sw, r, "/", http.StatusSeeOther)
+		return
+	}
+	s.render(sw, r, http.StatusForbidden, "error.html", errorView{Device: s.cfg.DeviceID, Who: d.who,
+		Title: "Not allowed", Text: "Your role does not allow this page.", Nav: s.nav(r.Context(), d.who)})
+}
+
+// pathIDs are the route wildcards that carry ids; the first one present is
+// an audit record's target.
+var pathIDs = []string{"id", "uid", "gid", "xid", "sid", "part"}
+
+// badPathID returns the first path id of r that validID refuses, or "".
+func badPathID(r *http.Request, rt route) string {
+	for _, k := range pathIDs {
+		if strings.Contains(rt.pattern, "{"+k+"}") && !validID(r.PathValue(k)) {
+			return k
+		}
+	}
+	return ""
+}
+
+// idWhat names what a path id is, for the error message.
+func idWhat(rt route, param string) string {
+	switch param {
+	case "id":
+		if rt.camera {
+			return "camera"
+		}
+	case "uid":
+		return "user"
+	case "gid":
+		return "grant"
+	case "xid":
+		return "export"
+	case "sid":
+		return "session"
+	case "part":
+		return "part"
+	}
+	return "path"
+}
+
+// sanitizeID is an audit target for an id that cannot exist: a short hash
+// that tells equal garbage apart without keeping its bytes (R19: the raw
+// string never reaches the audit log nor, through it, the uplink).
+func sanitizeID(v string) string {
+	h := sha256.Sum256([]byte(v))
+	return "invalid-id-" + hex.EncodeToString(h[:6])
+}
+
+// auditBadID writes the one record of a request with an impossible path
+// id: the route's own action (failed) when the caller may use an audited
+// route, http.bad_id otherwise.
+func (s *Server) auditBadID(r *http.Request, rt route, d decision, param string) {
+	actor, action, res := d.who.ID, "http.bad_id", audit.ResultFailed
+	if d.status != 0 {
+		res = audit.ResultDenied
+	} else if rt.action != "" {
+		action = rt.action
+	}
+	kind, target := s.targetOf(r, rt)
+	ev := audit.Event{Actor: actor, Action: action, TargetKind: kind, Target: target, Result: res,
+		Detail: clip(fmt.Sprintf("%s %s -> 400 bad %s; addr %s", r.Method, cleanPath(r), param, r.RemoteAddr), 1000)}
+	if _, err := s.pol.Audit(context.WithoutCancel(r.Context()), ev); err != nil {
+		s.log.Error("web: audit bad id", "err", err)
+	}
+	s.log.Warn("web: bad path id", "user", d.who.ID, "param", param, "method", r.Method, "path", cleanPath(r), "addr", r.RemoteAddr)
 }
 
 // auditRefusal writes a denied record for a refused call (R16). Refusals of
@@ -210,6 +297,9 @@ func (s *Server) auditCall(r *http.Request, rt route, who principal, status int,
 	kind, target := s.targetOf(r, rt)
 	if note.target != "" {
 		target = note.target
+		if !validID(target) {
+			target = sanitizeID(target)
+		}
 	}
 	res := audit.ResultOK
 	switch {
@@ -229,15 +319,23 @@ func (s *Server) auditCall(r *http.Request, rt route, who principal, status int,
 	}
 }
 
-// targetOf names the route's target for an audit record: the path id.
+// targetOf names the route's target for an audit record: the first
+// invalid path id, sanitized, or else the first path id. Camera routes
+// record kind camera (the uplink hashes camera ids, R19).
 func (s *Server) targetOf(r *http.Request, rt route) (kind, target string) {
 	kind = rt.kind
 	if kind == "" {
 		kind = audit.KindDevice
+		if rt.camera {
+			kind = audit.KindCamera
+		}
 	}
-	for _, k := range []string{"id", "uid", "gid", "xid"} {
+	if p := badPathID(r, rt); p != "" {
+		return kind, sanitizeID(r.PathValue(p))
+	}
+	for _, k := range pathIDs[:4] {
 		if v := r.PathValue(k); v != "" {
-			return kind, clip(v, 200)
+			return kind, v
 		}
 	}
 	return kind, ""

@@ -8,6 +8,14 @@
 // grants (R16), the JSON API under /api/v1/ and the server-rendered page with
 // its embedded assets, /metrics (Prometheus, own registry).
 //
+// Path ids ({id}, {uid}, {gid}, {xid}, {sid}, {part}) are checked by the
+// guard before any lookup: anonymous callers still get 401 first (no route
+// discovery); anyone else gets 400 {"error":"bad id: …"} for an id validID
+// refuses. Each such request writes exactly one audit record whose target is
+// "invalid-id-" and a short hash, never the raw bytes; camera routes record
+// target kind camera, so the uplink sends those ids only as keyed hashes
+// (R16, R19).
+//
 // The package shows only what the pipeline exposes: masked pictures and
 // masked video (D3). Snapshots carry the viewer's identity and the time
 // burned in; live and played-back video carry them in an overlay that the

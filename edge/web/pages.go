@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -243,6 +244,13 @@ func (s *Server) pageApp(name, title string) func(http.ResponseWriter, *http.Req
 		if cam != "" && !validID(cam) {
 			http.NotFound(w, r)
 			return
+		}
+		if cam != "" {
+			if _, err := s.deps.Cameras.Get(r.Context(), cam); errors.Is(err, ErrUnknownCamera) {
+				s.render(w, r, http.StatusNotFound, "error.html", errorView{Device: s.cfg.DeviceID, Who: who,
+					Title: "No such camera", Text: "This camera does not exist.", Nav: s.nav(r.Context(), who)})
+				return
+			}
 		}
 		s.render(w, r, http.StatusOK, "app.html", appView{Device: s.cfg.DeviceID, Who: who, Nav: s.nav(r.Context(), who),
 			Page: name, Title: title, Camera: cam})

@@ -118,14 +118,19 @@ const (
 	EvAlertResolved       = "alert.resolved"
 	EvAccountSecurity     = "account.security"
 	EvCameraDropping      = "camera.dropping"
+	EvAuditWithheld       = "audit.withheld"
 )
+
+// ActionWithheld is the action of an audit placeholder: a record the device
+// could not encode, sent with its seq, hash and prev only (chain kept).
+const ActionWithheld = "audit.withheld"
 
 // EventKinds lists the closed set of event kinds.
 var EventKinds = []string{
 	EvCameraLost, EvCameraRestored, EvImageHealth, EvDiskError, EvTamper,
 	EvLoginBurst, EvRetentionBelowFloor, EvRetentionRestored,
 	EvWipeCertificate, EvOutboxOverflow, EvAlertRaised, EvAlertResolved,
-	EvAccountSecurity, EvCameraDropping,
+	EvAccountSecurity, EvCameraDropping, EvAuditWithheld,
 }
 
 // KnownEventKind reports whether kind is in EventKinds.

@@ -59,6 +59,9 @@ type Beacon struct {
 
 	AuditSeq  uint64 `msg:"aseq"`
 	AuditHash string `msg:"ahash"` // hex SHA-256 of the audit head ("" = none)
+	// AuditWithheld counts audit records sent as placeholders since the
+	// daemon started (see ActionWithheld).
+	AuditWithheld uint64 `msg:"awh,omitempty"`
 
 	Alerts  []BeaconAlert `msg:"alerts"`
 	Backlog uint32        `msg:"obk"` // messages waiting in the outbox

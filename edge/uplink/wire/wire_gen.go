@@ -806,6 +806,12 @@ func (z *Beacon) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "AuditHash")
 				return
 			}
+		case "awh":
+			z.AuditWithheld, err = dc.ReadUint64()
+			if err != nil {
+				err = msgp.WrapError(err, "AuditWithheld")
+				return
+			}
 		case "alerts":
 			var zb0003 uint32
 			zb0003, err = dc.ReadArrayHeader()
@@ -845,8 +851,8 @@ func (z *Beacon) DecodeMsg(dc *msgp.Reader) (err error) {
 // EncodeMsg implements msgp.Encodable
 func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 	// check for omitted fields
-	zb0001Len := uint32(26)
-	var zb0001Mask uint32 /* 26 bits */
+	zb0001Len := uint32(27)
+	var zb0001Mask uint32 /* 27 bits */
 	_ = zb0001Mask
 	if z.TempMilliC == nil {
 		zb0001Len--
@@ -867,6 +873,10 @@ func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 	if z.MemAvail == nil {
 		zb0001Len--
 		zb0001Mask |= 0x2000
+	}
+	if z.AuditWithheld == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x1000000
 	}
 	// variable map header, size zb0001Len
 	err = en.WriteMapHeader(zb0001Len)
@@ -1168,6 +1178,18 @@ func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 			err = msgp.WrapError(err, "AuditHash")
 			return
 		}
+		if (zb0001Mask & 0x1000000) == 0 { // if not omitted
+			// write "awh"
+			err = en.Append(0xa3, 0x61, 0x77, 0x68)
+			if err != nil {
+				return
+			}
+			err = en.WriteUint64(z.AuditWithheld)
+			if err != nil {
+				err = msgp.WrapError(err, "AuditWithheld")
+				return
+			}
+		}
 		// write "alerts"
 		err = en.Append(0xa6, 0x61, 0x6c, 0x65, 0x72, 0x74, 0x73)
 		if err != nil {
@@ -1203,8 +1225,8 @@ func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 func (z *Beacon) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(26)
-	var zb0001Mask uint32 /* 26 bits */
+	zb0001Len := uint32(27)
+	var zb0001Mask uint32 /* 27 bits */
 	_ = zb0001Mask
 	if z.TempMilliC == nil {
 		zb0001Len--
@@ -1225,6 +1247,10 @@ func (z *Beacon) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.MemAvail == nil {
 		zb0001Len--
 		zb0001Mask |= 0x2000
+	}
+	if z.AuditWithheld == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x1000000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -1340,6 +1366,11 @@ func (z *Beacon) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "ahash"
 		o = append(o, 0xa5, 0x61, 0x68, 0x61, 0x73, 0x68)
 		o = msgp.AppendString(o, z.AuditHash)
+		if (zb0001Mask & 0x1000000) == 0 { // if not omitted
+			// string "awh"
+			o = append(o, 0xa3, 0x61, 0x77, 0x68)
+			o = msgp.AppendUint64(o, z.AuditWithheld)
+		}
 		// string "alerts"
 		o = append(o, 0xa6, 0x61, 0x6c, 0x65, 0x72, 0x74, 0x73)
 		o = msgp.AppendArrayHeader(o, uint32(len(z.Alerts)))
@@ -1587,6 +1618,12 @@ func (z *Beacon) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "AuditHash")
 				return
 			}
+		case "awh":
+			z.AuditWithheld, bts, err = msgp.ReadUint64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AuditWithheld")
+				return
+			}
 		case "alerts":
 			var zb0003 uint32
 			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
@@ -1660,7 +1697,7 @@ func (z *Beacon) Msgsize() (s int) {
 	for za0001 := range z.Cameras {
 		s += z.Cameras[za0001].Msgsize()
 	}
-	s += 5 + msgp.Uint16Size + 5 + msgp.Uint64Size + 6 + msgp.StringPrefixSize + len(z.AuditHash) + 7 + msgp.ArrayHeaderSize
+	s += 5 + msgp.Uint16Size + 5 + msgp.Uint64Size + 6 + msgp.StringPrefixSize + len(z.AuditHash) + 4 + msgp.Uint64Size + 7 + msgp.ArrayHeaderSize
 	for za0002 := range z.Alerts {
 		s += z.Alerts[za0002].Msgsize()
 	}
