@@ -514,6 +514,14 @@
               api("POST", "/api/v1/grants/" + g.id + "/revoke", { reason: why }).then(load).catch(fail);
             }, "small ghost"));
           }
+          // R8: a placed legal hold outlives its grant; an approver who did
+          // not request it releases it, also after the grant expired.
+          if (g.action === "legal_hold" && (g.state === "approved" || g.state === "expired") && can("grants.approve") && g.requester !== me.id) {
+            act.appendChild(button("Release hold", function () {
+              var why = window.prompt("Reason for releasing the legal hold"); if (!why) { return; }
+              api("POST", "/api/v1/grants/" + g.id + "/release", { reason: why }).then(load).catch(fail);
+            }, "small ghost"));
+          }
           tr.appendChild(act);
           tb.appendChild(tr);
         });
