@@ -20,18 +20,18 @@ import (
 	"github.com/edgerec/edgerec/policy/audit"
 )
 
-// pumpDaemon is one run of the daemon in-process.
-type pumpDaemon struct {
+// testDaemon is one run of the daemon in-process (shared by the daemon tests).
+type testDaemon struct {
 	cancel context.CancelFunc
 	done   chan int
 	so, se *syncBuf
 	base   string
 }
 
-func startPumpDaemon(t *testing.T, cfgPath string) *pumpDaemon {
+func startTestDaemon(t *testing.T, cfgPath string) *testDaemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &pumpDaemon{cancel: cancel, done: make(chan int, 1), so: &syncBuf{}, se: &syncBuf{}}
+	d := &testDaemon{cancel: cancel, done: make(chan int, 1), so: &syncBuf{}, se: &syncBuf{}}
 	go func() {
 		d.done <- dispatch(ctx, &env{stdout: d.so, stderr: d.se, getenv: func(string) string { return "" }}, []string{"run", "--config", cfgPath, "--listen", "127.0.0.1:0"})
 	}()
@@ -48,7 +48,7 @@ func startPumpDaemon(t *testing.T, cfgPath string) *pumpDaemon {
 	return d
 }
 
-func (d *pumpDaemon) stop(t *testing.T) {
+func (d *testDaemon) stop(t *testing.T) {
 	t.Helper()
 	d.cancel()
 	select {
@@ -150,7 +150,7 @@ uplink: {broker: "` + b.URL() + `", ca: "` + b.Certs.CA + `", cert: "` + b.Certs
 	}
 	cfgRun := filepath.Join(data, "edgerec.yaml")
 
-	d := startPumpDaemon(t, cfgRun)
+	d := startTestDaemon(t, cfgRun)
 	garbage := []string{"has%20space", strings.Repeat("a", 70), "caf%C3%A9", "%00", strings.Repeat("z", 1000)}
 	idRoutes := []string{
 		"GET /api/v1/cameras/{id}", "PUT /api/v1/cameras/{id}", "DELETE /api/v1/cameras/{id}",
@@ -305,7 +305,7 @@ uplink: {broker: "` + b.URL() + `", ca: "` + b.Certs.CA + `", cert: "` + b.Certs
 
 	// Restart: the pump continues after its saved position.
 	before := head
-	d = startPumpDaemon(t, cfgRun)
+	d = startTestDaemon(t, cfgRun)
 	admin = newAPIClient(t, d.base)
 	admin.must("POST", "/api/v1/login", map[string]string{"user": "alice", "password": pw}, nil)
 	admin.must("GET", "/api/v1/users", nil, nil)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -51,24 +50,9 @@ uplink:
 	if setup == nil {
 		t.Fatalf("no setup code:\n%s", out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var so, se syncBuf
-	done := make(chan int, 1)
-	go func() {
-		done <- dispatch(ctx, &env{stdout: &so, stderr: &se, getenv: func(string) string { return "" }}, []string{"run", "--config", filepath.Join(data, "edgerec.yaml"), "--listen", "127.0.0.1:0"})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	var base string
-	for i := 0; i < 100 && base == ""; i++ {
-		if m := regexp.MustCompile(`LAN page:\s+(https://\S+)/`).FindStringSubmatch(so.String()); m != nil {
-			base = m[1]
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if base == "" {
-		t.Fatalf("daemon did not start:\n%s\n%s", so.String(), se.String())
-	}
+	d := startTestDaemon(t, filepath.Join(data, "edgerec.yaml"))
+	defer d.stop(t)
+	base := d.base
 	const pw, otp = "a long test password", "one-time from the admin"
 	admin := newAPIClient(t, base)
 	admin.must("POST", "/api/v1/setup", map[string]string{"code": setup[1], "user": "alice", "password": pw}, nil)
