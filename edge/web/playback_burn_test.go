@@ -20,6 +20,7 @@ import (
 
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/mask"
+	"github.com/edgerec/edgerec/edge/media"
 	"github.com/edgerec/edgerec/policy/rules"
 	"github.com/edgerec/edgerec/storage"
 )
@@ -372,5 +373,59 @@ func dumpPNG(t *testing.T, f yuvFrame, path string) {
 	}
 	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// R18, R2: the burn-in band only darkens. Every sample outside the glyphs
+// moves towards video black (luma) or neutral (chroma) and never past
+// it; a fill-masked area under the band keeps exactly the fill colour.
+func TestR18BurnBandOnlyDarkens(t *testing.T) {
+	const w, h = 1280, 720
+	f, _ := media.NewFrame(w, h)
+	for i := range f.Y {
+		f.Y[i] = byte(i*7919 + i/w*31)
+	}
+	for i := range f.U {
+		f.U[i], f.V[i] = byte(i*104729), byte(i*1299709)
+	}
+	// A fill mask under the left part of the band.
+	door := []mask.Point{{X: 0, Y: 0.5}, {X: 0.15, Y: 0.5}, {X: 0.15, Y: 1}, {X: 0, Y: 1}}
+	m, err := mask.New([]mask.Mask{{Name: "door", Polygon: door}}, mask.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	masked := m.Apply(f).Frame()
+	orig := masked.Clone()
+	var b burner
+	b.draw(masked, "operator g-0123456789abcdef0123", "rec 2026-01-02 03:04:05 UTC", "now 2026-01-02 03:04:05 UTC")
+	toward := func(before, after, target byte) bool {
+		d0, d1 := int(before)-int(target), int(after)-int(target)
+		return d1*d0 >= 0 && (d1 <= d0 && d1 >= -d0 || d1 >= d0 && d1 <= -d0)
+	}
+	changed, text := 0, 0
+	for i := range masked.Y {
+		a, o := masked.Y[i], orig.Y[i]
+		switch {
+		case a == o:
+		case a == burnYText:
+			text++
+		case !toward(o, a, burnYBlack) || a < burnYBlack && o >= burnYBlack:
+			t.Fatalf("luma %d: %d became %d (not darker)", i, o, a)
+		default:
+			changed++
+		}
+		x, y := i%w, i/w
+		inMask := insidePoly(float64(x)+0.5, float64(y)+0.5, door, w, h)
+		if inMask && a != burnYText && a != mask.DefaultFillY {
+			t.Fatalf("masked pixel (%d,%d) is %d under the band, want the fill %d", x, y, a, mask.DefaultFillY)
+		}
+	}
+	for i := range masked.U {
+		if !toward(orig.U[i], masked.U[i], burnCNeut) || !toward(orig.V[i], masked.V[i], burnCNeut) {
+			t.Fatalf("chroma %d moved away from neutral", i)
+		}
+	}
+	if text < 500 || changed < 10000 {
+		t.Errorf("%d glyph pixels drawn, %d luma samples darkened", text, changed)
 	}
 }
