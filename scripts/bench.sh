@@ -29,6 +29,9 @@ for size in 1280x720 1920x1080; do
   printf "%s: edgerec %.1f fps, ffmpeg+libx264 ultrafast %.1f fps, ratio edgerec/ffmpeg = %.2f\n" "$size" "${ours:-0}" "$ff" "$(echo "${ours:-0} / $ff" | bc -l)"
 done
 
+echo "== burned-in playback, one thread (edge/web): decode → masks → viewer/grant/time band → encode (issue 12, R18)"
+go test -run '^$' -bench 'PlaybackBurn|BurnOverlay' -benchtime "$bt" ./edge/web/ 2>/dev/null | grep -E '^Benchmark|^ok'
+
 if [ -x storage/bench.sh ]; then
   echo "== storage"
   storage/bench.sh "$bt"

@@ -205,8 +205,10 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, who principal
 }
 
 // apiExportFile downloads the MP4 or the signed manifest of a finished
-// export. Only the fixed parts "mp4" and "manifest" exist: no path from
-// the request reaches the file system.
+// export, under the export grant it was made with: UseGrant checks the
+// grant (state, validity, holder, camera, range) before a byte is sent.
+// Only the fixed parts "mp4" and "manifest" exist: no path from the
+// request reaches the file system.
 func (s *Server) apiExportFile(w http.ResponseWriter, r *http.Request, who principal) {
 	st, ok := s.ownExport(w, r, who)
 	if !ok {
@@ -223,7 +225,18 @@ func (s *Server) apiExportFile(w http.ResponseWriter, r *http.Request, who princ
 		writeError(w, http.StatusNotFound, "unknown part")
 		return
 	}
-	noteOf(r).grant, noteOf(r).detail = st.Grant, "download "+part
+	note := noteOf(r)
+	note.grant, note.detail = st.Grant, "download "+part
+	// The grant is checked (and its use audited) on every download, not
+	// only when the export was started: a revoked or expired grant stops
+	// the file from leaving the device (issue 12, R12, R17). UseGrant
+	// writes the one denied record citing the grant, so the route's own
+	// record is skipped for that refusal.
+	if err := s.pol.UseGrant(r.Context(), st.Grant, who.ID, grants.Export, st.Camera, st.From, st.To); err != nil {
+		note.skip = true
+		s.fail(w, r, err)
+		return
+	}
 	if st.State != "done" {
 		writeError(w, http.StatusConflict, "export not finished")
 		return

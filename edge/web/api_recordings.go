@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/mediacommon/pkg/formats/fmp4/seekablebuffer"
 
 	"github.com/edgerec/edgerec/edge/codec"
+	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/policy/grants"
 	"github.com/edgerec/edgerec/storage"
 )
@@ -22,6 +23,9 @@ const (
 	maxTimelineRange = 31 * 24 * time.Hour
 	maxPlayWindow    = 5 * time.Minute
 	grantRecheck     = 2 * time.Second
+	// maxPlaybacks caps concurrent playbacks device-wide: each one is a
+	// decode + overlay + encode on one core of a 2–4 core board.
+	maxPlaybacks = 2
 )
 
 // parseRange reads from/to (RFC 3339) from q; defaults: the last 24 hours.
@@ -96,7 +100,10 @@ var errGrantEnded = errors.New("grant no longer active")
 // audits every window; the grant is re-read while streaming, so a revoked
 // or expired grant stops the stream within a couple of seconds. Frames
 // before the grant's start are never sent (the stream starts at the first
-// keyframe inside the grant).
+// keyframe inside the grant). The footage is transcoded with the viewer's
+// name, the grant id and the times burned into the pixels (R18, issue 12:
+// a saved stream says who watched it); at most maxPlaybacks run at once
+// device-wide, the next one gets 429.
 func (s *Server) apiPlay(w http.ResponseWriter, r *http.Request, who principal) {
 	if need503(w, s.deps.Recordings != nil, "recordings") {
 		return
@@ -122,6 +129,14 @@ func (s *Server) apiPlay(w http.ResponseWriter, r *http.Request, who principal) 
 			return
 		}
 	}
+	select {
+	case s.playSem <- struct{}{}:
+		defer func() { <-s.playSem }()
+	default:
+		note.detail = "refused: playback limit"
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many playbacks on this device at once (at most %d); try again when one has ended", maxPlaybacks))
+		return
+	}
 	if err := s.pol.UseGrant(r.Context(), gid, who.ID, grants.Playback, id, from, to); err != nil {
 		note.detail = "refused"
 		s.fail(w, r, err)
@@ -132,6 +147,18 @@ func (s *Server) apiPlay(w http.ResponseWriter, r *http.Request, who principal) 
 		s.fail(w, r, err)
 		return
 	}
+	var masks []mask.Mask
+	if s.deps.Cameras != nil {
+		if cam, err := s.deps.Cameras.Get(r.Context(), id); err == nil {
+			masks = cam.MaskList()
+		}
+	}
+	tc, err := newBurnTranscoder(masks, who.User, gid, from, s.now)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	defer tc.Close()
 	floor := time.Unix(0, g.From)
 	mux := &fmp4Writer{w: w, origin: origin}
 	rc := http.NewResponseController(w)
@@ -148,12 +175,19 @@ func (s *Server) apiPlay(w http.ResponseWriter, r *http.Request, who principal) 
 			if err != nil || !cur.Active(s.now()) {
 				return errGrantEnded
 			}
+			// Transcoding takes time: the deadline bounds a stalled
+			// client, not the length of the window.
+			_ = rc.SetWriteDeadline(time.Now().Add(2 * time.Minute))
 		}
-		return mux.frame(f)
+		return tc.frame(f, mux.frame)
 	})
+	if err == nil {
+		err = tc.finish(mux.frame)
+	}
 	if err == nil {
 		err = mux.finish()
 	}
+	s.log.Debug("web: playback transcoded", "camera", id, "grant", gid, "frames_in", tc.in, "frames_out", tc.out, "skipped", tc.skipped)
 	switch {
 	case err == nil && !mux.started:
 		writeError(w, http.StatusNotFound, "no footage in this range")
@@ -274,8 +308,11 @@ func (m *fmp4Writer) flush(next time.Time) error {
 			if len(n) == 0 {
 				continue
 			}
-			switch n[0] & 0x1f {
-			case 7, 8, 9: // parameter sets live in the init segment; no AUDs
+			// Parameter sets stay in band as well as in the init segment:
+			// openh264 gives every IDR new SPS/PPS ids, and a player that
+			// keeps the first init segment (ffmpeg, a saved file) needs
+			// them to decode the next GOP. No AUDs.
+			if n[0]&0x1f == 9 {
 				continue
 			}
 			nalus = append(nalus, n)

@@ -301,6 +301,13 @@ type envOptions struct {
 	armed   func() bool
 	alerts  SecurityAlerts
 	liveMax time.Duration // 0 = the default maximum live duration
+	// polClock, when set, is the policy store's clock (grant validity,
+	// audit times); the page's own clock stays separate so sessions do
+	// not expire when a test moves the policy clock past a grant's end.
+	polClock *fakeClock
+	// recordings wraps the real recording store as the server sees it
+	// (nil: the store itself).
+	recordings func(*storage.Store) Recordings
 }
 
 // minimalDeps is a real policy store in dir and an empty camera manager.
@@ -332,7 +339,11 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	if _, err := policy.Provision(ctx, dir); err != nil {
 		t.Fatal(err)
 	}
-	pol, err := policy.Open(ctx, policy.Config{DataDir: dir, Password: password.Params{Time: 1, Memory: 64, Threads: 1, KeyLen: 32, SaltLen: 16}}, policy.Deps{Log: log})
+	pdeps := policy.Deps{Log: log}
+	if o.polClock != nil {
+		pdeps.Now = o.polClock.Now
+	}
+	pol, err := policy.Open(ctx, policy.Config{DataDir: dir, Password: password.Params{Time: 1, Memory: 64, Threads: 1, KeyLen: 32, SaltLen: 16}}, pdeps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,9 +370,13 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 			t.Fatal(err)
 		}
 	}
+	var recs Recordings = st
+	if o.recordings != nil {
+		recs = o.recordings(st)
+	}
 	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow, Site: "Branch 12", Filing: "GA-2026-0042",
 		LiveMaxDuration: o.liveMax},
-		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: st, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Logger: log, Now: clock.Now})
+		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: recs, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -112,6 +112,8 @@ type Server struct {
 	hashSem chan struct{}
 	// shotSem bounds concurrent snapshot encodes on a 2-core board.
 	shotSem chan struct{}
+	// playSem bounds concurrent (transcoded) playbacks device-wide.
+	playSem chan struct{}
 	matrix  *perm.Matrix
 
 	pages   pageSet
@@ -172,6 +174,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		seen:    newViewCoalescer(now),
 		hashSem: make(chan struct{}, 1),
 		shotSem: make(chan struct{}, maxParallelShots),
+		playSem: make(chan struct{}, maxPlaybacks),
 		ready:   make(chan struct{}),
 		matrix:  perm.NewMatrix(),
 	}
