@@ -370,11 +370,14 @@ func TestBrowserSession(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	from := time.Now().UTC().Add(-2 * time.Minute).Format("2006-01-02T15:04:05")
 	to := time.Now().UTC().Add(time.Minute).Format("2006-01-02T15:04:05")
-	step("request", chromedp.SetValue(chromedp.CSS("#request-form [name=action]"), "playback"),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector("#req-cameras option[value=cam1]").selected = true`),
-		chromedp.SetValue(chromedp.CSS("#request-form [name=from]"), from), chromedp.SetValue(chromedp.CSS("#request-form [name=to]"), to),
-		chromedp.SetValue(chromedp.CSS("#request-form [name=purpose]"), "incident 42: broken window"),
-		chromedp.Click(chromedp.CSS("#request-form button[type=submit]")))
+	// Fill and submit in one script turn: the page may re-render the form
+	// while its lists load (chromedp would write into replaced nodes).
+	eval(fmt.Sprintf(`(() => { const f = document.getElementById("request-form");
+		f.querySelector("[name=action]").value = "playback";
+		document.querySelector("#req-cameras option[value=cam1]").selected = true;
+		f.querySelector("[name=from]").value = %q; f.querySelector("[name=to]").value = %q;
+		f.querySelector("[name=purpose]").value = "incident 42: broken window";
+		f.querySelector("button[type=submit]").click(); return ""; })()`, from, to))
 	poll("request sent", `document.getElementById("msg").textContent.includes("Request g-")`, 5*time.Second)
 	gid := eval(`document.getElementById("msg").textContent.match(/g-[0-9a-f]+/)[0]`)
 	shot("07-requests")
