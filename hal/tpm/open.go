@@ -69,15 +69,29 @@ func Socket(network, addr string, startup bool) Opener {
 		}
 		t := &streamTPM{c: c}
 		if startup {
+			// Bound the startup by ctx too (withContext takes over after).
+			if dl, ok := ctx.Deadline(); ok {
+				_ = c.SetDeadline(dl.Add(deadlineSlack))
+			}
+			stop := context.AfterFunc(ctx, func() { c.Close() })
+			defer stop()
 			_, err := tpm2.Startup{StartupType: tpm2.TPMSUClear}.Execute(t)
 			if err != nil && !errors.Is(err, tpm2.TPMRCInitialize) {
 				c.Close()
+				if ctx.Err() != nil {
+					return nil, fmt.Errorf("tpm: startup: %w (%v)", ctx.Err(), err)
+				}
 				return nil, fmt.Errorf("tpm: startup: %w", err)
 			}
 		}
 		return t, nil
 	}
 }
+
+// deadlineSlack puts the socket deadline, a backstop, after the context's
+// deadline, so that the context (which closes the connection) reports
+// first and the caller sees context.DeadlineExceeded.
+const deadlineSlack = 100 * time.Millisecond
 
 // maxResponse bounds a TPM response (the largest real one is a few KiB).
 const maxResponse = 1 << 16
@@ -129,7 +143,7 @@ func withContext(ctx context.Context, t transport.TPMCloser) *ctxTPM {
 	c := &ctxTPM{ctx: ctx, t: t}
 	if dl, ok := ctx.Deadline(); ok {
 		if s, ok := t.(*streamTPM); ok {
-			_ = s.c.SetDeadline(dl.Add(10 * time.Millisecond))
+			_ = s.c.SetDeadline(dl.Add(deadlineSlack))
 		}
 	}
 	c.stop = context.AfterFunc(ctx, func() { _ = c.close() })

@@ -3,6 +3,7 @@ package tpm
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,7 +69,10 @@ func (s *swtpm) start() {
 	go func(c *exec.Cmd, done chan error) { done <- c.Wait() }(s.cmd, s.done)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := os.Stat(s.sock); err == nil {
+		// The socket file appears at bind, before listen: wait until a
+		// connection is accepted.
+		if c, err := net.Dial("unix", s.sock); err == nil {
+			c.Close()
 			return
 		}
 		select {

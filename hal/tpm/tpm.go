@@ -297,6 +297,10 @@ func (t *TPM) Provision(ctx context.Context, cfg Config, prev *Descriptor) (Desc
 	switch {
 	case err == nil:
 		if prev != nil && prev.Handle == handle && bytes.Equal(prev.Name, existing) && bytes.Equal(prev.SRKName, srkName) {
+			if !slices.Equal(prev.PCRs, pcrs) {
+				return Descriptor{}, fmt.Errorf("tpm: provision: the root key at %#08x is bound to PCRs %v, not %v; "+
+					"changing the binding means a new key (destroy, re-provision, re-key the store)", handle, prev.PCRs, pcrs)
+			}
 			return *prev, nil
 		}
 		return Descriptor{}, fmt.Errorf("tpm: provision: %w: %#08x holds object %x that no descriptor of ours names; "+

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -343,14 +344,51 @@ func TestR32HungTPMBoundedByContext(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err = New(Socket("unix", dir+"/s", false), nil).Load(ctx, validDescriptor())
-	mustErr(t, err, context.DeadlineExceeded, "load from a TPM that never answers")
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("took %v", d)
+	for _, startup := range []bool{false, true} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		start := time.Now()
+		_, err = New(Socket("unix", dir+"/s", startup), nil).Load(ctx, validDescriptor())
+		cancel()
+		mustErr(t, err, context.DeadlineExceeded, fmt.Sprintf("load from a TPM that never answers (startup %v)", startup))
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("took %v", d)
+		}
 	}
+}
+
+// rootProvider is the shape of storage/keys.RootProvider (hal does not
+// import storage).
+type rootProvider interface {
+	Load(ctx context.Context) ([]byte, error)
+	Destroy(ctx context.Context) error
+}
+
+// R25: the Root adapter is what storage will hold; after its Destroy its
+// Load is ErrNotFound (storage maps that to keys.ErrErased). Re-provisioning
+// with our descriptor is a no-op, but not with another PCR binding.
+func TestR25RootProvider(t *testing.T) {
+	ctx := testCtx(t)
+	s := newSWTPM(t)
+	tp := s.tpm()
+	desc, err := tp.Provision(ctx, Config{PCRs: []int{7}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tp.Provision(ctx, Config{}, &desc)
+	if err == nil {
+		t.Fatal("re-provisioning with another PCR binding returned the old key's descriptor")
+	}
+	t.Logf("re-provision with other PCRs: %v", err)
+	var rp rootProvider = Root{TPM: tp, Desc: desc}
+	k, err := rp.Load(ctx)
+	if err != nil || len(k) != KeySize {
+		t.Fatalf("load: %v", err)
+	}
+	if err := rp.Destroy(ctx); err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	_, err = rp.Load(ctx)
+	mustErr(t, err, ErrNotFound, "load after Root.Destroy")
 }
 
 func BenchmarkLoad(b *testing.B) {
