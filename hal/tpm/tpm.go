@@ -476,6 +476,8 @@ func (t *TPM) Destroy(ctx context.Context, desc Descriptor) error {
 		return err
 	}
 	if !bytes.Equal(got, desc.Name) {
+		t.log.Warn("tpm: root key already gone; another object at its handle is left alone",
+			"handle", fmt.Sprintf("%#08x", desc.Handle))
 		return nil
 	}
 	_, err = tpm2.EvictControl{
