@@ -40,7 +40,7 @@ lint:
 ## test: install what is needed, then run every test (unit, race, fuzz seeds, firmware under qemu)
 test: deps lint
 	$(GO) mod verify
-	$(GO) test -race -p 1 -timeout 30m ./...
+	EDGEREC_REQUIRE_SWTPM=1 $(GO) test -race -p 1 -timeout 30m ./...
 	$(GO) test -count=1 -run 'TestR11AdversaryProperty' ./policy/
 	$(MAKE) firmware
 	./scripts/test-firmware.sh $(BIN)

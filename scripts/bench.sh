@@ -36,3 +36,8 @@ if [ -x storage/bench.sh ]; then
   echo "== storage"
   storage/bench.sh "$bt"
 fi
+
+if command -v swtpm >/dev/null 2>&1; then
+  echo "== TPM root key: Load (SRK, salted session, unseal) against swtpm (hal/tpm)"
+  go test -run '^$' -bench 'Load' -benchtime "$bt" ./hal/tpm/ | grep -E '^Benchmark|^ok'
+fi

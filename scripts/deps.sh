@@ -34,6 +34,8 @@ need=(
   [qemu-system-aarch64]=qemu-system-arm
   [cpio]=cpio
   [depmod]=kmod
+  [swtpm]=swtpm
+  [swtpm_setup]=swtpm-tools
 )
 fi
 
