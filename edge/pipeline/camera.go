@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"image"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgerec/edgerec/edge/codec"
@@ -61,7 +63,24 @@ type Camera struct {
 	maskMu  sync.Mutex
 	masks   []mask.Mask
 	maskVer uint64
+
+	// wantLook asks a passthrough camera to decode its next keyframe now
+	// (someone opened a snapshot older than SnapshotFresh).
+	wantLook atomic.Bool
 }
+
+// Passthrough cameras decode a keyframe only now and then, for image health
+// (R10) and the snapshot (issue 14: decoding every 2 s was most of the CPU
+// of a passthrough gateway and kept a decoder's ~27 MB per 1080p camera):
+// every PassthroughLook plus a per-camera offset of up to 5 s (so cameras
+// do not decode in step), and at the next keyframe when a snapshot older
+// than SnapshotFresh is requested. The decoder exists only for one look.
+// Image health of a passthrough camera therefore reacts within about two
+// looks (≈ 30–40 s) rather than seconds.
+const (
+	PassthroughLook = 15 * time.Second
+	SnapshotFresh   = 2 * time.Second
+)
 
 // DropDegradeRatio: a camera that loses more than this share of its frames
 // within a one-second window is reported degraded ("dropping frames"),
@@ -146,6 +165,9 @@ func (c *Camera) Hub() *Hub { return c.hub }
 func (c *Camera) Snapshot() (image.Image, time.Time, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.snap == nil || time.Since(c.snapTime) > SnapshotFresh {
+		c.wantLook.Store(true) // a passthrough camera decodes its next keyframe
+	}
 	if c.snap == nil {
 		return nil, time.Time{}, ErrNoSnapshot
 	}
@@ -314,28 +336,20 @@ func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, maske
 // runPassthrough: the camera's access units go to the hub as they are. One
 // keyframe every few seconds is decoded for the snapshot and image health.
 func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st *runStats) error {
-	dec, err := codec.NewDecoder()
-	if err != nil {
-		return err
-	}
-	defer dec.Close()
 	st.encoder = "passthrough: the camera's own H.264 (camera has no masks)"
+	h := fnv.New32a()
+	h.Write([]byte(c.cfg.ID))
+	every := PassthroughLook + time.Duration(h.Sum32()%5000)*time.Millisecond
 	var lastLook time.Time
 	for {
 		au, err := src.ReadAU(ctx)
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		if au.Key && time.Since(lastLook) >= 2*time.Second {
+		if au.Key && (lastLook.IsZero() || time.Since(lastLook) >= every || c.wantLook.Load()) {
 			lastLook = time.Now()
-			// A lone IDR decodes by itself; feed it to a fresh decoder
-			// state by flushing what was pending.
-			if pic, err := dec.Decode(au.Data); err == nil && pic != nil {
-				pic.Wall = au.Wall
-				st.info.Width, st.info.Height = pic.Width, pic.Height
-				st.observe(pic)
-				c.keepSnapshot(pic, au.Wall)
-			}
+			c.wantLook.Store(false)
+			c.look(au, st)
 		}
 		if c.maskVersion() != st.maskVer {
 			// Masks arrived: never publish another unmasked unit (R2).
@@ -344,6 +358,29 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 		c.hub.Publish(au)
 		st.published(au)
 	}
+}
+
+// look decodes one keyframe of a passthrough camera with a decoder that
+// lives only for it (a lone IDR decodes by itself), for image health and
+// the snapshot.
+func (c *Camera) look(au media.AccessUnit, st *runStats) {
+	dec, err := codec.NewDecoder()
+	if err != nil {
+		c.deps.Logger.Warn("passthrough: decoder", "camera", c.cfg.ID, "err", err)
+		return
+	}
+	defer dec.Close()
+	pic, err := dec.Decode(au.Data)
+	if err == nil && pic == nil {
+		pic, err = dec.Flush()
+	}
+	if err != nil || pic == nil {
+		return
+	}
+	pic.Wall = au.Wall
+	st.info.Width, st.info.Height = pic.Width, pic.Height
+	st.observe(pic)
+	c.keepSnapshot(pic, au.Wall)
 }
 
 func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *codec.Encoder, st *runStats) error {
