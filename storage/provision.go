@@ -33,9 +33,14 @@ type ProvisionOptions struct {
 	RingPath string // "" = <dir>/ring; may name a block device (raw partition)
 	Cipher   string // "" or "auto", "aes-256-gcm", "xchacha20-poly1305"
 	HoldSize int64  // bytes for the hold area; 0 = one eighth of RingSize
+	// Provider is where the root key is created (0 = ProviderFile); Keys
+	// gives its implementation (nil: file only). Recorded in the ring
+	// header (issue 13).
+	Provider Provider
+	Keys     KeyProviders
 }
 
-// Provision creates a store in dir: root key (0600), ring (preallocated with
+// Provision creates a store in dir: root key (from o.Provider), vault key, ring (preallocated with
 // fallocate, header with cipher and key check value) and index. It refuses a
 // directory that already holds any part of a store (ErrExists). Files are
 // written atomically; on failure what this call created is removed.
@@ -51,7 +56,7 @@ func Provision(ctx context.Context, dir string, o ProvisionOptions) (err error) 
 	if err != nil {
 		return fmt.Errorf("storage: provision: %w: %w", ErrTooSmall, err)
 	}
-	for _, n := range []string{RootKeyFile, RingFile, IndexFile, KeysDir} {
+	for _, n := range append([]string{RingFile, IndexFile, KeysDir}, providerFiles...) {
 		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
 			return fmt.Errorf("%w: %s holds %s", ErrExists, dir, n)
 		} else if !errors.Is(err, fs.ErrNotExist) {
@@ -69,16 +74,27 @@ func Provision(ctx context.Context, dir string, o ProvisionOptions) (err error) 
 			}
 		}
 	}()
-	rootPath := filepath.Join(dir, RootKeyFile)
-	root, err := keys.CreateFileRoot(rootPath)
+	if o.Provider == 0 {
+		o.Provider = ProviderFile
+	}
+	kp, err := provider(dir, o.Keys, o.Provider)
+	if err != nil {
+		return fmt.Errorf("storage: provision: %w", err)
+	}
+	root, err := kp.Create(ctx)
 	if err != nil {
 		if errors.Is(err, keys.ErrExists) {
 			return fmt.Errorf("%w: %w", ErrExists, err)
 		}
-		return fmt.Errorf("storage: provision: %w", err)
+		return fmt.Errorf("storage: provision: %w (%s): %w", ErrKeyUnavailable, o.Provider, err)
 	}
 	defer clear(root)
-	created = append(created, rootPath)
+	defer func() {
+		if err != nil {
+			_ = kp.Destroy(context.WithoutCancel(ctx))
+		}
+	}()
+	h.Provider = o.Provider
 	if _, err := rand.Read(h.RingID[:]); err != nil {
 		return fmt.Errorf("storage: provision: %w", err)
 	}
@@ -118,9 +134,14 @@ func Provision(ctx context.Context, dir string, o ProvisionOptions) (err error) 
 		return fmt.Errorf("storage: provision: %w", err)
 	}
 	created = append(created, filepath.Join(dir, KeysDir))
-	if _, err := keys.Open(filepath.Join(dir, KeysDir), make([]byte, keys.Size), false); err != nil {
+	ks, err := keys.Open(filepath.Join(dir, KeysDir), root, false)
+	if err != nil {
 		return fmt.Errorf("storage: provision: %w", err)
 	}
+	if _, err := ks.Vault(); err != nil {
+		return fmt.Errorf("storage: provision: %w", err)
+	}
+	ks.Close()
 
 	// The index is written last, under a temporary name, and renamed into
 	// place: its presence is what makes the directory a store.

@@ -29,6 +29,9 @@ type Options struct {
 	ChunkSize int
 	// RingFile, if set, wraps the ring file (fault injection in tests).
 	RingFile func(ring.File) ring.File
+	// Keys gives the root key provider recorded in the ring header (nil:
+	// only the file provider). Issue 13: never a fallback to another one.
+	Keys KeyProviders
 }
 
 // DefaultChunkSize is the default plaintext size of a chunk.
@@ -66,6 +69,7 @@ type Store struct {
 	cipher seal.Cipher
 	idx    *index.DB
 	ks     *keys.Store
+	vault  *keys.Vault // nil only for a read-only open of a store without a vault key
 
 	// opMu serializes everything that changes the index or the hold area:
 	// flushes, BeginSegment, retention, holds.
@@ -113,7 +117,7 @@ func open(ctx context.Context, dir string, o Options, readOnly bool) (_ *Store, 
 	if err := checkWiped(dir); err != nil { // wipe.go
 		return nil, err
 	}
-	for _, n := range []string{IndexFile, RingFile, RootKeyFile} {
+	for _, n := range []string{IndexFile, RingFile} {
 		if _, err := os.Stat(filepath.Join(dir, n)); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s has no %s", ErrNotProvisioned, dir, n)
 		}
@@ -159,20 +163,17 @@ func open(ctx context.Context, dir string, o Options, readOnly bool) (_ *Store, 
 	s.maxPending = int(min(int64(8<<20), s.hdr.DataSize/4))
 	s.chunkSize = min(s.chunkSize, s.maxPending/2)
 
-	root, err := keys.FileRoot{Path: filepath.Join(dir, RootKeyFile)}.Load(ctx)
+	root, err := loadRoot(ctx, dir, o.Keys, s.hdr)
 	if err != nil {
-		if errors.Is(err, keys.ErrCorrupt) {
-			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-		}
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, err
 	}
 	defer clear(root)
-	if err := keys.CheckKCV(root, s.hdr.RingID, s.hdr.KCV); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrWrongKey, err)
-	}
 	s.ks, err = keys.Open(filepath.Join(dir, KeysDir), root, readOnly)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if s.vault, err = s.ks.Vault(); err != nil && !(readOnly && errors.Is(err, keys.ErrErased)) {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	s.idx, err = index.Open(filepath.Join(dir, IndexFile), readOnly)
 	if err != nil {

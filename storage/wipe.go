@@ -39,20 +39,24 @@ type WipeOptions struct {
 	Progress func(done, total int64)
 	Logger   *slog.Logger     // nil = discard
 	Now      func() time.Time // nil = time.Now
+	// Keys gives the provider recorded in the ring header, whose secret is
+	// destroyed first (TPM: the sealed object is evicted). nil: file only.
+	Keys KeyProviders
 }
 
 // Wipe step names, in the order Wipe runs them.
 const (
-	StepMarker     = "marker"      // WIPED marker written (state "wiping")
-	StepRootKey    = "root-key"    // root key file overwritten, synced, discarded, unlinked
-	StepEpochKeys  = "epoch-keys"  // every epoch key file destroyed
-	StepHoldKeys   = "hold-keys"   // every hold key file destroyed
-	StepRingHeader = "ring-header" // the ring's header block overwritten
-	StepIndex      = "index"       // index.db (wrapped segment keys, camera ids) destroyed
-	StepOverwrite  = "overwrite"   // one full overwrite pass of the ring (one step per pass)
-	StepDiscard    = "discard"     // the whole ring discarded (BLKSECDISCARD/BLKDISCARD/punch hole)
-	StepRemove     = "remove"      // ring file (or the symlink to a device) and the keys dir removed
-	StepDone       = "done"        // marker state "wiped"
+	StepMarker      = "marker"       // WIPED marker written (state "wiping")
+	StepProviderKey = "provider-key" // the hardware provider's secret destroyed (TPM object evicted; rpi-otp: the wrapped root)
+	StepRootKey     = "root-key"     // root key file (or the TPM descriptor / OTP-wrapped root) overwritten, synced, discarded, unlinked
+	StepEpochKeys   = "epoch-keys"   // every epoch key file destroyed
+	StepHoldKeys    = "hold-keys"    // every hold key file destroyed
+	StepRingHeader  = "ring-header"  // the ring's header block overwritten
+	StepIndex       = "index"        // index.db (wrapped segment keys, camera ids) destroyed
+	StepOverwrite   = "overwrite"    // one full overwrite pass of the ring (one step per pass)
+	StepDiscard     = "discard"      // the whole ring discarded (BLKSECDISCARD/BLKDISCARD/punch hole)
+	StepRemove      = "remove"       // ring file (or the symlink to a device) and the keys dir removed
+	StepDone        = "done"         // marker state "wiped"
 )
 
 // Step results.
@@ -89,7 +93,8 @@ type WipeReport struct {
 	Steps            []WipeStep `json:"steps"`
 	BytesOverwritten int64      `json:"bytes_overwritten"`
 	BytesDiscarded   int64      `json:"bytes_discarded"`
-	KeysDestroyed    int        `json:"keys_destroyed"` // root + epoch + hold key files
+	KeysDestroyed    int        `json:"keys_destroyed"`         // root + epoch + hold key files
+	KeyProvider      string     `json:"key_provider,omitempty"` // file, tpm2, rpi-otp (from the ring header)
 }
 
 // OK reports whether no step failed ("not-supported" and "absent" are not
@@ -106,6 +111,7 @@ func (r WipeReport) OK() bool {
 type wipeMarker struct {
 	State    string    `json:"state"` // "wiping" or "wiped"
 	RingID   string    `json:"ring_id,omitempty"`
+	Provider string    `json:"provider,omitempty"`
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished,omitzero"`
 }
@@ -184,7 +190,7 @@ func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err e
 		return rep, fmt.Errorf("%w (%s: already wiped)", ErrWiped, dir)
 	}
 	present := marked
-	for _, n := range []string{RootKeyFile, RingFile, IndexFile, KeysDir} {
+	for _, n := range append([]string{RingFile, IndexFile, KeysDir}, providerFiles...) {
 		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
 			present = true
 		}
@@ -207,7 +213,10 @@ func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err e
 		}
 	}
 	// Read what identifies the ring before anything is destroyed.
-	var rf *os.File
+	var (
+		rf   *os.File
+		prov Provider
+	)
 	if f, err := os.OpenFile(ringTarget, os.O_RDWR, 0); err == nil {
 		rf = f
 		defer rf.Close()
@@ -219,6 +228,8 @@ func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err e
 		if _, err := f.ReadAt(b, 0); err == nil {
 			if h, err := ring.ParseHeader(b); err == nil {
 				rep.RingID = hex.EncodeToString(h.RingID[:])
+				rep.KeyProvider = h.Provider.String()
+				prov = h.Provider
 				if rep.RingIsDevice {
 					rep.RingBytes = h.Size // only the ring's part of a larger device
 				}
@@ -245,27 +256,67 @@ func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err e
 		return fmt.Errorf("storage: wipe: %s: %w", s.Name, e)
 	}
 
+	if prov == 0 {
+		prov = guessProvider(dir) // header already gone: an interrupted wipe
+		rep.KeyProvider = prov.String()
+	}
+
 	// 1. Marker.
 	st := WipeStep{Name: StepMarker, Target: WipeMarkerFile, Started: now().UTC()}
-	if err := writeMarker(dir, wipeMarker{State: "wiping", RingID: rep.RingID, Started: rep.Started}); err != nil {
+	if err := writeMarker(dir, wipeMarker{State: "wiping", RingID: rep.RingID, Provider: rep.KeyProvider, Started: rep.Started}); err != nil {
 		return rep, fail(st, err)
 	}
 	st.Result = ResultOK
 	add(st)
 
-	// 2. Root key.
+	// 2. Root key: the provider's secret first (a TPM object is evicted;
+	// the Raspberry Pi OTP cannot be erased, so its wrapped root key file is
+	// what goes), then every file in the data directory that holds or names
+	// the root key.
+	if prov != ProviderFile {
+		st = WipeStep{Name: StepProviderKey, Target: prov.String(), Method: providerMethod(prov), Started: now().UTC()}
+		kp, err := provider(dir, o.Keys, prov)
+		if err == nil {
+			err = kp.Destroy(ctx)
+		}
+		if err != nil {
+			// Recorded as failed (the certificate says so) but the wipe
+			// goes on: without the wrapped keys destroyed below, the
+			// footage is noise on this medium even if the TPM kept its
+			// object; a copy taken before the wipe is the residual risk,
+			// and the report is not OK.
+			st.Result, st.Error = ResultFailed, err.Error()
+			add(st)
+		} else {
+			st.Result = ResultOK
+			if prov == ProviderRPiOTP {
+				st.Note = "the OTP key is one-time programmable and cannot be erased; the root key it wrapped is destroyed"
+			}
+			rep.KeysDestroyed++
+			add(st)
+		}
+	}
 	st = WipeStep{Name: StepRootKey, Target: RootKeyFile, Method: "overwrite+fdatasync+discard+unlink", Started: now().UTC()}
-	n, found, note, err := destroyFile(filepath.Join(dir, RootKeyFile))
-	st.Bytes, st.Note = n, note
-	if err != nil {
-		return rep, fail(st, err)
+	for _, name := range providerFiles {
+		n, found, note, err := destroyFile(filepath.Join(dir, name))
+		st.Bytes += n
+		if note != "" {
+			st.Note = note
+		}
+		if err != nil {
+			return rep, fail(st, err)
+		}
+		if found {
+			st.Files++
+			st.Target = name
+			rep.KeysDestroyed++
+		}
+		rep.BytesOverwritten += n
 	}
 	st.Result = ResultAbsent
-	if found {
-		st.Result, st.Files = ResultOK, 1
-		rep.KeysDestroyed++
+	if st.Files > 0 {
+		st.Result = ResultOK
 	}
-	rep.BytesOverwritten += n
 	add(st)
 
 	// 3. Epoch and hold keys.
@@ -309,7 +360,7 @@ func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err e
 
 	// 5. Index.
 	st = WipeStep{Name: StepIndex, Target: IndexFile, Method: "overwrite+fdatasync+discard+unlink", Started: now().UTC()}
-	n, found, note, err = destroyFile(filepath.Join(dir, IndexFile))
+	n, found, note, err := destroyFile(filepath.Join(dir, IndexFile))
 	st.Bytes, st.Note = n, note
 	rep.BytesOverwritten += n
 	if err != nil {
@@ -606,4 +657,34 @@ func discard(f *os.File, n int64, device bool) (discardResult, error) {
 		return discardResult{method: "blkdiscard"}, fmt.Errorf("BLKDISCARD: %w", err)
 	}
 	return discardResult{method: "blkdiscard", supported: true, note: note}, nil
+}
+
+// guessProvider names the provider of a store whose ring header is gone (an
+// interrupted wipe): from the marker, else from the files present.
+func guessProvider(dir string) Provider {
+	if b, err := os.ReadFile(filepath.Join(dir, WipeMarkerFile)); err == nil {
+		var m wipeMarker
+		if json.Unmarshal(b, &m) == nil && m.Provider != "" {
+			if p, err := ring.ParseProvider(m.Provider); err == nil {
+				return p
+			}
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dir, TPMDescriptorFile)); err == nil {
+		return ProviderTPM2
+	}
+	if _, err := os.Lstat(filepath.Join(dir, OTPWrappedFile)); err == nil {
+		return ProviderRPiOTP
+	}
+	return ProviderFile
+}
+
+func providerMethod(p Provider) string {
+	switch p {
+	case ProviderTPM2:
+		return "TPM2_EvictControl of the sealed object"
+	case ProviderRPiOTP:
+		return "destroy the OTP-wrapped root key file"
+	}
+	return ""
 }

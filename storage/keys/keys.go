@@ -137,6 +137,7 @@ type Store struct {
 	dir     string
 	kek     []byte
 	nameKey []byte
+	ro      bool
 
 	mu    sync.Mutex
 	cache map[string][]byte
@@ -161,7 +162,7 @@ func Open(dir string, root []byte, readOnly bool) (*Store, error) {
 			}
 		}
 	}
-	return &Store{dir: dir, kek: derive(root, "kek"), nameKey: derive(root, "names"), cache: map[string][]byte{}}, nil
+	return &Store{dir: dir, kek: derive(root, "kek"), nameKey: derive(root, "names"), ro: readOnly, cache: map[string][]byte{}}, nil
 }
 
 func (s *Store) epochPath(id EpochID) string {

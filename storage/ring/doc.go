@@ -5,7 +5,8 @@
 // Layout (all offsets 4 KiB aligned):
 //
 //	[0, 4096)                 ring header (clear; magic, version, cipher,
-//	                          ring id, sizes, key check value, CRC-32C)
+//	                          ring id, sizes, key check value, key
+//	                          provider (version 2), CRC-32C)
 //	[HoldOff, HoldOff+HoldSize) hold area: sealed chunks of held segments,
 //	                          copied verbatim before the log overwrites them
 //	[DataOff, DataOff+DataSize) data region: the circular log
@@ -16,6 +17,11 @@
 // (or, if fewer than a header's bytes remain, with nothing). Every chunk
 // header carries the LSN it was written at, so a header left over from an
 // earlier lap is recognised as stale by position alone.
+//
+// The key provider (file, tpm2, rpi-otp; issue 13) is recorded in the header
+// so that opening a ring always asks the provider it was provisioned with and
+// never falls back to another one. Version 1 headers (before providers) are
+// read as the file provider; SetHeader rewrites the header for rekey.
 //
 // The package does no cryptography and keeps no index; it reads and writes
 // bytes at the right places and syncs them.

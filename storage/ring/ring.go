@@ -32,9 +32,52 @@ const (
 	// MinSize is the smallest ring accepted by Plan.
 	MinSize = BlockSize + MinHoldSize + MinDataSize
 	magic   = "EDGEREC-RING-V1\x00"
-	version = 1
-	encSize = 16 + 4 + 4 + 16 + 8*6 + 32 + 4
+	// Version 1 had no key provider (it is always the file provider);
+	// version 2 records it at [120,124) and moves the checksum to [124,128).
+	version   = 2
+	encSizeV1 = 16 + 4 + 4 + 16 + 8*6 + 32 + 4
+	encSize   = encSizeV1 + 4
 )
+
+// Provider names where the root key lives (issue 13, R32); it is recorded
+// in the header at provisioning, and opening never substitutes another.
+type Provider uint32
+
+// Key providers.
+const (
+	ProviderFile   Provider = 1 // a 0600 file in the data directory (demo, development)
+	ProviderTPM2   Provider = 2 // sealed in a TPM 2.0
+	ProviderRPiOTP Provider = 3 // wrapped under the Raspberry Pi OTP device key
+)
+
+// String is the name used in configs, reports and beacons.
+func (p Provider) String() string {
+	switch p {
+	case ProviderFile:
+		return "file"
+	case ProviderTPM2:
+		return "tpm2"
+	case ProviderRPiOTP:
+		return "rpi-otp"
+	}
+	return fmt.Sprintf("unknown(%d)", uint32(p))
+}
+
+// Valid reports whether p is a known provider.
+func (p Provider) Valid() bool { return p >= ProviderFile && p <= ProviderRPiOTP }
+
+// ParseProvider parses a provider name ("" is the file provider).
+func ParseProvider(s string) (Provider, error) {
+	switch s {
+	case "", "file":
+		return ProviderFile, nil
+	case "tpm2":
+		return ProviderTPM2, nil
+	case "rpi-otp":
+		return ProviderRPiOTP, nil
+	}
+	return 0, fmt.Errorf("unknown key provider %q (want file, tpm2 or rpi-otp)", s)
+}
 
 // File is what the ring needs from its backing store; tests wrap it to
 // inject I/O errors.
@@ -56,6 +99,9 @@ type Header struct {
 	DataSize int64
 	Created  int64 // unix seconds
 	KCV      [32]byte
+	// Provider is where the root key lives; 0 in a Header passed to Create
+	// means ProviderFile.
+	Provider Provider
 }
 
 // Plan lays out a ring of size bytes with a hold area of hold bytes (0 = one
@@ -77,7 +123,7 @@ func Plan(size, hold int64) (Header, error) {
 	if data < MinDataSize {
 		return Header{}, fmt.Errorf("%w: %d bytes left for data after a %d-byte hold area, minimum %d", ErrTooSmall, data, hold, MinDataSize)
 	}
-	return Header{Size: size, HoldOff: BlockSize, HoldSize: hold, DataOff: BlockSize + hold, DataSize: data}, nil
+	return Header{Size: size, HoldOff: BlockSize, HoldSize: hold, DataOff: BlockSize + hold, DataSize: data, Provider: ProviderFile}, nil
 }
 
 // Marshal encodes h into a BlockSize block.
@@ -92,7 +138,12 @@ func (h Header) Marshal() []byte {
 		le.PutUint64(b[40+8*i:], uint64(v))
 	}
 	copy(b[88:120], h.KCV[:])
-	le.PutUint32(b[120:], crc32.Checksum(b[:120], crc32.MakeTable(crc32.Castagnoli)))
+	p := h.Provider
+	if p == 0 {
+		p = ProviderFile
+	}
+	le.PutUint32(b[120:], uint32(p))
+	le.PutUint32(b[124:], crc32.Checksum(b[:124], crc32.MakeTable(crc32.Castagnoli)))
 	return b
 }
 
@@ -109,13 +160,24 @@ func ParseHeader(b []byte) (Header, error) {
 		return Header{}, fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
 	le := binary.LittleEndian
-	if crc32.Checksum(b[:120], crc32.MakeTable(crc32.Castagnoli)) != le.Uint32(b[120:]) {
-		return Header{}, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
-	}
-	if v := le.Uint32(b[16:]); v != version {
+	var h Header
+	switch v := le.Uint32(b[16:]); v {
+	case 1:
+		if crc32.Checksum(b[:120], crc32.MakeTable(crc32.Castagnoli)) != le.Uint32(b[120:]) {
+			return Header{}, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+		}
+		h.Provider = ProviderFile
+	case version:
+		if crc32.Checksum(b[:124], crc32.MakeTable(crc32.Castagnoli)) != le.Uint32(b[124:]) {
+			return Header{}, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+		}
+		h.Provider = Provider(le.Uint32(b[120:]))
+		if !h.Provider.Valid() {
+			return Header{}, fmt.Errorf("%w: unknown key provider %d (this firmware knows file, tpm2 and rpi-otp)", ErrCorrupt, uint32(h.Provider))
+		}
+	default:
 		return Header{}, fmt.Errorf("%w: version %d not supported", ErrCorrupt, v)
 	}
-	var h Header
 	c := le.Uint32(b[20:])
 	h.Cipher = seal.Cipher(c)
 	if c > 255 || !h.Cipher.Valid() {
@@ -264,6 +326,46 @@ func (d dataSyncFile) Sync() error { return unix.Fdatasync(int(d.Fd())) }
 
 // Header returns the ring header.
 func (r *Ring) Header() Header { return r.h }
+
+// SetHeader rewrites the header block in place and syncs it (rekey: a new
+// key check value and provider). The layout must not change. A header is
+// one 4 KiB block written with one pwrite; its checksum makes a torn write
+// detectable (ErrCorrupt on the next open) rather than silently wrong.
+func (r *Ring) SetHeader(h Header) error {
+	if r.ro {
+		return fmt.Errorf("ring: set header: read-only")
+	}
+	if h.Size != r.h.Size || h.HoldOff != r.h.HoldOff || h.HoldSize != r.h.HoldSize ||
+		h.DataOff != r.h.DataOff || h.DataSize != r.h.DataSize || h.RingID != r.h.RingID || h.Cipher != r.h.Cipher {
+		return fmt.Errorf("ring: set header: layout, ring id and cipher are fixed")
+	}
+	if _, err := r.f.WriteAt(h.Marshal(), 0); err != nil {
+		return fmt.Errorf("ring: write header: %w", err)
+	}
+	if err := r.f.Sync(); err != nil {
+		return fmt.Errorf("ring: sync header: %w", err)
+	}
+	if h.Provider == 0 {
+		h.Provider = ProviderFile
+	}
+	r.h = h
+	return nil
+}
+
+// ReadHeader reads and validates the header of the ring at path without
+// keeping it open.
+func ReadHeader(path string) (Header, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Header{}, fmt.Errorf("ring: %w", err)
+	}
+	defer f.Close()
+	b := make([]byte, BlockSize)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return Header{}, fmt.Errorf("ring: read header: %w", err)
+	}
+	return ParseHeader(b)
+}
 
 // Close closes the backing file.
 func (r *Ring) Close() error { return r.f.Close() }

@@ -2,9 +2,12 @@ package ring
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/edgerec/edgerec/storage/seal"
@@ -68,8 +71,58 @@ func FuzzRingHeader(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if binary.LittleEndian.Uint32(in[16:]) == 1 {
+			// A version 1 header is rewritten as version 2 with the
+			// file provider; everything else must survive.
+			g2, err := ParseHeader(g.Marshal())
+			if err != nil || g2 != g || g.Provider != ProviderFile {
+				t.Fatalf("v1 header does not survive a v2 round trip: %v", err)
+			}
+			return
+		}
 		if !bytes.Equal(g.Marshal()[:encSize], in[:encSize]) {
 			t.Fatal("re-marshal differs")
 		}
 	})
+}
+
+// v1Header encodes h the way firmware before issue 13 did.
+func v1Header(h Header) []byte {
+	b := h.Marshal()
+	binary.LittleEndian.PutUint32(b[16:], 1)
+	clear(b[120:128])
+	binary.LittleEndian.PutUint32(b[120:], crc32.Checksum(b[:120], crc32.MakeTable(crc32.Castagnoli)))
+	return b
+}
+
+// Issue 13: the key provider is recorded in the header; a version 1 header
+// (before providers) means the file provider; an unknown provider is one
+// clear error.
+func TestHeaderProvider(t *testing.T) {
+	h, _ := Plan(8<<20, 0)
+	h.Cipher = seal.XChaCha20Poly1305
+	for _, p := range []Provider{ProviderFile, ProviderTPM2, ProviderRPiOTP} {
+		h.Provider = p
+		g, err := ParseHeader(h.Marshal())
+		if err != nil || g.Provider != p {
+			t.Fatalf("%v: got %v, %v", p, g.Provider, err)
+		}
+		if q, err := ParseProvider(p.String()); err != nil || q != p {
+			t.Fatalf("ParseProvider(%q) = %v, %v", p.String(), q, err)
+		}
+	}
+	h.Provider = ProviderTPM2
+	g, err := ParseHeader(v1Header(h))
+	if err != nil || g.Provider != ProviderFile {
+		t.Fatalf("v1 header: provider %v, %v", g.Provider, err)
+	}
+	b := h.Marshal()
+	binary.LittleEndian.PutUint32(b[120:], 9)
+	binary.LittleEndian.PutUint32(b[124:], crc32.Checksum(b[:124], crc32.MakeTable(crc32.Castagnoli)))
+	if _, err := ParseHeader(b); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "unknown key provider 9") {
+		t.Fatalf("unknown provider: %v", err)
+	}
+	if _, err := ParseProvider("hsm"); err == nil {
+		t.Fatal("ParseProvider accepted hsm")
+	}
 }
