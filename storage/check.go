@@ -17,6 +17,8 @@ type CheckOptions struct {
 	// Quick authenticates a sample of chunks per segment (first, middle,
 	// last) instead of every chunk, and skips bbolt's page check.
 	Quick bool
+	// Keys gives the root key provider (CheckDir; nil: file only).
+	Keys KeyProviders
 }
 
 // Damage is one damaged segment.
@@ -40,6 +42,7 @@ func (d Damage) String() string {
 // CheckReport is the result of Check (R9).
 type CheckReport struct {
 	Cipher      string
+	KeyProvider string // file, tpm2 or rpi-otp (issue 13)
 	Quick       bool
 	Segments    int // segment rows examined
 	Chunks      int // chunks authenticated
@@ -70,6 +73,7 @@ func (r CheckReport) String() string {
 		status = fmt.Sprintf("DAMAGED (%d problems, %d damaged segments)", len(r.Problems), len(r.Damage))
 	}
 	fmt.Fprintf(&b, "check (%s, %s): %s\n", mode, r.Cipher, status)
+	fmt.Fprintf(&b, "  root key: %s\n", ProviderNote(r.KeyProvider))
 	fmt.Fprintf(&b, "  %d segments (%d open), %d chunks authenticated, %d frames, %d bytes, %d epochs, %d holds, %v\n",
 		r.Segments, r.Open, r.Chunks, r.Frames, r.Bytes, r.Epochs, r.Holds, r.Took.Round(time.Millisecond))
 	for _, p := range r.Problems {
@@ -86,7 +90,7 @@ func (r CheckReport) String() string {
 // synced end. A store that cannot be opened (ring header, root key, index)
 // is an error that says why.
 func CheckDir(ctx context.Context, dir string, o CheckOptions) (CheckReport, error) {
-	s, err := open(ctx, dir, Options{}, true)
+	s, err := open(ctx, dir, Options{Keys: o.Keys}, true)
 	if err != nil {
 		return CheckReport{}, err
 	}
@@ -99,7 +103,7 @@ func CheckDir(ctx context.Context, dir string, o CheckOptions) (CheckReport, err
 // reports damage and never changes anything.
 func (s *Store) Check(ctx context.Context, o CheckOptions) (CheckReport, error) {
 	t0 := time.Now()
-	rep := CheckReport{Cipher: s.cipher.String(), Quick: o.Quick}
+	rep := CheckReport{Cipher: s.cipher.String(), KeyProvider: s.hdr.Provider.String(), Quick: o.Quick}
 	if !o.Quick {
 		if err := s.idx.CheckPages(); err != nil {
 			rep.Problems = append(rep.Problems, "index pages: "+err.Error())

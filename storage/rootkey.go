@@ -189,3 +189,20 @@ func (s *Store) Vault() *keys.Vault { return s.vault }
 
 // KeyProvider returns where the store's root key lives.
 func (s *Store) KeyProvider() Provider { return s.hdr.Provider }
+
+// FileProviderWarning is what the page, the health API, beacons, `check`
+// and the log say about the file provider (issue 13).
+const FileProviderWarning = "keys on disk: not protected against theft of the disk"
+
+// ProviderNote is a one-line description of a provider for reports.
+func ProviderNote(p string) string {
+	switch p {
+	case ProviderFile.String():
+		return "file (" + FileProviderWarning + ")"
+	case ProviderTPM2.String():
+		return "tpm2 (sealed in this board's TPM 2.0)"
+	case ProviderRPiOTP.String():
+		return "rpi-otp (wrapped under this board's OTP key)"
+	}
+	return p
+}

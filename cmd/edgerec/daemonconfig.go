@@ -88,6 +88,7 @@ func fromConfig(c *config.Config, path string) (daemonConfig, error) {
 		GrantMaxValidity: c.Policy.GrantMaxValidity.D(),
 		StaleAfter:       time.Duration(c.Policy.StaleAccountDays) * 24 * time.Hour,
 		Uplink:           c.Uplink,
+		Keys:             keySettingsOf(c.Storage),
 	}
 	for i, a := range c.LAN.Allowlist {
 		p, err := parsePrefix(a)

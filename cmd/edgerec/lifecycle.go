@@ -78,7 +78,7 @@ func userNames(ctx context.Context, ps *policy.Store) map[string]string {
 }
 
 func openStoreCLI(ctx context.Context, dir string) (*storage.Store, error) {
-	st, err := storage.Open(ctx, dir, storage.Options{})
+	st, err := storage.Open(ctx, dir, storage.Options{Keys: dirKeys(dir, nil)})
 	if err != nil {
 		if strings.Contains(err.Error(), "timeout") || errors.Is(err, storage.ErrBusy) {
 			return nil, fmt.Errorf("%s is in use: the recorder is running (export from the LAN page, or stop it): %w", dir, err)
@@ -328,7 +328,7 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "wiping %s (device %s)…\n", *dir, cfg.Device.ID)
-	rep, err := storage.Wipe(ctx, *dir, storage.WipeOptions{Passes: *passes, Progress: func(done, total int64) {
+	rep, err := storage.Wipe(ctx, *dir, storage.WipeOptions{Keys: dirKeys(*dir, nil), Passes: *passes, Progress: func(done, total int64) {
 		if total > 0 {
 			progressBar(e.stderr, time.Duration(done), time.Duration(total))
 		}

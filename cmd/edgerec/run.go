@@ -48,6 +48,8 @@ type daemonConfig struct {
 	StaleAfter       time.Duration
 	Uplink           *config.Uplink // nil: no uplink
 	Watchdog         string         // hardware watchdog device, "" = none
+	// Keys says how to reach the root key's hardware (issue 13).
+	Keys keySettings
 }
 
 const demoRingSize = 256 << 20
@@ -99,13 +101,15 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	if err := prepareDataDir(dc); err != nil {
 		return err
 	}
-	store, err := storage.Open(ctx, dc.DataDir, storage.Options{FlushInterval: dc.FlushInterval, Logger: log.With("part", "storage")})
+	kps := keyProviders(dc.DataDir, dc.Keys, log.With("part", "keys"))
+	sopts := storage.Options{FlushInterval: dc.FlushInterval, Logger: log.With("part", "storage"), Keys: kps}
+	store, err := openStore(ctx, dc, sopts, log)
 	if errors.Is(err, storage.ErrNotProvisioned) && dc.Demo {
 		log.Info("first demo start: provisioning", "dir", dc.DataDir, "ring_bytes", dc.RingSize)
-		if err := storage.Provision(ctx, dc.DataDir, storage.ProvisionOptions{RingSize: dc.RingSize}); err != nil {
+		if err := storage.Provision(ctx, dc.DataDir, storage.ProvisionOptions{RingSize: dc.RingSize, Keys: kps}); err != nil {
 			return fmt.Errorf("provision demo store in %s: %w", dc.DataDir, err)
 		}
-		store, err = storage.Open(ctx, dc.DataDir, storage.Options{FlushInterval: dc.FlushInterval, Logger: log.With("part", "storage")})
+		store, err = openStore(ctx, dc, sopts, log)
 	}
 	if errors.Is(err, storage.ErrNotProvisioned) {
 		return fmt.Errorf("data dir %s is not provisioned: run `edgerec provision --data %s --device-id %s` first: %w", dc.DataDir, dc.DataDir, dc.DeviceID, err)
@@ -181,7 +185,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		return fmt.Errorf("exports: %w", err)
 	}
 	auxCtx, stopAux := context.WithCancel(ctx)
-	wiper = &daemonWiper{dataDir: dc.DataDir, deviceID: dc.DeviceID, cams: cams, stopAux: stopAux, store: store, ps: ps, up: up, shutdown: cancel, tracker: tracker, log: log}
+	wiper = &daemonWiper{dataDir: dc.DataDir, keys: kps, deviceID: dc.DeviceID, cams: cams, stopAux: stopAux, store: store, ps: ps, up: up, shutdown: cancel, tracker: tracker, log: log}
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing,
 		LiveMaxDuration: dc.LiveMaxDuration},

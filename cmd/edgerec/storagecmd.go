@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,11 +21,14 @@ import (
 )
 
 func cmdProvision(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "provision", "--data DIR --device-id ID [--ring-size SIZE] [--config FILE]")
+	fs := newFlags(e, "provision", "--data DIR --device-id ID [--ring-size SIZE] [--config FILE] [--key-provider tpm2|rpi-otp|file] [--tpm DEV] [--program-otp SERIAL]")
 	dir := fs.String("data", "", "data directory to create the device in")
 	id := fs.String("device-id", "", "device id (a-z, 0-9, - and _)")
 	ringSize := fs.String("ring-size", "", "ring size, e.g. 8GiB (default: the config's storage.ring_size)")
 	cfgPath := fs.String("config", "", "config file to validate and install (default: a minimal one)")
+	keyProv := fs.String("key-provider", "", "where the root key lives: tpm2, rpi-otp, or file (demo/development only; default: the config's storage.key_provider, else file)")
+	tpmDev := fs.String("tpm", "", "TPM device (default /dev/tpmrm0) or unix:PATH / tcp:127.0.0.1:PORT for swtpm")
+	programOTP := fs.String("program-otp", "", "rpi-otp only: program a device key into the OTP if none is there; IRREVERSIBLE; give the board serial (from `vcgencmd otp_dump`, row 28) as confirmation")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,6 +63,22 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if c.Storage.RingSize == 0 {
 		return usageError{"give --ring-size (or storage.ring_size in the config)"}
 	}
+	if *keyProv != "" {
+		c.Storage.KeyProvider = *keyProv
+	}
+	if c.Storage.KeyProvider == "" {
+		c.Storage.KeyProvider = "file"
+	}
+	if *tpmDev != "" {
+		c.Storage.TPM = *tpmDev
+	}
+	prov, err := storage.ParseProvider(c.Storage.KeyProvider)
+	if err != nil {
+		return usageError{"--key-provider: " + err.Error()}
+	}
+	if *programOTP != "" && prov != storage.ProviderRPiOTP {
+		return usageError{"--program-otp needs --key-provider rpi-otp"}
+	}
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -76,8 +96,18 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	for _, n := range checks {
 		fmt.Fprintln(e.stderr, "check: "+n)
 	}
-	if err := storage.Provision(ctx, abs, storage.ProvisionOptions{RingSize: int64(c.Storage.RingSize), RingPath: c.Storage.RingPath}); err != nil {
+	ks := keySettingsOf(c.Storage)
+	if prov == storage.ProviderRPiOTP {
+		if err := prepareOTP(ctx, e, ks, *programOTP); err != nil {
+			return err
+		}
+	}
+	kps := keyProviders(abs, ks, slog.New(slog.DiscardHandler))
+	if err := storage.Provision(ctx, abs, storage.ProvisionOptions{RingSize: int64(c.Storage.RingSize), RingPath: c.Storage.RingPath, Provider: prov, Keys: kps}); err != nil {
 		return err
+	}
+	if prov == storage.ProviderFile {
+		fmt.Fprintln(e.stderr, "warning: key provider file: "+storage.FileProviderWarning+" (use --key-provider tpm2 or rpi-otp on a gateway)")
 	}
 	pub, err := policy.Provision(ctx, abs)
 	if err != nil {
@@ -98,8 +128,8 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err := writeConfigFile(cfgOut, data, c); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "provisioned device %s in %s\nring:         %s\nsigning key:  ed25519 %s\n              %s  (record it off the device: exports and wipe certificates are signed with it; edgerec verify --key)\nTLS cert:     SHA-256 %s  (the LAN page's certificate: check it in the browser)\nsetup code:   %s  (one time: creates the first admin on the LAN page)\nconfig:       %s\nstart:        edgerec run --config %s\n",
-		*id, abs, c.Storage.RingSize, devkey.Fingerprint(pub), export.EncodeKey(pub), fp, code, cfgOut, cfgOut)
+	fmt.Fprintf(e.stdout, "provisioned device %s in %s\nroot key:     %s\nring:         %s\nsigning key:  ed25519 %s\n              %s  (record it off the device: exports and wipe certificates are signed with it; edgerec verify --key)\nTLS cert:     SHA-256 %s  (the LAN page's certificate: check it in the browser)\nsetup code:   %s  (one time: creates the first admin on the LAN page)\nconfig:       %s\nstart:        edgerec run --config %s\n",
+		*id, abs, storage.ProviderNote(prov.String()), c.Storage.RingSize, devkey.Fingerprint(pub), export.EncodeKey(pub), fp, code, cfgOut, cfgOut)
 	return nil
 }
 
@@ -113,7 +143,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	if *dir == "" {
 		return usageError{"--data is required"}
 	}
-	rep, err := storage.CheckDir(ctx, *dir, storage.CheckOptions{Quick: *quick})
+	rep, err := storage.CheckDir(ctx, *dir, storage.CheckOptions{Quick: *quick, Keys: dirKeys(*dir, nil)})
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 // uplink keys, config, signing key) are removed when everything is closed.
 type daemonWiper struct {
 	dataDir  string
+	keys     storage.KeyProviders
 	deviceID string
 	cams     *cameraManager
 	stopAux  func() // stops the maintenance loop that uses the store
@@ -60,7 +61,7 @@ func (d *daemonWiper) Decommission(ctx context.Context, grantID, actorID string)
 		return nil, err
 	}
 	defer clear(key)
-	rep, err := storage.Wipe(ctx, d.dataDir, storage.WipeOptions{})
+	rep, err := storage.Wipe(ctx, d.dataDir, storage.WipeOptions{Keys: d.keys})
 	if err != nil {
 		return nil, fmt.Errorf("wipe: %w", err)
 	}

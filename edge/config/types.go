@@ -41,6 +41,19 @@ type Storage struct {
 	RingPath      string   `yaml:"ring_path,omitempty"` // "" = DataDir/ring
 	RingSize      Size     `yaml:"ring_size"`
 	FlushInterval Duration `yaml:"flush_interval,omitempty"`
+	// KeyProvider is where the root key lives (issue 13): "tpm2", "rpi-otp"
+	// or "file" (demo and development only). It is chosen at provisioning
+	// and recorded in the ring header; at run time a value here that differs
+	// from the header is refused. "" = whatever the header says.
+	KeyProvider string `yaml:"key_provider,omitempty"`
+	// TPM is how to reach the TPM: a device path (default /dev/tpmrm0), or
+	// "unix:PATH" / "tcp:127.0.0.1:PORT" for a TPM simulator (swtpm).
+	TPM string `yaml:"tpm,omitempty"`
+	// TPMPCRs binds the TPM-sealed root key to these SHA-256 PCRs at
+	// provisioning (optional; see hal/tpm).
+	TPMPCRs []int `yaml:"tpm_pcrs,omitempty"`
+	// OTPDevice is the firmware mailbox for rpi-otp (default /dev/vcio).
+	OTPDevice string `yaml:"otp_device,omitempty"`
 }
 
 // Policy holds the site's placement, retention and access rules.

@@ -227,8 +227,33 @@ func (c *Config) validateStorage() *fieldError {
 		return ferr("storage.ring_size", "%s is below the minimum of %s", s.RingSize, MinRingSize)
 	case s.FlushInterval < Duration(100*time.Millisecond) || s.FlushInterval > Duration(time.Minute):
 		return ferr("storage.flush_interval", "%s outside 100ms..1m", s.FlushInterval)
+	case s.KeyProvider != "" && s.KeyProvider != "file" && s.KeyProvider != "tpm2" && s.KeyProvider != "rpi-otp":
+		return ferr("storage.key_provider", "%q is not one of tpm2, rpi-otp, file", s.KeyProvider)
+	case s.TPM != "" && !validTPM(s.TPM):
+		return ferr("storage.tpm", "%q is not a device path, unix:PATH or tcp:127.0.0.1:PORT", s.TPM)
+	case s.OTPDevice != "" && !filepath.IsAbs(s.OTPDevice):
+		return ferr("storage.otp_device", "%q is not an absolute path", s.OTPDevice)
+	}
+	for _, p := range s.TPMPCRs {
+		if p < 0 || p > 23 {
+			return ferr("storage.tpm_pcrs", "PCR %d outside 0..23", p)
+		}
 	}
 	return nil
+}
+
+// validTPM accepts an absolute device path, unix:PATH, or tcp:HOST:PORT on
+// loopback (a simulator; a TPM is never reached over the network).
+func validTPM(s string) bool {
+	switch {
+	case strings.HasPrefix(s, "unix:"):
+		return filepath.IsAbs(strings.TrimPrefix(s, "unix:"))
+	case strings.HasPrefix(s, "tcp:"):
+		host, _, err := net.SplitHostPort(strings.TrimPrefix(s, "tcp:"))
+		ip := net.ParseIP(host)
+		return err == nil && ip != nil && ip.IsLoopback()
+	}
+	return filepath.IsAbs(s)
 }
 
 func (c *Config) validatePolicy() *fieldError {
