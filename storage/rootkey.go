@@ -40,8 +40,10 @@ const (
 	OTPWrappedFile    = "root.otp" // rpi-otp: the root key wrapped under the OTP key
 )
 
-// providerFiles are the files a provider keeps in the data directory.
-var providerFiles = []string{RootKeyFile, TPMDescriptorFile, OTPWrappedFile}
+// providerFiles are the files a provider keeps in the data directory,
+// including those a rekey stages (rekey.go).
+var providerFiles = []string{RootKeyFile, TPMDescriptorFile, OTPWrappedFile,
+	RootKeyFile + StagedSuffix, TPMDescriptorFile + StagedSuffix, OTPWrappedFile + StagedSuffix}
 
 // KeyProvider creates, loads and destroys the root key. The composition
 // root (cmd/edgerec) builds one per provider from hal/tpm and hal/rpiotp;
@@ -134,6 +136,9 @@ func ReadProvider(dir string) (Provider, error) {
 func readHeader(dir string) (ring.Header, error) {
 	if err := checkWiped(dir); err != nil {
 		return ring.Header{}, err
+	}
+	if exists(filepath.Join(dir, RekeyMarkerFile)) {
+		return ring.Header{}, ErrRekeyInProgress
 	}
 	h, err := ring.ReadHeader(filepath.Join(dir, RingFile))
 	switch {

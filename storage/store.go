@@ -117,6 +117,9 @@ func open(ctx context.Context, dir string, o Options, readOnly bool) (_ *Store, 
 	if err := checkWiped(dir); err != nil { // wipe.go
 		return nil, err
 	}
+	if exists(filepath.Join(dir, RekeyMarkerFile)) { // rekey.go
+		return nil, ErrRekeyInProgress
+	}
 	for _, n := range []string{IndexFile, RingFile} {
 		if _, err := os.Stat(filepath.Join(dir, n)); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s has no %s", ErrNotProvisioned, dir, n)

@@ -297,7 +297,7 @@ func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err e
 		}
 	}
 	st = WipeStep{Name: StepRootKey, Target: RootKeyFile, Method: "overwrite+fdatasync+discard+unlink", Started: now().UTC()}
-	for _, name := range providerFiles {
+	for _, name := range append(providerFiles, filepath.Join(KeysDir, keys.VaultFile), filepath.Join(keysNewDir, keys.VaultFile)) {
 		n, found, note, err := destroyFile(filepath.Join(dir, name))
 		st.Bytes += n
 		if note != "" {
@@ -308,7 +308,9 @@ func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err e
 		}
 		if found {
 			st.Files++
-			st.Target = name
+			if !strings.HasSuffix(name, keys.VaultFile) {
+				st.Target = name
+			}
 			rep.KeysDestroyed++
 		}
 		rep.BytesOverwritten += n
@@ -450,13 +452,21 @@ func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err e
 	} else if err == nil {
 		removed = append(removed, RingFile)
 	}
-	if _, _, _, err := destroyTree(filepath.Join(dir, KeysDir)); err != nil { // stray temp files
+	for _, kd := range []string{KeysDir, keysNewDir, keysOldDir} { // keys.new/old: an interrupted rekey
+		if !exists(filepath.Join(dir, kd)) {
+			continue
+		}
+		if _, _, _, err := destroyTree(filepath.Join(dir, kd)); err != nil { // stray temp files
+			return rep, fail(st, err)
+		}
+		if err := os.RemoveAll(filepath.Join(dir, kd)); err != nil {
+			return rep, fail(st, err)
+		}
+		removed = append(removed, kd)
+	}
+	if err := removeIfExists(filepath.Join(dir, RekeyMarkerFile)); err != nil {
 		return rep, fail(st, err)
 	}
-	if err := os.RemoveAll(filepath.Join(dir, KeysDir)); err != nil {
-		return rep, fail(st, err)
-	}
-	removed = append(removed, KeysDir)
 	if rep.RingIsDevice {
 		st.Note = "the ring device stays (header overwritten); symlink removed"
 	}

@@ -245,7 +245,8 @@ func TestR25WipeLeavesNothing(t *testing.T) {
 				t.Fatalf("wipe: %v\n%+v", err, rep)
 			}
 			checkStepOrder(t, rep)
-			if !rep.OK() || rep.KeysDestroyed != 1+4+1 || rep.RingBytes != 8<<20 || rep.RingID == "" {
+			if !rep.OK() || rep.KeysDestroyed != 1+1+4+1 || // root, vault, epochs, hold
+				rep.RingBytes != 8<<20 || rep.RingID == "" {
 				t.Fatalf("report %+v", rep)
 			}
 			if passes > 0 && (len(progress) == 0 || progress[len(progress)-1] != 8<<20) {

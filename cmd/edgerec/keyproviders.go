@@ -15,6 +15,7 @@ import (
 	"github.com/edgerec/edgerec/hal/rpiotp"
 	"github.com/edgerec/edgerec/hal/tpm"
 	"github.com/edgerec/edgerec/storage"
+	"github.com/edgerec/edgerec/storage/keys"
 )
 
 // keySettings says how to reach the hardware that holds the root key
@@ -89,16 +90,17 @@ func checkProvider(dataDir string, ks keySettings) error {
 // tpmProvider keeps the root key in a TPM 2.0 as a persistent sealed
 // object; the data dir holds only its descriptor (no secret).
 type tpmProvider struct {
-	t    *tpm.TPM
-	path string
-	pcrs []int
+	t      *tpm.TPM
+	path   string
+	pcrs   []int
+	handle uint32 // 0 = tpm.DefaultHandle
 }
 
 func (p tpmProvider) Create(ctx context.Context) ([]byte, error) {
 	if _, err := os.Lstat(p.path); err == nil {
 		return nil, fmt.Errorf("%s: %w", p.path, fs.ErrExist)
 	}
-	d, err := p.t.Provision(ctx, tpm.Config{PCRs: p.pcrs}, nil)
+	d, err := p.t.Provision(ctx, tpm.Config{PCRs: p.pcrs, Handle: p.handle}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -205,4 +207,41 @@ func prepareOTP(ctx context.Context, e *env, ks keySettings, confirm string) err
 		fmt.Fprintln(e.stderr, "rpi-otp: programmed a new device key into the OTP (irreversible)")
 	}
 	return nil
+}
+
+// stagedKeyProviders are the providers a rekey creates the new root with:
+// the same hardware, the staged file (storage.StagedSuffix), and for a TPM
+// the persistent handle the current root does not use.
+func stagedKeyProviders(dataDir string, ks keySettings, log *slog.Logger) storage.KeyProviders {
+	return func(p storage.Provider) (storage.KeyProvider, error) {
+		staged := filepath.Join(dataDir, storage.KeyFileOf(p)+storage.StagedSuffix)
+		switch p {
+		case storage.ProviderFile:
+			return stagedFile{path: staged}, nil
+		case storage.ProviderTPM2:
+			handle := tpm.DefaultHandle
+			if d, err := tpm.ReadDescriptorFile(filepath.Join(dataDir, storage.TPMDescriptorFile)); err == nil && d.Handle == tpm.DefaultHandle {
+				handle = tpm.DefaultHandle + 1
+			}
+			return tpmProvider{t: tpm.New(tpmOpener(ks.TPM), log), path: staged, pcrs: ks.TPMPCRs, handle: handle}, nil
+		case storage.ProviderRPiOTP:
+			var mb rpiotp.Mailbox = rpiotp.VCIO{Path: ks.OTPDevice}
+			if ks.otp != nil {
+				mb = ks.otp
+			}
+			return rpiotp.Provider{OTP: rpiotp.New(mb), Path: staged}, nil
+		}
+		return nil, fmt.Errorf("unknown key provider %v", p)
+	}
+}
+
+// stagedFile is the file provider at the staged path.
+type stagedFile struct{ path string }
+
+func (f stagedFile) Create(context.Context) ([]byte, error) { return keys.CreateFileRoot(f.path) }
+func (f stagedFile) Load(ctx context.Context) ([]byte, error) {
+	return keys.FileRoot{Path: f.path}.Load(ctx)
+}
+func (f stagedFile) Destroy(ctx context.Context) error {
+	return keys.FileRoot{Path: f.path}.Destroy(ctx)
 }

@@ -43,6 +43,7 @@ func commands() []command {
 		{"export", "--data DIR --grant ID --camera CAM --from T --to T -o OUT.mp4 --user NAME", "signed export under a grant", cmdExport},
 		{"verify", "FILE [--key BASE64]", "verify an export or a wipe certificate offline", cmdVerify},
 		{"decommission", "--data DIR --confirm DEVICE-ID --grant ID --user ADMIN [--cert OUT.json] [--passes N]", "secure wipe with a signed certificate", cmdDecommission},
+		{"rekey", "--data DIR --user ADMIN [--key-provider P] [--tpm DEV]", "new root key; rewraps every key, footage untouched (recorder stopped)", cmdRekey},
 		{"backup", "--data DIR --user ADMIN -o OUT.json", "signed device-state backup: config, users, audit (no video, no keys)", cmdBackup},
 		{"fleet", "--broker URL [--json]", "ops view of beacons", cmdFleet},
 		{"selftest", "[--source URL] [--frames N]", "capture → mask → encode → decode on this box", cmdSelftest},
