@@ -3,8 +3,14 @@
 //
 // # Hierarchy
 //
-//	root key (RootProvider: a 0600 file today, a TPM 2.0 object later)
+//	root key (from the provider recorded in the ring header, issue 13:
+//	│         tpm2 — sealed in a TPM 2.0 (hal/tpm); rpi-otp — wrapped
+//	│         under the Raspberry Pi OTP device key (hal/rpiotp); file — a
+//	│         0600 file, demo and development only)
 //	 └─ KEK = HMAC-SHA256(root, "edgerec/v1/kek")
+//	     ├─ vault key (keys/vault.key): seals the secrets at rest (Vault):
+//	     │   device signing key, TLS and uplink keys, camera credentials,
+//	     │   password hashes; a sealed value is bound to its purpose name
 //	     ├─ epoch key, one per camera per UTC day (+ generation),
 //	     │   each wrapped in its own file keys/epochs/<hmac(camera)>-<day>-<gen>.key
 //	     │    └─ segment key (random per segment), wrapped by the epoch key and
@@ -21,10 +27,34 @@
 //
 // # Threat model
 //
-// Adversary: someone who obtains the gateway or its storage medium (SD card,
-// eMMC, SSD) after footage has expired or after a wipe, and reads it with the
-// file system, with the raw block device, or (the strongest) by desoldering
-// the flash and reading the NAND chips directly ("chip-off").
+// Adversary 1, the thief with the card (R32): someone who pulls the SD card
+// (or SSD) out of a running branch-office gateway, or images it, and reads
+// it elsewhere. With the tpm2 or rpi-otp provider the medium holds no key
+// that opens anything: the root key is in the TPM (the data dir keeps only
+// a descriptor naming the sealed object) or wrapped under a key burnt into
+// the SoC's OTP; every other key and secret is wrapped or sealed under it.
+// So the ring, the key files, the vault's sealed values (camera passwords,
+// TLS/uplink/device keys, password hashes) and exports in progress
+// (encrypted under a key held in memory) are noise without the board. The
+// card put back into another gateway (another TPM or OTP) is refused with
+// ErrKeyUnavailable and never falls back to a file key. With the file
+// provider the card holds the root key: the device says so on the page, in
+// health, beacons, `check` and the log ("keys on disk: not protected
+// against theft of the disk").
+//
+// Not covered: the thief who takes the whole gateway while the key exists.
+// The TPM (without PCR binding) or the OTP unseals to whoever runs code on
+// that board: booting another OS from a new card with the old card attached
+// yields the key. PCR binding (storage.tpm_pcrs with measured boot) narrows
+// this for the TPM; the Raspberry Pi's OTP key is readable by any root
+// process on the board (secure boot is what stops another OS). A memory
+// dump of a running device is out of scope.
+//
+// Adversary 2, after expiry or a wipe: someone who obtains the gateway or
+// its storage medium (SD card, eMMC, SSD) after footage has expired or after
+// a wipe, and reads it with the file system, with the raw block device, or
+// (the strongest) by desoldering the flash and reading the NAND chips
+// directly ("chip-off").
 //
 // What we rely on is key destruction, never in-place overwrite of the
 // footage. Flash translation layers (FTL) remap every write to a fresh
@@ -38,9 +68,16 @@
 //     epochs and drops their index rows. Every segment key of that epoch was
 //     only ever stored wrapped by the epoch key, so the ciphertext in the ring
 //     and the wrapped segment keys (wherever copies survive) become noise.
-//   - Wipe (R25) destroys the root key first, then every epoch and hold key
-//     file. Without the root key the KEK is gone, so every wrapped epoch and
+//   - Wipe (R25) destroys the root key first — through its provider: the
+//     TPM object is evicted (so even a byte-for-byte backup of the data dir
+//     taken before the wipe opens nothing afterwards); the OTP key cannot be
+//     erased, so the wrapped root file is destroyed and the certificate
+//     says so — then the vault key and every epoch and hold key file.
+//     Without the root key the KEK is gone, so every wrapped epoch and
 //     hold key is noise even if a copy survives.
+//   - Rekey (storage.Rekey) replaces the root: every key file is rewrapped
+//     under the new root, the ring header's key check value is the commit
+//     point, and the old root is destroyed through its provider.
 //
 // Where do copies of wrapped keys survive, and what does that mean?
 //
@@ -65,6 +102,7 @@
 //     erase is physical) is the intended root key provider: with the root
 //     key destroyed inside a TPM, all surviving copies of wrapped epoch keys
 //     are noise regardless of what the flash keeps. With the file provider,
+//     and with rpi-otp (the wrapped root file is on the same flash),
 //     destruction on flash is best effort against chip-off and we say so.
 //   - Memory: keys live in Go memory while the store is open; Close and
 //     erase clear the slices we own, but Go may have copied them (GC, stack
