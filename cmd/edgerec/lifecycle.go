@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -379,9 +380,17 @@ func removeDeviceSecrets(dir string) []string {
 		if _, err := os.Lstat(p); err != nil {
 			continue
 		}
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			overwriteFile(p, fi.Size())
-		}
+		// Every file, also inside directories (TLS, web, exports), is
+		// overwritten before it is unlinked; all of them were sealed under
+		// the vault that storage.Wipe destroyed first (issue 13).
+		_ = filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if fi, err := d.Info(); err == nil {
+					overwriteFile(f, fi.Size())
+				}
+			}
+			return nil
+		})
 		if err := os.RemoveAll(p); err == nil {
 			removed = append(removed, name)
 		}

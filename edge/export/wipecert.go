@@ -33,6 +33,7 @@ type WipeCertificate struct {
 	BytesOverwritten int64              `json:"bytes_overwritten"`
 	BytesDiscarded   int64              `json:"bytes_discarded"`
 	KeysDestroyed    int                `json:"keys_destroyed"`
+	KeyProvider      string             `json:"key_provider,omitempty"` // where the root key was: tpm2, rpi-otp, file (issue 13)
 	Complete         bool               `json:"complete"` // no step failed
 
 	// Audit head at the wipe: the sequence and hash of the audit record of
@@ -50,7 +51,7 @@ func NewWipeCertificate(device string, rep storage.WipeReport, issued time.Time)
 		Device: device, Started: rep.Started, Finished: rep.Finished,
 		RingID: rep.RingID, RingPath: rep.RingPath, RingIsDevice: rep.RingIsDevice, RingBytes: rep.RingBytes,
 		Passes: rep.Passes, Steps: rep.Steps, BytesOverwritten: rep.BytesOverwritten, BytesDiscarded: rep.BytesDiscarded,
-		KeysDestroyed: rep.KeysDestroyed, Complete: rep.OK(), Issued: issued.UTC(),
+		KeysDestroyed: rep.KeysDestroyed, KeyProvider: rep.KeyProvider, Complete: rep.OK(), Issued: issued.UTC(),
 	}
 }
 
@@ -96,6 +97,9 @@ func (c WipeCertificate) Summary() string {
 	fmt.Fprintf(&b, "  time      %s .. %s\n", c.Started.Format(time.RFC3339), c.Finished.Format(time.RFC3339))
 	fmt.Fprintf(&b, "  ring      %s (%d bytes), %d overwrite passes, %d bytes overwritten, %d discarded, %d keys destroyed\n",
 		c.RingPath, c.RingBytes, c.Passes, c.BytesOverwritten, c.BytesDiscarded, c.KeysDestroyed)
+	if c.KeyProvider != "" {
+		fmt.Fprintf(&b, "  root key  %s\n", c.KeyProvider)
+	}
 	fmt.Fprintf(&b, "  audit     record #%d, head %s\n", c.AuditSeq, c.AuditHead)
 	for _, s := range c.Steps {
 		fmt.Fprintf(&b, "  step      %-12s %-13s %s %s\n", s.Name, s.Result, s.Method, s.Note)
