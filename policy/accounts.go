@@ -65,7 +65,11 @@ func (s *Store) newUserTx(tx *bolt.Tx, name string, h password.Hash, by string, 
 	if err != nil {
 		return users.User{}, err
 	}
-	u := users.User{ID: id, Name: name, Hash: h.PHC(), Created: now.UnixNano(), PasswordBy: by, PasswordAt: now.UnixNano()}
+	sealed, err := sealHash(s.sealer, id, h.PHC())
+	if err != nil {
+		return users.User{}, err
+	}
+	u := users.User{ID: id, Name: name, Hash: sealed, Created: now.UnixNano(), PasswordBy: by, PasswordAt: now.UnixNano()}
 	if by == "" {
 		u.PasswordBy = id
 	} else {
@@ -200,15 +204,16 @@ func (s *Store) Authenticate(ctx context.Context, name string, pw []byte) (Princ
 		})
 	}
 	h := s.dummy
+	var hashErr error
 	if found {
-		if ph, err := password.Parse(u.Hash); err == nil {
+		if ph, err := s.openHash(&u); err == nil {
 			h = ph
 		} else {
-			found = false // damaged hash: nobody logs in with it
-			s.log.Error("policy: stored password hash unreadable", "user", u.ID)
+			hashErr = err // moved, foreign or damaged hash: nobody logs in with it
+			s.log.Error("policy: stored password hash unusable", "user", u.ID, "err", err)
 		}
 	}
-	pwOK := h.Verify(pw) && found
+	pwOK := h.Verify(pw) && found && hashErr == nil
 	now := s.now()
 	var p Principal
 	var reason string
@@ -223,6 +228,8 @@ func (s *Store) Authenticate(ctx context.Context, name string, pw []byte) (Princ
 			return err
 		}
 		switch {
+		case hashErr != nil:
+			reason = hashErr.Error()
 		case cur.Disabled:
 			reason = "account disabled"
 		case cur.Locked(now):
@@ -274,6 +281,10 @@ func (s *Store) SetPassword(ctx context.Context, actorID, userID string, old, pw
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
+	sealed, err := sealHash(s.sealer, userID, h.PHC())
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	reset := false
 	err = s.update(ctx, func(tx *bolt.Tx) error {
@@ -284,7 +295,7 @@ func (s *Store) SetPassword(ctx context.Context, actorID, userID string, old, pw
 		}
 		action, detail := "user.password", ""
 		if actorID == userID {
-			oh, err := password.Parse(u.Hash)
+			oh, err := s.openHash(&u)
 			if err != nil || !oh.Verify(old) {
 				return ErrBadCredentials
 			}
@@ -303,7 +314,7 @@ func (s *Store) SetPassword(ctx context.Context, actorID, userID string, old, pw
 			u.MustChange, reset = true, true
 			action, detail = "user.password.reset", "one-time password; role and footage grants revoked"
 		}
-		u.Hash, u.PasswordBy, u.PasswordAt = h.PHC(), actorID, now.UnixNano()
+		u.Hash, u.PasswordBy, u.PasswordAt = sealed, actorID, now.UnixNano()
 		u.Failures, u.LockedUntil = 0, 0
 		if err := putUser(tx, &u); err != nil {
 			return err
@@ -414,8 +425,8 @@ func (s *Store) Principal(ctx context.Context, userID string) (Principal, error)
 	return p, err
 }
 
-// Users lists all accounts (hashes are in the rows; callers must not
-// render them).
+// Users lists all accounts (the rows carry sealed hashes; callers must
+// not render them).
 func (s *Store) Users(ctx context.Context) ([]users.User, error) {
 	var out []users.User
 	err := s.view(ctx, func(tx *bolt.Tx) error {

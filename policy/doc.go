@@ -13,7 +13,8 @@
 //	          coverage changes R27)
 //	review    permission review report and stale accounts (R14)
 //	audit     hash-chained, signed audit log (R16)
-//	devkey    the device ed25519 signing key
+//	devkey    the device ed25519 signing key (sealed under the vault)
+//	sealtest  an in-memory AEAD sealer standing in for the vault in tests
 //
 // This package composes them into Store, one bbolt file <data>/policy.db
 // (buckets users, usernames, grants, meta, audit, audit.ckpt, audit.meta).
@@ -60,12 +61,40 @@
 // permission or grants.approve and that no account gained one.
 //
 // Files in the data directory: policy.db (0600), device.ed25519 (0600,
-// PKCS#8 PEM) and device.ed25519.pub (0644). Provision creates them; Open
-// needs them; VerifyDir opens policy.db read-only for `edgerec check`.
+// sealed) and device.ed25519.pub (0644, one line of text). Provision
+// creates them; Open needs them and the vault; VerifyDir opens policy.db
+// read-only for `edgerec check` and needs only the public key.
+//
+// # Sealed secrets (issue 13, R32, R20)
+//
+// A stolen SD card must yield nothing usable. The device vault (Sealer,
+// storage/keys.Vault passed in by cmd/edgerec as Deps.Sealer and to
+// Provision; both required) seals, under the board's root key:
+//
+//   - the device signing key (policy/devkey, vault name "devkey/ed25519"):
+//     whoever held it could forge audit seals, export manifests and wipe
+//     certificates;
+//   - every password hash, field by field (users.User.Hash holds the
+//     argon2id PHC string sealed for "user/<user-id>/hash"): an argon2id
+//     hash is an offline guessing target, and one-time passwords an admin
+//     set are weak by nature. The name binds a hash to its account, so a
+//     sealed hash written into another account's row does not open
+//     (Authenticate refuses, ErrBadCredentials, audited with the reason).
+//
+// policy.db keeps no other credential or session material: setup codes and
+// LAN sessions belong to edge/web; grants, roles and the audit log are not
+// secrets (they are evidence, readable by auditors), so they stay plain.
+// The meta bucket holds a check value sealed for "user/policy.db": Open
+// refuses a policy.db sealed under another device's vault (copied) with
+// ErrWrongVault instead of refusing every login silently. A database from
+// before sealing (no check value) is sealed on its first writable Open:
+// plain hashes are sealed, the step is audited ("policy.seal"), and the
+// file is compacted so no free page keeps an old hash; a PEM device key is
+// sealed in place by devkey.Load the same way.
 //
 // Entry points for other layers:
 //
-//	provisioning  Provision(ctx, dataDir) → device public key
+//	provisioning  Provision(ctx, dataDir, vault) → device public key
 //	daemon        Open(ctx, Config, Deps); Close; DisableStale daily
 //	LAN page      Bootstrap, Authenticate, Allowed/Check, CreateUser,
 //	              SetPassword, SetTraining, SetDisabled, Request, Approve,

@@ -76,6 +76,9 @@ type Deps struct {
 	// actions after they committed (or were refused): the daemon sends them
 	// upstream as events. It must not block.
 	Security func(SecurityEvent)
+	// Sealer is the device vault (required): the device signing key and
+	// every password hash are sealed under it (sealed.go, issue 13, R32).
+	Sealer Sealer
 }
 
 // Store is the policy store: users, role assignments, requests and grants,
@@ -91,14 +94,18 @@ type Store struct {
 	log    *slog.Logger
 	dummy  password.Hash // for unknown users: same work as a real check
 	notify func(SecurityEvent)
+	sealer Sealer
 }
 
-// Provision creates the device signing key (devkey) and an empty policy
-// database in dataDir, refusing if either exists. It returns the public key,
-// which provisioning should record off the device.
-func Provision(ctx context.Context, dataDir string) (ed25519.PublicKey, error) {
+// Provision creates the device signing key (devkey, sealed under s) and an
+// empty policy database in dataDir, refusing if either exists. It returns
+// the public key, which provisioning should record off the device.
+func Provision(ctx context.Context, dataDir string, s Sealer) (ed25519.PublicKey, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if s == nil {
+		return nil, ErrNoSealer
 	}
 	path := filepath.Join(dataDir, DBFile)
 	if _, err := os.Lstat(path); err == nil {
@@ -106,7 +113,7 @@ func Provision(ctx context.Context, dataDir string) (ed25519.PublicKey, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("policy: provision: %w", err)
 	}
-	pub, err := devkey.Create(dataDir)
+	pub, err := devkey.Create(dataDir, s)
 	if err != nil {
 		return nil, fmt.Errorf("policy: provision: %w", err)
 	}
@@ -114,7 +121,12 @@ func Provision(ctx context.Context, dataDir string) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: provision: %w", err)
 	}
-	err = db.Update(initBuckets)
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := initBuckets(tx); err != nil {
+			return err
+		}
+		return putVaultCheck(tx, s)
+	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
@@ -162,11 +174,14 @@ func Open(ctx context.Context, cfg Config, deps Deps) (s *Store, err error) {
 	if cfg.LockFor <= 0 {
 		cfg.LockFor = 15 * time.Minute
 	}
-	key, err := devkey.Load(cfg.DataDir)
+	if deps.Sealer == nil {
+		return nil, ErrNoSealer
+	}
+	key, err := devkey.Load(cfg.DataDir, deps.Sealer)
 	if err != nil {
 		return nil, fmt.Errorf("policy: open: %w", err)
 	}
-	db, err := openDB(filepath.Join(cfg.DataDir, DBFile), false)
+	db, err := openSealed(filepath.Join(cfg.DataDir, DBFile), key, deps.Sealer, cfg.Audit, deps.Now, deps.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +195,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (s *Store, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	s = &Store{cfg: cfg, db: db, pub: key.Public().(ed25519.PublicKey), m: perm.NewMatrix(), now: deps.Now, log: deps.Log, dummy: dummy, notify: deps.Security}
+	s = &Store{cfg: cfg, db: db, pub: key.Public().(ed25519.PublicKey), m: perm.NewMatrix(), now: deps.Now, log: deps.Log, dummy: dummy, notify: deps.Security, sealer: deps.Sealer}
 	s.audit = audit.New(db, key, cfg.Audit, deps.Now, deps.Log)
 	return s, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/edgerec/edgerec/policy/grants"
 	"github.com/edgerec/edgerec/policy/password"
 	"github.com/edgerec/edgerec/policy/perm"
+	"github.com/edgerec/edgerec/policy/sealtest"
 )
 
 type fakeClock struct {
@@ -43,6 +44,8 @@ type env struct {
 	admin Principal
 	ids   map[string]string // name → id
 
+	seal *sealtest.Sealer // this device's vault
+
 	secMu sync.Mutex
 	sec   []SecurityEvent // Deps.Security reports
 }
@@ -66,13 +69,14 @@ func newEnv(t *testing.T, p password.Params) *env { return newEnvB(t, p) }
 func newEnvB(t testing.TB, p password.Params) *env {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := Provision(ctx, dir); err != nil {
+	seal := sealtest.New()
+	if _, err := Provision(ctx, dir, seal); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{dir: dir, clk: &fakeClock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}, logs: &bytes.Buffer{}, ids: map[string]string{}}
+	e := &env{dir: dir, seal: seal, clk: &fakeClock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}, logs: &bytes.Buffer{}, ids: map[string]string{}}
 	s, err := Open(ctx, Config{DataDir: dir, Password: p, Limits: grants.Limits{MaxValidity: 72 * time.Hour}},
 		Deps{Now: e.clk.Now, Log: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Security: func(ev SecurityEvent) { e.secMu.Lock(); e.sec = append(e.sec, ev); e.secMu.Unlock() }})
+			Security: func(ev SecurityEvent) { e.secMu.Lock(); e.sec = append(e.sec, ev); e.secMu.Unlock() }, Sealer: seal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,7 +571,7 @@ func TestReopen(t *testing.T) {
 	e.user(t, "boss", perm.Approver)
 	seq, h := e.s.Head()
 	e.s.Close()
-	s, err := Open(ctx, Config{DataDir: e.dir, Password: fastParams()}, Deps{Now: e.clk.Now})
+	s, err := Open(ctx, Config{DataDir: e.dir, Password: fastParams()}, Deps{Now: e.clk.Now, Sealer: e.seal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,7 +582,7 @@ func TestReopen(t *testing.T) {
 	if _, err := s.Authenticate(ctx, "boss", []byte("boss-password")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Provision(ctx, e.dir); !errors.Is(err, ErrExists) {
+	if _, err := Provision(ctx, e.dir, e.seal); !errors.Is(err, ErrExists) {
 		t.Fatal("provision over an existing store")
 	}
 }

@@ -65,7 +65,7 @@ func (d *testDaemon) stop(t *testing.T) {
 // daemon must be stopped).
 func auditHeadOf(t *testing.T, data string) uint64 {
 	t.Helper()
-	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{})
+	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{Sealer: testVault(t, data)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ uplink: {broker: "` + b.URL() + `", ca: "` + b.Certs.CA + `", cert: "` + b.Certs
 	}
 	// A record the wire schema refuses (an action outside [a-z0-9._-]),
 	// as an older firmware or a bug could have written.
-	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{})
+	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{Sealer: testVault(t, data)})
 	if err != nil {
 		t.Fatal(err)
 	}

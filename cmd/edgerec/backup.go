@@ -80,7 +80,11 @@ func cmdBackup(ctx context.Context, e *env, args []string) error {
 	if _, err := ps.Audit(ctx, audit.Event{Actor: p.ID, Action: "backup", TargetKind: audit.KindDevice, Result: audit.ResultOK}); err != nil {
 		return err
 	}
-	signed, doc, err := buildBackup(ctx, ps, cfg, *dir, p.Name)
+	vault, err := cliVault(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	signed, doc, err := buildBackup(ctx, ps, cfg, *dir, p.Name, vault)
 	if err != nil {
 		return err
 	}
@@ -95,7 +99,7 @@ func cmdBackup(ctx context.Context, e *env, args []string) error {
 // buildBackup makes the signed backup document (R26) of the device in dir:
 // config with secrets redacted, users without password hashes, the whole
 // audit log. The CLI and the LAN page (GET /api/v1/backup) share it.
-func buildBackup(ctx context.Context, ps *policy.Store, cfg *config.Config, dir, by string) ([]byte, backupDoc, error) {
+func buildBackup(ctx context.Context, ps *policy.Store, cfg *config.Config, dir, by string, vault devkey.Sealer) ([]byte, backupDoc, error) {
 	doc := backupDoc{Device: cfg.Device.ID, Created: time.Now().UTC(), By: by, Config: cfg.String()}
 	us, err := ps.Users(ctx)
 	if err != nil {
@@ -119,7 +123,7 @@ func buildBackup(ctx context.Context, ps *policy.Store, cfg *config.Config, dir,
 		seq = recs[len(recs)-1].Seq
 	}
 	doc.Head, _ = ps.Head()
-	key, err := devkey.Load(dir)
+	key, err := devkey.Load(dir, vault)
 	if err != nil {
 		return nil, doc, err
 	}

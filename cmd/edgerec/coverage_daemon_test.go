@@ -51,7 +51,7 @@ func daemonRun(t *testing.T, cfgPath string) (string, func()) {
 
 func auditOf(t *testing.T, data string) []audit.Record {
 	t.Helper()
-	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{})
+	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{Sealer: testVault(t, data)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ lan: {listen: "127.0.0.1:18449"}
 	stop()
 
 	// Approved while the daemon is down: applied at the next start, once.
-	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{})
+	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{Sealer: testVault(t, data)})
 	if err != nil {
 		t.Fatal(err)
 	}

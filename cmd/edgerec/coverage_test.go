@@ -83,7 +83,10 @@ func newCovRig(t *testing.T) *covRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
-	if _, err := policy.Provision(ctx, dir); err != nil {
+	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policy.Provision(ctx, dir, testVault(t, dir)); err != nil {
 		t.Fatal(err)
 	}
 	p := setupPeople(t, dir)
@@ -104,9 +107,6 @@ func newCovRig(t *testing.T) *covRig {
 		}
 		return id
 	}()
-	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 16 << 20}); err != nil {
-		t.Fatal(err)
-	}
 	st, err := storage.Open(ctx, dir, storage.Options{})
 	if err != nil {
 		t.Fatal(err)

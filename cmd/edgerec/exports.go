@@ -106,7 +106,12 @@ func (x *exporter) run(ctx context.Context, id string, req web.ExportRequest) {
 	for _, a := range g.Approvals {
 		approver = names[a.By]
 	}
-	key, err := devkey.Load(filepath.Dir(x.dir))
+	vault := x.store.Vault()
+	if vault == nil {
+		fail(errors.New("the store has no vault"))
+		return
+	}
+	key, err := devkey.Load(filepath.Dir(x.dir), vault)
 	if err != nil {
 		fail(err)
 		return

@@ -22,7 +22,7 @@ func TestLegalHoldFollowsGrant(t *testing.T) {
 	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 16 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := policy.Provision(ctx, dir); err != nil {
+	if _, err := policy.Provision(ctx, dir, testVault(t, dir)); err != nil {
 		t.Fatal(err)
 	}
 	st, err := storage.Open(ctx, dir, storage.Options{})

@@ -24,6 +24,7 @@ import (
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/policy/grants"
 	"github.com/edgerec/edgerec/storage"
+	"github.com/edgerec/edgerec/storage/keys"
 )
 
 // readPassword takes the password from $EDGEREC_PASSWORD or the first line
@@ -47,7 +48,11 @@ func cliLogin(ctx context.Context, e *env, dir, user string) (*policy.Store, pol
 	if err != nil {
 		return nil, policy.Principal{}, err
 	}
-	ps, err := policy.Open(ctx, policy.Config{DataDir: dir}, policy.Deps{})
+	vault, err := cliVault(ctx, dir)
+	if err != nil {
+		return nil, policy.Principal{}, err
+	}
+	ps, err := policy.Open(ctx, policy.Config{DataDir: dir}, policy.Deps{Sealer: vault})
 	if err != nil {
 		return nil, policy.Principal{}, err
 	}
@@ -61,6 +66,16 @@ func cliLogin(ctx context.Context, e *env, dir, user string) (*policy.Store, pol
 		return nil, policy.Principal{}, fmt.Errorf("login as %q: the password was set by an admin and is one-time: sign in on the LAN page and choose your own first", user)
 	}
 	return ps, p, nil
+}
+
+// cliVault opens the vault of sealed secrets (signing key, password
+// hashes) of the data dir for a CLI command (issue 13).
+func cliVault(ctx context.Context, dir string) (*keys.Vault, error) {
+	v, err := storage.OpenVault(ctx, dir, dirKeys(dir, nil))
+	if err != nil {
+		return nil, fmt.Errorf("open the vault of %s: %w", dir, err)
+	}
+	return v, nil
 }
 
 // deviceConfig loads <dir>/edgerec.yaml.
@@ -148,7 +163,11 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	key, err := devkey.Load(*dir)
+	vault := st.Vault()
+	if vault == nil {
+		return fmt.Errorf("%s has no vault key: start `edgerec run` once to create it", *dir)
+	}
+	key, err := devkey.Load(*dir, vault)
 	if err != nil {
 		return err
 	}
@@ -324,7 +343,11 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 	}
 	seq, head := ps.Head()
 	ps.Close()
-	key, err := devkey.Load(*dir)
+	vault, err := cliVault(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	key, err := devkey.Load(*dir, vault)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/grants"
 	"github.com/edgerec/edgerec/policy/perm"
+	"github.com/edgerec/edgerec/storage"
+	"github.com/edgerec/edgerec/storage/keys"
 )
 
 func runCLIEnv(t *testing.T, envv map[string]string, args ...string) (int, string, string) {
@@ -20,6 +22,17 @@ func runCLIEnv(t *testing.T, envv map[string]string, args ...string) (int, strin
 	var o, e bytes.Buffer
 	code := dispatch(context.Background(), &env{stdout: &o, stderr: &e, getenv: func(k string) string { return envv[k] }}, args)
 	return code, o.String(), e.String()
+}
+
+// testVault opens the vault of the provisioned store in dir, as the CLI
+// commands do (the policy store's secrets are sealed under it, issue 13).
+func testVault(t testing.TB, dir string) *keys.Vault {
+	t.Helper()
+	v, err := storage.OpenVault(context.Background(), dir, dirKeys(dir, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // people sets up admin, a bootstrap approver and an operator through the
@@ -33,7 +46,7 @@ type people struct {
 func setupPeople(t *testing.T, dir string) *people {
 	t.Helper()
 	ctx := context.Background()
-	ps, err := policy.Open(ctx, policy.Config{DataDir: dir}, policy.Deps{})
+	ps, err := policy.Open(ctx, policy.Config{DataDir: dir}, policy.Deps{Sealer: testVault(t, dir)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +180,7 @@ lan: {listen: "127.0.0.1:18445"}
 	}
 
 	// Decommission: the admin requests, the approver approves.
-	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{})
+	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{Sealer: testVault(t, data)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ lan: {listen: "127.0.0.1:18444"}
 		t.Fatalf("check: %d\n%s%s", code, out, errOut)
 	}
 	// R1: each refusal is in the audit log, by camera id, with the rule.
-	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{})
+	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{Sealer: testVault(t, data)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,7 +127,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 
 	tracker := health.NewTracker(dc.DeviceID, version, nil)
 	relay := newSecurityRelay(tracker, log.With("part", "security"))
-	ps, err := openPolicy(ctx, dc, log, relay.policyEvent)
+	ps, err := openPolicy(ctx, dc, store, log, relay.policyEvent)
 	if err != nil {
 		return err
 	}
@@ -191,7 +191,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		LiveMaxDuration: dc.LiveMaxDuration},
 		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Alerts: relay, Logger: log.With("part", "web"),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
-				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by)
+				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by, store.Vault())
 				return doc, err
 			}})
 	if err != nil {

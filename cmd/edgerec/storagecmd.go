@@ -109,7 +109,11 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if prov == storage.ProviderFile {
 		fmt.Fprintln(e.stderr, "warning: key provider file: "+storage.FileProviderWarning+" (use --key-provider tpm2 or rpi-otp on a gateway)")
 	}
-	pub, err := policy.Provision(ctx, abs)
+	vault, err := storage.OpenVault(ctx, abs, kps)
+	if err != nil {
+		return err
+	}
+	pub, err := policy.Provision(ctx, abs, vault)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,17 @@ func (d *daemonWiper) Decommission(ctx context.Context, grantID, actorID string)
 	if d.done.Load() {
 		return nil, fmt.Errorf("this device is already wiped")
 	}
+	// The signing key opens under the vault, whose key dies with the
+	// store's Close: load it first (and refuse before stopping anything).
+	vault := d.store.Vault()
+	if vault == nil {
+		return nil, fmt.Errorf("decommission: the store has no vault")
+	}
+	key, err := devkey.Load(d.dataDir, vault)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
 	d.log.Warn("decommission: stopping recording and wiping", "grant", grantID)
 	if d.tracker != nil {
 		d.tracker.Raise(alertWiping, health.SevCritical, "decommission: the device is wiping itself")
@@ -56,11 +67,6 @@ func (d *daemonWiper) Decommission(ctx context.Context, grantID, actorID string)
 	if err := d.store.Close(); err != nil {
 		d.log.Error("decommission: closing store", "err", err)
 	}
-	key, err := devkey.Load(d.dataDir)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(key)
 	rep, err := storage.Wipe(ctx, d.dataDir, storage.WipeOptions{Keys: d.keys})
 	if err != nil {
 		return nil, fmt.Errorf("wipe: %w", err)

@@ -13,14 +13,20 @@ import (
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/grants"
+	"github.com/edgerec/edgerec/storage"
 )
 
 // openPolicy opens the policy store (users, grants, audit) of a data dir,
-// provisioning it first for the demo.
-func openPolicy(ctx context.Context, dc daemonConfig, log *slog.Logger, security func(policy.SecurityEvent)) (*policy.Store, error) {
+// provisioning it first for the demo. Its secrets are sealed under the
+// recording store's vault (issue 13).
+func openPolicy(ctx context.Context, dc daemonConfig, store *storage.Store, log *slog.Logger, security func(policy.SecurityEvent)) (*policy.Store, error) {
+	vault := store.Vault()
+	if vault == nil {
+		return nil, fmt.Errorf("open policy store in %s: the recording store has no vault", dc.DataDir)
+	}
 	if dc.Demo {
 		if _, err := os.Stat(filepath.Join(dc.DataDir, policy.DBFile)); os.IsNotExist(err) {
-			if _, err := policy.Provision(ctx, dc.DataDir); err != nil {
+			if _, err := policy.Provision(ctx, dc.DataDir, vault); err != nil {
 				return nil, fmt.Errorf("provision demo policy store: %w", err)
 			}
 		}
@@ -29,7 +35,7 @@ func openPolicy(ctx context.Context, dc daemonConfig, log *slog.Logger, security
 		DataDir:    dc.DataDir,
 		Limits:     grants.Limits{MaxValidity: dc.GrantMaxValidity},
 		StaleAfter: dc.StaleAfter,
-	}, policy.Deps{Log: log.With("part", "policy"), Security: security})
+	}, policy.Deps{Log: log.With("part", "policy"), Security: security, Sealer: vault})
 	if err != nil {
 		return nil, fmt.Errorf("open policy store in %s: %w", dc.DataDir, err)
 	}

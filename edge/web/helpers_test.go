@@ -29,6 +29,7 @@ import (
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/password"
 	"github.com/edgerec/edgerec/policy/rules"
+	"github.com/edgerec/edgerec/policy/sealtest"
 	"github.com/edgerec/edgerec/storage"
 )
 
@@ -314,10 +315,11 @@ type envOptions struct {
 func minimalDeps(t *testing.T, dir string) Deps {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := policy.Provision(ctx, dir); err != nil {
+	vault := sealtest.New()
+	if _, err := policy.Provision(ctx, dir, vault); err != nil {
 		t.Fatal(err)
 	}
-	pol, err := policy.Open(ctx, policy.Config{DataDir: dir, Password: password.Params{Time: 1, Memory: 64, Threads: 1, KeyLen: 32, SaltLen: 16}}, policy.Deps{})
+	pol, err := policy.Open(ctx, policy.Config{DataDir: dir, Password: password.Params{Time: 1, Memory: 64, Threads: 1, KeyLen: 32, SaltLen: 16}}, policy.Deps{Sealer: vault})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,10 +338,11 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	dir := t.TempDir()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if _, err := policy.Provision(ctx, dir); err != nil {
+	vault := sealtest.New() // the device vault (storage's, in the daemon)
+	if _, err := policy.Provision(ctx, dir, vault); err != nil {
 		t.Fatal(err)
 	}
-	pdeps := policy.Deps{Log: log}
+	pdeps := policy.Deps{Log: log, Sealer: vault}
 	if o.polClock != nil {
 		pdeps.Now = o.polClock.Now
 	}

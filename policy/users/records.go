@@ -12,7 +12,7 @@ package users
 type User struct {
 	ID      string `msg:"id"`   // opaque, "u-" + hex; what audit records name
 	Name    string `msg:"name"` // login name
-	Hash    string `msg:"hash"` // argon2id PHC string; never logged
+	Hash    string `msg:"hash"` // argon2id PHC string sealed by the policy store under the device vault ("user/<id>/hash"); never logged
 	Created int64  `msg:"created"`
 
 	Disabled       bool   `msg:"disabled"`
