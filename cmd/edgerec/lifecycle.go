@@ -134,6 +134,16 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	if !to.After(from) {
 		return usageError{"--to must be after --from"}
 	}
+	abs, err := filepath.Abs(*out)
+	if err != nil {
+		return err
+	}
+	// The export leaves the device where the user asked, in the clear, and
+	// its temporary file is written beside it: neither may land in the data
+	// directory, where footage exists only sealed (issue 13, R17).
+	if within(*dir, filepath.Dir(abs)) {
+		return usageError{"-o must be outside the data directory " + *dir + ": footage is kept there only sealed; write the export to removable media or another directory"}
+	}
 	cfg, err := deviceConfig(*dir)
 	if err != nil {
 		return err
@@ -174,10 +184,6 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	var opaque string
 	if k, err := uplink.LoadOrCreateKey(uplink.KeyPath(*dir)); err == nil {
 		opaque = uplink.OpaqueID(k, *cam)
-	}
-	abs, err := filepath.Abs(*out)
-	if err != nil {
-		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(abs), ".export-*.mp4")
 	if err != nil {
@@ -484,3 +490,20 @@ func sendWipeCertificate(ctx context.Context, cfg *config.Config, doc []byte) st
 type emptyHealth struct{}
 
 func (emptyHealth) Snapshot() health.Snapshot { return health.Snapshot{} }
+
+// within reports whether path is dir or inside it, after resolving
+// symbolic links (a path that does not resolve is compared as given).
+func within(dir, path string) bool {
+	resolve := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return filepath.Clean(p)
+		}
+		if r, err := filepath.EvalSymlinks(a); err == nil {
+			return r
+		}
+		return a
+	}
+	rel, err := filepath.Rel(resolve(dir), resolve(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}

@@ -157,6 +157,20 @@ lan: {listen: "127.0.0.1:18445"}
 	if code, _, _ := runCLIEnv(t, pw, "export", "--data", data, "--grant", g, "--camera", "cam1", "--from", rfc(from.Add(-time.Hour)), "--to", rfc(to), "-o", out, "--user", p.opName); code == 0 {
 		t.Fatal("export outside the grant's range succeeded")
 	}
+	// Issue 13, R17: -o inside the data directory (the export and its
+	// temporary file would sit there in the clear) is refused, nothing is
+	// written there.
+	for _, in := range []string{filepath.Join(data, "clip.mp4"), filepath.Join(data, "exports", "clip.mp4")} {
+		if code, _, errOut := runCLIEnv(t, pw, "export", "--data", data, "--grant", g, "--camera", "cam1", "--from", rfc(from), "--to", rfc(to), "-o", in, "--user", p.opName); code != 2 || !strings.Contains(errOut, "outside the data directory") {
+			t.Fatalf("export into the data dir: %d %s", code, errOut)
+		}
+		if _, err := os.Stat(in); err == nil {
+			t.Fatalf("refused export wrote %s", in)
+		}
+	}
+	if ms, _ := filepath.Glob(filepath.Join(data, ".export-*")); len(ms) > 0 {
+		t.Fatalf("temp files left in the data dir: %v", ms)
+	}
 	code, stdout, errOut := runCLIEnv(t, pw, "export", "--data", data, "--grant", g, "--camera", "cam1", "--from", rfc(from), "--to", rfc(to), "-o", out, "--user", p.opName)
 	if code != 0 {
 		t.Fatalf("export: %d %s %s", code, stdout, errOut)

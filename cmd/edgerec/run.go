@@ -184,6 +184,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	if err != nil {
 		return fmt.Errorf("exports: %w", err)
 	}
+	defer exports.Close() // destroys the export keys, erases the files
 	auxCtx, stopAux := context.WithCancel(ctx)
 	wiper = &daemonWiper{dataDir: dc.DataDir, keys: kps, deviceID: dc.DeviceID, cams: cams, stopAux: stopAux, store: store, ps: ps, up: up, shutdown: cancel, tracker: tracker, log: log}
 

@@ -19,6 +19,15 @@
 // SPS/PPS kept): nothing is decoded or re-encoded, so the masks burned in
 // before recording (R2, D3) are exactly what the file shows.
 //
+// The MP4 is written strictly sequentially to a plain io.Writer (each
+// fragment is built in memory, then written once; nothing is seeked back
+// to), so a caller can seal it on the way to disk: the daemon writes it
+// through a storage/seal sealed stream under a per-export key held only in
+// memory, so an export never sits in the data directory in the clear
+// (issue 13, R17). The manifest holds no footage (names, grant, range,
+// hashes, the video format such as "avc1.42c01e", not the SPS) and is
+// stored as it is.
+//
 // # Authorization
 //
 // The package does not know users or grants. Export calls the caller's

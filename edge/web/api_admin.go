@@ -238,7 +238,18 @@ func (s *Server) apiExportFile(w http.ResponseWriter, r *http.Request, who princ
 		return
 	}
 	if st.State != "done" {
-		writeError(w, http.StatusConflict, "export not finished")
+		// An expired or failed export says why (its file is gone).
+		status, msg := http.StatusConflict, "export not finished"
+		if st.State != "running" {
+			msg = "export " + st.State
+			if st.Error != "" {
+				msg += ": " + st.Error
+			}
+			if st.State == "expired" {
+				status = http.StatusGone
+			}
+		}
+		writeError(w, status, clip(msg, 500))
 		return
 	}
 	rc, size, err := s.deps.Exports.Open(r.Context(), st.ID, part)

@@ -125,7 +125,7 @@ type ExportStatus struct {
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
 	By       string    `json:"by"`
-	State    string    `json:"state"`    // running, done, failed
+	State    string    `json:"state"`    // running, done, failed, expired (file erased; Error says why)
 	Progress float64   `json:"progress"` // 0..1
 	Bytes    int64     `json:"bytes"`
 	Error    string    `json:"error,omitempty"`

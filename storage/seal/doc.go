@@ -23,4 +23,14 @@
 // The header carries a CRC-32C of its own bytes. It is not a security
 // measure (the AEAD is); it only lets the recovery scanner tell a stale or
 // torn header from a real one without a key.
+//
+// # Sealed streams
+//
+// StreamWriter and StreamReader use the same chunk format for one byte
+// stream under one key used for nothing else (an export's MP4 under a
+// random per-export key held only in memory): chunks 0, 1, 2, … of one
+// segment, the final one flagged last. The reader returns a chunk's bytes
+// only after it authenticated, and any changed, moved, missing or extra
+// byte, a stream cut short or extended after its last chunk, or the wrong
+// key is an error matching ErrAuth.
 package seal
