@@ -110,13 +110,6 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if prov == storage.ProviderFile {
 		fmt.Fprintln(e.stderr, "warning: key provider file: "+storage.FileProviderWarning+" (use --key-provider tpm2 or rpi-otp on a gateway)")
 	}
-	moved, err := sealConfigPasswords(ctx, abs, c)
-	if err != nil {
-		return err
-	}
-	if moved > 0 {
-		fmt.Fprintf(e.stderr, "camera passwords: %d moved into the vault (%s keeps only references); %s still holds them in clear: delete it\n", moved, cfgOut, *cfgPath)
-	}
 	pub, err := policy.Provision(ctx, abs)
 	if err != nil {
 		return err
@@ -128,6 +121,13 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	code, err := web.ProvisionSetupCode(abs)
 	if err != nil {
 		return err
+	}
+	moved, err := sealConfigPasswords(ctx, abs, c)
+	if err != nil {
+		return err
+	}
+	if moved > 0 {
+		fmt.Fprintf(e.stderr, "camera passwords: %d moved into the vault (%s keeps only references); %s still holds them in clear: delete it\n", moved, cfgOut, *cfgPath)
 	}
 	data, err := yaml.Marshal(c)
 	if err != nil {
