@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"log/slog"
@@ -53,6 +54,10 @@ type cameraManager struct {
 	// reducing change is refused; proposals live in propDir.
 	cov     coveragePolicy
 	propDir string
+	// creds keeps camera passwords sealed in the vault (issue 13, R32;
+	// credentials.go). Without it a camera with a credential is refused
+	// and a password given on the LAN page is refused.
+	creds *credStore
 
 	mu      sync.Mutex
 	cfg     *config.Config
@@ -107,8 +112,25 @@ func (m *cameraManager) startLocked(c config.Camera) {
 		return
 	}
 	m.tracker.Clear("refused:" + c.ID)
+	src, err := m.creds.sourceURL(&c)
+	if err != nil {
+		// One camera whose password is not in the vault does not start;
+		// the others record. The message names the camera and the
+		// reference, never a password.
+		reason := err.Error()
+		m.log.Error("camera not started", "camera", c.ID, "err", reason)
+		m.tracker.SetCamera(health.Camera{ID: c.ID, Name: c.Name, State: health.StateRefused, Reason: reason, Masked: len(c.Masks) > 0})
+		m.tracker.Warn("credential:"+c.ID, reason)
+		detail := "credential " + c.Credential
+		if ce := (*credentialError)(nil); errors.As(err, &ce) {
+			detail += ": " + ce.err.Error()
+		}
+		m.auditEvent(audit.Event{Action: "camera.refuse", TargetKind: audit.KindCamera, Target: c.ID, Result: "refused", Detail: clipDetail(detail, 300)})
+		return
+	}
+	m.tracker.Clear("credential:" + c.ID)
 	cam, err := pipeline.NewCamera(pipeline.CameraConfig{
-		ID: c.ID, Name: c.Name, Source: string(c.Source), Masks: c.MaskList(),
+		ID: c.ID, Name: c.Name, Source: src, Masks: c.MaskList(),
 		BitrateKbps: c.BitrateKbps, KeyframeInterval: c.KeyframeInterval.D(),
 	}, pipeline.Deps{Health: m.tracker, Logger: m.log.With("camera", c.ID)})
 	if err != nil { // validated before; cannot happen
@@ -203,6 +225,79 @@ func (m *cameraManager) commitLocked(next *config.Config) error {
 	return nil
 }
 
+// commitSealedLocked is commitLocked for a change that brings the camera
+// id's password, sealed: it is stored in the vault after next validates and
+// before the config that refers to it is written.
+func (m *cameraManager) commitSealedLocked(next *config.Config, id string, sealed []byte) error {
+	if sealed != nil {
+		if err := next.Validate(); err != nil {
+			return err
+		}
+		if err := m.creds.putSealed(config.CredentialName(id), sealed); err != nil {
+			return fmt.Errorf("camera %s: password: %w", id, err)
+		}
+	}
+	return m.commitLocked(next)
+}
+
+// dropCredentialLocked removes the vault item of a camera that no longer
+// refers to it (best effort: a stale item is never used).
+func (m *cameraManager) dropCredentialLocked(before, after *config.Camera) {
+	if before == nil || before.Credential == "" || (after != nil && after.Credential != "") {
+		return
+	}
+	if err := m.creds.remove(before.VaultName()); err != nil {
+		m.log.Warn("vault: stale camera password not removed", "camera", before.ID, "err", err)
+	}
+}
+
+// SealInlineCredentials runs at daemon start, after the check for outside
+// edits (R16) and before the cameras start: a password written inline in
+// a camera source (edgerec.yaml edited by hand) is moved into the vault and
+// the config file is rewritten with the reference and recorded as the
+// device's own write, audited "camera.credential_sealed" per camera
+// (without the password). Moving a password changes no coverage. If the
+// file cannot be rewritten, the cameras still record with the inline
+// password and the error is returned.
+func (m *cameraManager) SealInlineCredentials() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := m.cloneLocked()
+	sealed := map[string][]byte{}
+	for i := range next.Cameras {
+		s, err := m.creds.takePassword(&next.Cameras[i])
+		if err != nil {
+			return err
+		}
+		if s != nil {
+			sealed[next.Cameras[i].ID] = s
+		}
+	}
+	if len(sealed) == 0 {
+		return nil
+	}
+	if err := next.Validate(); err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(sealed))
+	for id, s := range sealed {
+		if err := m.creds.putSealed(config.CredentialName(id), s); err != nil {
+			return fmt.Errorf("camera %s: password: %w", id, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := m.commitLocked(next); err != nil {
+		return err
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		m.log.Info("camera password moved from the config file into the vault", "camera", id)
+		m.auditEvent(audit.Event{Action: "camera.credential_sealed", TargetKind: audit.KindCamera, Target: id, Result: audit.ResultOK,
+			Detail: "password moved from edgerec.yaml into the vault as " + config.CredentialRef(id)})
+	}
+	return nil
+}
+
 func (m *cameraManager) cloneLocked() *config.Config {
 	c := *m.cfg
 	c.Cameras = slices.Clone(m.cfg.Cameras)
@@ -246,9 +341,14 @@ func (m *cameraManager) AddCamera(ctx context.Context, actor string, c config.Ca
 	if err := m.cfg.Refusal(c); err != nil {
 		return err // R1/R3: a camera that may not record is not added
 	}
+	c.Credential = "" // a new camera's password comes inline, once
+	sealed, err := m.creds.takePassword(&c)
+	if err != nil {
+		return err
+	}
 	next := m.cloneLocked()
 	next.Cameras = append(next.Cameras, c)
-	if err := m.commitLocked(next); err != nil {
+	if err := m.commitSealedLocked(next, c.ID, sealed); err != nil {
 		return err
 	}
 	m.startLocked(c)
@@ -269,16 +369,29 @@ func (m *cameraManager) UpdateCamera(ctx context.Context, actor string, c config
 		return err
 	}
 	before := next.Cameras[i]
+	// A password typed with the source goes into the vault (a new
+	// password for the same source is no coverage change); the credential
+	// stays with an unchanged source and goes with a new one typed
+	// without a password.
+	c.Credential = before.Credential
+	sealed, err := m.creds.takePassword(&c)
+	if err != nil {
+		return err
+	}
+	if sealed == nil && c.Source != before.Source {
+		c.Credential = ""
+	}
 	next.Cameras[i] = c
 	if kind := classifyChange(&before, &c); kind != "" {
 		if err := next.Validate(); err != nil {
 			return err
 		}
-		return m.proposeLocked(&before, &c, kind) // R27: waits for approval
+		return m.proposeLocked(&before, &c, kind, sealed) // R27: waits for approval
 	}
-	if err := m.commitLocked(next); err != nil {
+	if err := m.commitSealedLocked(next, c.ID, sealed); err != nil {
 		return err
 	}
+	m.dropCredentialLocked(&before, &c)
 	m.stopLocked(c.ID)
 	m.startLocked(c)
 	return nil
@@ -295,7 +408,7 @@ func (m *cameraManager) RemoveCamera(ctx context.Context, actor, id string) erro
 	if i < 0 {
 		return fmt.Errorf("%w: %q", ErrUnknownCamera, id)
 	}
-	return m.proposeLocked(&next.Cameras[i], nil, grants.KindRemove) // R27: waits for approval
+	return m.proposeLocked(&next.Cameras[i], nil, grants.KindRemove, nil) // R27: waits for approval
 }
 
 // SetMasks replaces a camera's masks: validated, persisted, audited, and
@@ -317,7 +430,7 @@ func (m *cameraManager) SetMasks(ctx context.Context, actor, id string, masks []
 			return err
 		}
 		after := next.Cameras[i]
-		return m.proposeLocked(&before, &after, kind) // R27: waits for approval
+		return m.proposeLocked(&before, &after, kind, nil) // R27: waits for approval
 	}
 	if err := m.commitLocked(next); err != nil {
 		return err

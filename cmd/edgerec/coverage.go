@@ -87,6 +87,10 @@ type proposal struct {
 	Base   string         `json:"base"`  // cameraDigest of the camera when proposed
 	After  *config.Camera `json:"after"` // nil: the camera is removed
 	At     time.Time      `json:"at"`
+	// SealedPassword is the new password of After typed with the change,
+	// sealed by the vault for After's item (never in clear on disk); it
+	// goes into the vault when the change is applied.
+	SealedPassword []byte `json:"sealed_password,omitempty"`
 }
 
 func (m *cameraManager) proposalPath(digest string) string {
@@ -95,11 +99,11 @@ func (m *cameraManager) proposalPath(digest string) string {
 
 // proposeLocked keeps the change base → after of kind and returns the
 // *web.NeedsApproval the page turns into a request. Nothing else changes.
-func (m *cameraManager) proposeLocked(base, after *config.Camera, kind string) error {
+func (m *cameraManager) proposeLocked(base, after *config.Camera, kind string, sealed []byte) error {
 	if m.propDir == "" {
 		return fmt.Errorf("%w: this device keeps no proposals (no data dir); the change needs an approver (R27)", web.ErrUnavailable)
 	}
-	p := proposal{Camera: base.ID, Kind: kind, Base: cameraDigest(base), After: after, At: time.Now().UTC()}
+	p := proposal{Camera: base.ID, Kind: kind, Base: cameraDigest(base), After: after, At: time.Now().UTC(), SealedPassword: sealed}
 	data, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("coverage proposal: %w", err)
@@ -189,12 +193,17 @@ func (m *cameraManager) applyLocked(ctx context.Context, g *grants.Grant, actor 
 		}
 	}
 	next := m.cloneLocked()
+	var before *config.Camera
+	if i >= 0 {
+		b := next.Cameras[i]
+		before = &b
+	}
 	if p.After == nil {
 		next.Cameras = slices.Delete(next.Cameras, i, i+1)
 	} else {
 		next.Cameras[i] = *p.After
 	}
-	if err := m.commitLocked(next); err != nil {
+	if err := m.commitSealedLocked(next, p.Camera, p.SealedPassword); err != nil {
 		m.auditEvent(audit.Event{Actor: actor, Action: "coverage.apply", TargetKind: audit.KindCamera, Target: p.Camera, Grant: g.ID,
 			Result: "failed", Detail: err.Error()})
 		return err
@@ -211,6 +220,7 @@ func (m *cameraManager) applyLocked(ctx context.Context, g *grants.Grant, actor 
 		m.stopLocked(p.Camera)
 		m.startLocked(*p.After)
 	}
+	m.dropCredentialLocked(before, p.After)
 	_ = os.Remove(m.proposalPath(g.Digest))
 	m.log.Info("coverage change applied", "camera", p.Camera, "kind", p.Kind, "grant", g.ID)
 	m.auditEvent(audit.Event{Actor: actor, Action: "coverage.apply", TargetKind: audit.KindCamera, Target: p.Camera, Grant: g.ID,

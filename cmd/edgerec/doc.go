@@ -23,4 +23,17 @@
 // "config.external_change" with the camera ids added/removed/changed and
 // raised as the health alert "config.external" (sent upstream as an
 // alert.raised event) (R16).
+//
+// Camera passwords (issue 13, R32; credentials.go) are sealed by the
+// store's vault into <data>/vault/camera/<id>/password; the config keeps
+// credential: "vault:camera/<id>/password" and the source without the
+// password. `provision --config`, the LAN page (Add/Update of the camera
+// manager: edge/web only passes the typed URL through web.Cameras) and the
+// daemon at start (a hand edit, after the outside-edit check, rewritten
+// and recorded as the device's own write, audited
+// "camera.credential_sealed") move an inline password there; a coverage
+// proposal carries a new password sealed. The full URL exists only in
+// memory, handed to the pipeline when a camera starts; a camera whose item
+// is missing or does not open is refused (health, log, audit
+// "camera.refuse") and the others record.
 package main

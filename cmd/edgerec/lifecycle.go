@@ -404,7 +404,7 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 // the config (camera names and positions are confidential, R19).
 func removeDeviceSecrets(dir string) []string {
 	var removed []string
-	for _, name := range []string{policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", "uplink-audit.seq", "tls", "web", "exports", filepath.Join("keys", "uplink-id.key")} {
+	for _, name := range []string{policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", vaultDir, "uplink-audit.seq", "tls", "web", "exports", filepath.Join("keys", "uplink-id.key")} {
 		p := filepath.Join(dir, name)
 		if _, err := os.Lstat(p); err != nil {
 			continue

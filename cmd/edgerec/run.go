@@ -164,9 +164,18 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	cams := newCameraManager(ctx, dc.Config, dc.ConfigPath, store, tracker, ps, log, dc.SegmentLength, errs)
 	cams.clockSynced = clockSynced(brd)
 	cams.cov, cams.propDir = ps, filepath.Join(dc.DataDir, "coverage")
+	if v := store.Vault(); v != nil {
+		cams.creds = newCredStore(dc.DataDir, v)
+	}
 	if err := checkExternalEdit(ctx, dc.ConfigPath, dc.Config, ps, tracker); err != nil {
 		log.Error("config record", "err", err) // R16
 		tracker.Raise("config.record", health.SevWarning, "config record: "+err.Error())
+	}
+	// After the outside-edit check (which reports a hand edit), so that
+	// the rewrite is recorded as the device's own (issue 13, R32).
+	if err := cams.SealInlineCredentials(); err != nil {
+		log.Error("camera passwords not moved into the vault", "err", err)
+		tracker.Raise("config.credentials", health.SevWarning, "camera passwords are still in the config file: "+err.Error())
 	}
 	cams.StartAll()
 	cams.ApplyApproved(ctx) // R27: changes approved while the daemon was down

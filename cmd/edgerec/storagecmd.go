@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,6 +126,13 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	moved, err := sealConfigPasswords(ctx, abs, c)
+	if err != nil {
+		return err
+	}
+	if moved > 0 {
+		fmt.Fprintf(e.stderr, "camera passwords: %d moved into the vault (%s keeps only references); %s still holds them in clear: delete it\n", moved, cfgOut, *cfgPath)
+	}
 	data, err := yaml.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("write config: %w", err)
@@ -198,4 +206,33 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// sealConfigPasswords moves the inline camera passwords of c (provision
+// --config) into the vault of the freshly provisioned store in dir; c keeps
+// references (issue 13, R32). It returns how many it moved.
+func sealConfigPasswords(ctx context.Context, dir string, c *config.Config) (int, error) {
+	if !slices.ContainsFunc(c.Cameras, config.Camera.InlinePassword) {
+		return 0, nil
+	}
+	v, err := storage.OpenVault(ctx, dir, dirKeys(dir, nil))
+	if err != nil {
+		return 0, fmt.Errorf("vault: %w", err)
+	}
+	creds := newCredStore(dir, v)
+	n := 0
+	for i := range c.Cameras {
+		sealed, err := creds.takePassword(&c.Cameras[i])
+		if err != nil {
+			return n, err
+		}
+		if sealed == nil {
+			continue
+		}
+		if err := creds.putSealed(config.CredentialName(c.Cameras[i].ID), sealed); err != nil {
+			return n, fmt.Errorf("camera %s: password: %w", c.Cameras[i].ID, err)
+		}
+		n++
+	}
+	return n, nil
 }

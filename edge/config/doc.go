@@ -43,6 +43,7 @@
 // policy.prohibited_zones known zone types; grant_max_validity 1m..30d;
 // stale_account_days 1..3650; camera source scheme test, rtsp, rtsps or
 // v4l2 (rtsp needs a host, v4l2 a /dev path, test is test://pattern?…);
+// camera credential empty or "vault:camera/<own id>/password" on rtsp(s);
 // zone a known zone type; camera retention within [floor, ceiling] (R6);
 // bitrate 64..50000 kbps; keyframe interval 200ms..10s; masks per
 // mask.Validate with unique names per camera (R2); lan.listen host:port
@@ -72,4 +73,14 @@
 // the whole config redacted; Config.Marshal is the full file (secrets
 // included) for writing it back. Error messages never quote a source or
 // broker URL and are scrubbed of any "scheme://user:pass@" text.
+//
+// A camera's password belongs in the device's vault, not in this file
+// (issue 13, R32): the source keeps the URL without the password (the user
+// name may stay) and credential: "vault:camera/<id>/password"
+// (CredentialRef; the vault name is CredentialName) refers to it. Only the
+// camera's own item is accepted, only on an rtsp or rtsps source, and the
+// error never quotes the value. A password inline in the source still
+// parses (a hand edit): cmd/edgerec moves it into the vault (SplitPassword)
+// and gives the source the full URL at run time (WithPassword). This
+// package does no sealing itself.
 package config

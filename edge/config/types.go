@@ -70,6 +70,7 @@ type Camera struct {
 	ID               string         `yaml:"id"`
 	Name             string         `yaml:"name,omitempty"`
 	Source           URL            `yaml:"source"`
+	Credential       string         `yaml:"credential,omitempty"` // vault reference of the source's password (CredentialRef, issue 13)
 	Zone             rules.ZoneType `yaml:"zone"`
 	Signage          Signage        `yaml:"signage,omitempty"`
 	Retention        Duration       `yaml:"retention,omitempty"` // 0 = policy floor (R6)

@@ -303,6 +303,9 @@ func (c *Config) validateCameras() *fieldError {
 		if fe := validateSource(p+".source", string(cam.Source)); fe != nil {
 			return fe
 		}
+		if fe := validateCredential(p+".credential", &cam); fe != nil {
+			return fe
+		}
 		if cam.Zone == "" {
 			return ferr(p+".zone", "missing (e.g. entrance; R1)")
 		}

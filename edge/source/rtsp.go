@@ -55,6 +55,10 @@ type rtspSource struct {
 	needKey bool
 	fpsSet  bool // the frame rate came from the SPS or was measured
 
+	// started and abandoned (under mu) keep Close after Start during
+	// setup (closeClient).
+	started, abandoned bool
+
 	aus      chan media.AccessUnit
 	firstKey chan struct{}
 	keyOnce  sync.Once
@@ -112,14 +116,14 @@ func openRTSP(ctx context.Context, u *url.URL, o Options) (Source, error) {
 	select {
 	case err := <-setupDone:
 		if err != nil {
-			c.Close()
+			s.closeClient()
 			return nil, fmt.Errorf("rtsp %s: %w", where, err)
 		}
 	case <-ctx.Done():
-		c.Close()
+		s.closeClient()
 		return nil, ctx.Err()
 	case <-time.After(timeout + time.Second):
-		c.Close()
+		s.closeClient()
 		return nil, fmt.Errorf("rtsp %s: no answer within %s", where, timeout)
 	}
 	go func() { s.fail(c.Wait()) }()
@@ -138,10 +142,31 @@ func openRTSP(ctx context.Context, u *url.URL, o Options) (Source, error) {
 	}
 }
 
+// closeClient closes the client during setup. gortsplib's Close is only
+// valid after Start: if setup has not started the client yet, setup closes
+// it right after starting it (a camera stopped while connecting).
+func (s *rtspSource) closeClient() {
+	s.mu.Lock()
+	started := s.started
+	s.abandoned = true
+	s.mu.Unlock()
+	if started {
+		s.client.Close()
+	}
+}
+
 func (s *rtspSource) setup(bu *base.URL, formaOut **format.H264) error {
 	c := s.client
 	if err := c.Start(bu.Scheme, bu.Host); err != nil {
 		return fmt.Errorf("connect: %w", err)
+	}
+	s.mu.Lock()
+	s.started = true
+	abandoned := s.abandoned
+	s.mu.Unlock()
+	if abandoned {
+		c.Close()
+		return errors.New("closed while connecting")
 	}
 	desc, _, err := c.Describe(bu)
 	if err != nil {

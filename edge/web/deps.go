@@ -46,7 +46,9 @@ type Cameras interface {
 	Get(ctx context.Context, id string) (config.Camera, error)
 	// Add validates (zone R1 → config.ErrRefused/rules.ErrProhibitedZone,
 	// masks → mask.ErrInvalid, id in use → ErrCameraExists), persists and
-	// starts the camera.
+	// starts the camera. A password in cam.Source (rtsp://user:pass@…) is
+	// moved into the device's vault: the persisted config keeps only
+	// cam.Credential (issue 13, R32); Update does the same.
 	Add(ctx context.Context, cam config.Camera) error
 	// Update replaces camera cam.ID (same validation) and restarts it. The
 	// masks in cam are ignored: SetMasks owns them.
