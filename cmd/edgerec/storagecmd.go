@@ -19,6 +19,7 @@ import (
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/storage"
+	"github.com/edgerec/edgerec/storage/keys"
 )
 
 func cmdProvision(ctx context.Context, e *env, args []string) error {
@@ -126,7 +127,7 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	moved, err := sealConfigPasswords(ctx, abs, c)
+	moved, err := sealConfigPasswords(ctx, abs, c, vault)
 	if err != nil {
 		return err
 	}
@@ -211,13 +212,9 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 // sealConfigPasswords moves the inline camera passwords of c (provision
 // --config) into the vault of the freshly provisioned store in dir; c keeps
 // references (issue 13, R32). It returns how many it moved.
-func sealConfigPasswords(ctx context.Context, dir string, c *config.Config) (int, error) {
+func sealConfigPasswords(ctx context.Context, dir string, c *config.Config, v *keys.Vault) (int, error) {
 	if !slices.ContainsFunc(c.Cameras, config.Camera.InlinePassword) {
 		return 0, nil
-	}
-	v, err := storage.OpenVault(ctx, dir, dirKeys(dir, nil))
-	if err != nil {
-		return 0, fmt.Errorf("vault: %w", err)
 	}
 	creds := newCredStore(dir, v)
 	n := 0
