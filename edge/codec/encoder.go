@@ -1,16 +1,17 @@
 package codec
 
+// #cgo CFLAGS: -I${SRCDIR}/include
+// #include <stdlib.h>
+// #include "encoder_c.h"
+import "C"
+
 import (
 	"errors"
 	"fmt"
-	"image"
 	"math"
 	"sync"
 	"time"
-
-	mdcodec "github.com/pion/mediadevices/pkg/codec"
-	"github.com/pion/mediadevices/pkg/codec/openh264"
-	"github.com/pion/mediadevices/pkg/prop"
+	"unsafe"
 
 	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/edge/media"
@@ -49,13 +50,24 @@ func (c EncoderConfig) withDefaults() (EncoderConfig, error) {
 	return c, nil
 }
 
+// Encoder settings that keep masked macroblocks flat (see the package
+// documentation, "Masks and the encoder"): medium complexity (the low one
+// skips the intra modes that reproduce a flat block exactly) and no
+// background detection (it marks a macroblock as static background and
+// keeps skipping it, so coding noise from a keyframe stays for the whole
+// GOP).
+const (
+	encComplexity = C.MEDIUM_COMPLEXITY
+	encBackground = 0
+	encLoopFilter = 0 // deblocking on: it reaches ≤ 3 px into a mask
+)
+
 // Encoder turns masked I420 frames into H.264 access units (Annex-B, IDR
 // with SPS/PPS in band every KeyframeInterval). Not safe for concurrent use.
 type Encoder struct {
 	mu   sync.Mutex
 	cfg  EncoderConfig
-	rc   mdcodec.ReadCloser
-	cur  *media.Frame
+	enc  *C.edgerec_enc
 	gop  int
 	n    int
 	info media.StreamInfo
@@ -67,37 +79,28 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := openh264.NewParams()
-	if err != nil {
-		return nil, fmt.Errorf("%w: params: %w", ErrEncode, err)
-	}
 	gop := int(math.Round(cfg.KeyframeInterval.Seconds() * cfg.FPS))
 	if gop < 1 {
 		gop = 1
 	}
-	p.BitRate = cfg.BitrateKbps * 1000
-	p.IntraPeriod = uint(gop)
-	p.EnableFrameSkip = false // a recorder keeps every frame
-	p.MultipleThreadIdc = cfg.Threads
-	p.SliceMode = openh264.SMSingleSlice
-	p.SliceNum = 1
-	e := &Encoder{cfg: cfg, gop: gop, info: media.StreamInfo{Codec: "h264", Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS}}
-	reader := videoReader(func() (image.Image, func(), error) {
-		return e.cur.YCbCr(), func() {}, nil
-	})
-	rc, err := p.BuildVideoEncoder(reader, prop.Media{Video: prop.Video{Width: cfg.Width, Height: cfg.Height, FrameRate: float32(cfg.FPS)}})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrEncode, err)
+	var x *C.edgerec_enc
+	rv := C.edgerec_enc_new(C.edgerec_enc_opts{
+		width: C.int(cfg.Width), height: C.int(cfg.Height), fps: C.float(cfg.FPS),
+		bitrate: C.int(cfg.BitrateKbps * 1000), intra_period: C.int(gop), threads: C.int(cfg.Threads),
+		complexity: encComplexity, background: encBackground, loop_filter: encLoopFilter,
+	}, &x)
+	if rv != 0 {
+		return nil, fmt.Errorf("%w: WelsCreateSVCEncoder/InitializeExt: code %d", ErrEncode, int(rv))
 	}
-	e.rc = rc
-	return e, nil
+	return &Encoder{cfg: cfg, enc: x, gop: gop, info: media.StreamInfo{Codec: "h264", Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS}}, nil
 }
 
 // Info describes the stream this encoder produces.
 func (e *Encoder) Info() media.StreamInfo { return e.info }
 
 // Encode encodes one masked picture. It returns ok=false when the encoder
-// produced no output for this picture.
+// produced no output for this picture. The picture's planes are read in
+// place (no copy); the access unit is a fresh Go slice.
 func (e *Encoder) Encode(m mask.Masked) (au media.AccessUnit, ok bool, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -108,20 +111,24 @@ func (e *Encoder) Encode(m mask.Masked) (au media.AccessUnit, ok bool, err error
 	if f.Width != e.cfg.Width || f.Height != e.cfg.Height {
 		return au, false, fmt.Errorf("%w: picture %dx%d, encoder set up for %dx%d", ErrEncode, f.Width, f.Height, e.cfg.Width, e.cfg.Height)
 	}
-	if e.rc == nil {
+	if e.enc == nil {
 		return au, false, fmt.Errorf("%w: encoder closed", ErrEncode)
 	}
-	e.cur = f
-	data, release, err := e.rc.Read()
-	e.cur = nil
-	if err != nil {
-		return au, false, fmt.Errorf("%w: %w", ErrEncode, err)
+	if len(f.Y) != f.Width*f.Height || len(f.U) != f.Width*f.Height/4 || len(f.V) != len(f.U) {
+		return au, false, fmt.Errorf("%w: malformed %dx%d picture", ErrEncode, f.Width, f.Height)
 	}
-	release()
+	var out *C.uchar
+	var n C.int
+	rv := C.edgerec_enc_encode(e.enc, (*C.uchar)(unsafe.Pointer(&f.Y[0])), (*C.uchar)(unsafe.Pointer(&f.U[0])), (*C.uchar)(unsafe.Pointer(&f.V[0])),
+		C.int(f.Width), C.int(f.Height), C.longlong(f.PTS/time.Millisecond), &out, &n)
+	if rv != 0 {
+		return au, false, fmt.Errorf("%w: EncodeFrame: code %d", ErrEncode, int(rv))
+	}
 	e.n++
-	if len(data) == 0 {
+	if n == 0 {
 		return au, false, nil
 	}
+	data := C.GoBytes(unsafe.Pointer(out), n)
 	return media.AccessUnit{Data: data, PTS: f.PTS, Wall: f.Wall, Key: IsKeyframe(data)}, true, nil
 }
 
@@ -129,10 +136,8 @@ func (e *Encoder) Encode(m mask.Masked) (au media.AccessUnit, ok bool, err error
 func (e *Encoder) ForceKeyframe() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.rc != nil {
-		if c, ok := e.rc.Controller().(mdcodec.KeyFrameController); ok {
-			_ = c.ForceKeyFrame()
-		}
+	if e.enc != nil {
+		C.edgerec_enc_force_idr(e.enc)
 	}
 }
 
@@ -140,17 +145,9 @@ func (e *Encoder) ForceKeyframe() {
 func (e *Encoder) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.rc == nil {
-		return nil
-	}
-	err := e.rc.Close()
-	e.rc = nil
-	if err != nil {
-		return fmt.Errorf("%w: close: %w", ErrEncode, err)
+	if e.enc != nil {
+		C.edgerec_enc_free(e.enc)
+		e.enc = nil
 	}
 	return nil
 }
-
-type videoReader func() (image.Image, func(), error)
-
-func (r videoReader) Read() (image.Image, func(), error) { return r() }

@@ -27,9 +27,17 @@
 //   - A sliver thinner than a pixel may cover no pixel centre on some rows;
 //     draw privacy masks with a margin.
 //   - Several masks are unioned (their overlap is masked once, not toggled).
-//   - Chroma: a chroma sample is masked when any luma pixel of its 2×2 block
-//     is, so no colour of a private area survives at a mask's border (the
-//     chroma footprint is up to one luma pixel larger than the luma one).
+//   - Macroblock grid (issue 14): the area actually masked is the set of
+//     16×16 macroblocks (MacroblockSize) of the coded picture's grid,
+//     anchored at the top-left corner, that hold at least one covered pixel
+//     centre; a picture whose size is not a multiple of 16 is coded at the
+//     next one (1080 → 1088), so the last macroblock row or column is partly
+//     outside the picture and masked only where visible. No macroblock then
+//     mixes masked and unmasked picture, so the encoder's ringing at an edge
+//     cannot reach into a mask (see edge/codec for what remains). The
+//     config keeps the normalized polygons; the growth is computed per
+//     resolution. The mask editor draws the grown area as a second outline.
+//   - Chroma: the chroma samples of a masked macroblock (8×8) are masked.
 //   - Coordinates outside the picture are clipped (Validate refuses them
 //     anyway; the rasterizer is robust to them).
 //
@@ -38,10 +46,12 @@
 //   - fill (default): the covered pixels are set to Options' fill colour,
 //     video black (16,128,128) by default, by copying from pre-filled rows.
 //   - pixelate: the picture is cut into Block×Block luma cells aligned to
-//     (0,0) (Block/2 for chroma); in every cell the mask touches, the covered
-//     pixels are set to the rounded mean of the covered pixels of that cell,
-//     so no detail finer than a cell remains. Cells at the right and bottom
-//     picture edge may be partial. Pixelation is computed from the frame's
+//     (0,0) (Block/2 for chroma), Block snapped to the macroblock grid by
+//     SnapBlock (4, 8 or a multiple of 16, never smaller than asked); in
+//     every cell the grown area touches, its pixels in the grown area are
+//     set to the rounded mean of those pixels, one flat value per cell and
+//     plane, so no detail finer than a cell remains. Cells at the right and
+//     bottom picture edge may be partial. Pixelation is computed from the frame's
 //     own pixels, so it keeps the average colour of a private area; use fill
 //     where even that must not be shown.
 //   - Where a fill mask and a pixelate mask overlap, pixelate runs first and
@@ -51,7 +61,9 @@
 //
 // Weakened(before, after, w, h) counts the pixels of a w×h picture that
 // after protects less than before (filled → not filled, masked → not
-// masked), rasterized as above; the camera manager uses it on the fixed
+// masked), rasterized as above but on the polygons themselves, not grown to
+// macroblocks (stricter: a change inside one macroblock still counts); the
+// camera manager uses it on the fixed
 // CompareW×CompareH grid to tell a mask change that needs an approver
 // (R27) from one that only adds protection.
 //

@@ -3,6 +3,7 @@ package mask
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/edgerec/edgerec/edge/media"
@@ -74,6 +75,7 @@ func FuzzRasterize(f *testing.F) {
 		checkRows(t, "luma", ly, w, h)
 		lc := chromaRows(ly, h)
 		checkRows(t, "chroma", lc, w/2, h/2)
+		checkGrown(t, ly, growToMacroblocks(ly, w, h), w, h)
 		for _, c := range []struct {
 			r      rows
 			stride int
@@ -113,8 +115,8 @@ func FuzzRasterize(f *testing.F) {
 					}
 				}
 			}
-			// Luma changes only on covered pixels.
-			r := rasterize([][]Point{q}, w, h)
+			// Luma changes only on covered pixels (grown to macroblocks).
+			r := growToMacroblocks(rasterize([][]Point{q}, w, h), w, h)
 			for y := range h {
 				x := 0
 				for _, s := range r.row(y) {
@@ -133,4 +135,32 @@ func FuzzRasterize(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkGrown: g holds every pixel of r, every row of a macroblock row has
+// the same spans, and every span starts on the grid and ends on it or at
+// the picture's right edge.
+func checkGrown(t *testing.T, r, g rows, w, h int) {
+	t.Helper()
+	checkRows(t, "grown", g, w, h)
+	for y := range h {
+		gs := g.row(y)
+		for _, s := range gs {
+			if s.x0%16 != 0 || (s.x1%16 != 0 && int(s.x1) != w) {
+				t.Fatalf("grown row %d: span [%d,%d) off the macroblock grid", y, s.x0, s.x1)
+			}
+		}
+		if y%16 != 0 && !slices.Equal(gs, g.row(y-1)) {
+			t.Fatalf("grown rows %d and %d differ inside one macroblock row", y-1, y)
+		}
+		for _, s := range r.row(y) {
+			ok := false
+			for _, o := range gs {
+				ok = ok || (o.x0 <= s.x0 && s.x1 <= o.x1)
+			}
+			if !ok {
+				t.Fatalf("row %d: span [%d,%d) not inside the grown area %v", y, s.x0, s.x1, gs)
+			}
+		}
+	}
 }

@@ -2,7 +2,9 @@ package mask
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,11 +46,15 @@ func mustNew(t testing.TB, o Options, ms ...Mask) *Masker {
 	return m
 }
 
-// checkRect asserts a fill rectangle of luma pixels [x0,x1)×[y0,y1) and the
-// chroma samples whose 2×2 block touches it are black, everything else
+// checkRect asserts that the luma pixels of every macroblock touching the
+// rectangle [x0,x1)×[y0,y1) are fill, and the chroma samples of those
+// macroblocks too (the mask grown to the macroblock grid), everything else
 // untouched.
 func checkRect(t *testing.T, got, orig *media.Frame, x0, y0, x1, y1 int) {
 	t.Helper()
+	const mb = 16
+	x0, y0 = x0/mb*mb, y0/mb*mb
+	x1, y1 = (x1+mb-1)/mb*mb, (y1+mb-1)/mb*mb
 	w, h := got.Width, got.Height
 	for y := range h {
 		for x := range w {
@@ -62,7 +68,7 @@ func checkRect(t *testing.T, got, orig *media.Frame, x0, y0, x1, y1 int) {
 	cw := w / 2
 	for y := range h / 2 {
 		for x := range cw {
-			in := 2*x+1 >= x0 && 2*x < x1 && 2*y+1 >= y0 && 2*y < y1
+			in := 2*x >= x0 && 2*x < x1 && 2*y >= y0 && 2*y < y1
 			for _, p := range []struct {
 				name      string
 				g, o, val byte
@@ -84,8 +90,11 @@ func TestR2FillRectangleExact(t *testing.T) {
 		x0, y0, x1, y1 int
 	}{
 		{"aligned", 64, 48, rect("a", 0.25, 0.25, 0.5, 0.75), 16, 12, 32, 36},
-		// odd luma bounds: chroma must grow to cover the half-touched blocks.
+		{"on-grid", 64, 64, rect("g", 0.25, 0.25, 0.5, 0.75), 16, 16, 32, 48},
+		// odd luma bounds: grown to whole macroblocks, chroma with them.
 		{"odd-bounds", 40, 40, rect("b", 0.125, 0.125, 0.525, 0.775), 5, 5, 21, 31},
+		// 1080 is coded as 1088: the last macroblock row has 8 visible rows.
+		{"partial-last-mb-row", 64, 40, rect("p", 0.5, 0.9, 0.75, 0.95), 32, 36, 48, 38},
 		{"touch-left-top", 32, 32, rect("c", 0, 0, 0.5, 0.25), 0, 0, 16, 8},
 		{"touch-right-bottom", 32, 32, rect("d", 0.5, 0.75, 1, 1), 16, 24, 32, 32},
 		{"full-frame", 30, 20, rect("e", 0, 0, 1, 1), 0, 0, 30, 20},
@@ -141,48 +150,75 @@ func edgeDist(px, py float64, p []Point, w, h int) float64 {
 	return d
 }
 
-// checkPolys asserts: every luma pixel whose centre is inside a mask (and
-// not within 1 px of its outline) is fill; every one well outside all
-// masks is untouched; every chroma sample is fill exactly when a luma pixel
-// of its 2×2 block is, and untouched otherwise.
+// mbOracle is an independent model of the masked area: a macroblock of the
+// w×h picture's 16×16 grid is masked when the centre of one of its pixels
+// is inside one of the polygons (insideRef). A macroblock is ambiguous when
+// all its inside centres are within 1 px of an outline, or no centre is
+// inside but one is within 1 px of an outline: the rasterizer may then
+// decide either way (but for the whole macroblock at once).
+func mbOracle(ms []Mask, w, h int) (masked, ambiguous []bool, cols int) {
+	const mb = 16
+	cols, mrows := (w+mb-1)/mb, (h+mb-1)/mb
+	masked, ambiguous = make([]bool, cols*mrows), make([]bool, cols*mrows)
+	for by := range mrows {
+		for bx := range cols {
+			sure, near := false, false
+			for y := by * mb; y < min(by*mb+mb, h); y++ {
+				for x := bx * mb; x < min(bx*mb+mb, w); x++ {
+					cx, cy := float64(x)+0.5, float64(y)+0.5
+					for _, m := range ms {
+						close := edgeDist(cx, cy, m.Polygon, w, h) <= 1
+						near = near || close
+						sure = sure || (!close && insideRef(cx, cy, m.Polygon, w, h))
+					}
+				}
+			}
+			masked[by*cols+bx] = sure
+			ambiguous[by*cols+bx] = !sure && near
+		}
+	}
+	return masked, ambiguous, cols
+}
+
+// checkPolys asserts the macroblock-grown fill: every macroblock the oracle
+// masks is fill in luma and chroma, every one it leaves is untouched, an
+// ambiguous one is entirely one or the other.
 func checkPolys(t *testing.T, got, orig *media.Frame, ms []Mask) {
 	t.Helper()
 	w, h := got.Width, got.Height
-	for y := range h {
-		for x := range w {
-			cx, cy := float64(x)+0.5, float64(y)+0.5
-			in, near := false, false
-			for _, m := range ms {
-				in = in || insideRef(cx, cy, m.Polygon, w, h)
-				near = near || edgeDist(cx, cy, m.Polygon, w, h) <= 1
-			}
-			g, o := got.Y[y*w+x], orig.Y[y*w+x]
-			switch {
-			case near:
-				if g != DefaultFillY && g != o {
-					t.Fatalf("Y(%d,%d)=%d near the edge is neither fill nor original %d", x, y, g, o)
+	masked, amb, cols := mbOracle(ms, w, h)
+	cw := w / 2
+	for i := range masked {
+		bx, by := (i%cols)*16, (i/cols)*16
+		var fill, kept, n int
+		for y := by; y < min(by+16, h); y++ {
+			for x := bx; x < min(bx+16, w); x++ {
+				n++
+				g, o := got.Y[y*w+x], orig.Y[y*w+x]
+				if g == DefaultFillY {
+					fill++
 				}
-			case in && g != DefaultFillY:
-				t.Fatalf("Y(%d,%d)=%d inside a mask, want fill", x, y, g)
-			case !in && g != o:
-				t.Fatalf("Y(%d,%d)=%d outside all masks, want untouched %d", x, y, g, o)
+				if g == o {
+					kept++
+				}
+				if y%2 == 0 && x%2 == 0 {
+					c := (y/2)*cw + x/2
+					if g == DefaultFillY && (got.U[c] != DefaultFillU || got.V[c] != DefaultFillV) {
+						t.Fatalf("chroma(%d,%d)=%d,%d in a filled macroblock, want fill", x/2, y/2, got.U[c], got.V[c])
+					}
+					if g == o && (got.U[c] != orig.U[c] || got.V[c] != orig.V[c]) {
+						t.Fatalf("chroma(%d,%d) changed in an untouched macroblock", x/2, y/2)
+					}
+				}
 			}
 		}
-	}
-	cw := w / 2
-	for y := range h / 2 {
-		for x := range cw {
-			any := false
-			for _, q := range [4]int{(2*y)*w + 2*x, (2*y)*w + 2*x + 1, (2*y+1)*w + 2*x, (2*y+1)*w + 2*x + 1} {
-				any = any || got.Y[q] == DefaultFillY
-			}
-			i := y*cw + x
-			if any && (got.U[i] != DefaultFillU || got.V[i] != DefaultFillV) {
-				t.Fatalf("chroma(%d,%d)=%d,%d: its luma block is masked, want fill", x, y, got.U[i], got.V[i])
-			}
-			if !any && (got.U[i] != orig.U[i] || got.V[i] != orig.V[i]) {
-				t.Fatalf("chroma(%d,%d) changed but no luma of its block is masked", x, y)
-			}
+		switch {
+		case masked[i] && fill != n:
+			t.Fatalf("macroblock (%d,%d) holds a masked pixel centre: %d of %d pixels fill", bx, by, fill, n)
+		case !masked[i] && !amb[i] && kept != n:
+			t.Fatalf("macroblock (%d,%d) is outside every mask: %d of %d pixels changed", bx, by, n-kept, n)
+		case amb[i] && fill != n && kept != n:
+			t.Fatalf("macroblock (%d,%d) on an outline is partly masked (%d fill of %d)", bx, by, fill, n)
 		}
 	}
 }
@@ -210,13 +246,14 @@ func TestR2FillPolygons(t *testing.T) {
 	}
 }
 
-// R2: a mask touching the frame edge covers the border pixels themselves.
+// R2: a mask touching the frame edge covers the border pixels themselves;
+// an 8 px strip fills the whole first macroblock column.
 func TestR2MaskTouchingFrameEdgeCoversBorder(t *testing.T) {
-	f := patternFrame(t, 32, 32)
-	mustNew(t, Options{}, Mask{Name: "left", Polygon: []Point{{0, 0}, {0.25, 0}, {0.25, 1}, {0, 1}}}).Apply(f)
+	f := patternFrame(t, 48, 32)
+	mustNew(t, Options{}, Mask{Name: "left", Polygon: []Point{{0, 0}, {1.0 / 6, 0}, {1.0 / 6, 1}, {0, 1}}}).Apply(f)
 	for y := range 32 {
-		if f.Y[y*32] != DefaultFillY || f.Y[y*32+7] != DefaultFillY || f.Y[y*32+8] == DefaultFillY {
-			t.Fatalf("row %d: column 0..7 must be masked and 8 not", y)
+		if f.Y[y*48] != DefaultFillY || f.Y[y*48+15] != DefaultFillY || f.Y[y*48+16] == DefaultFillY {
+			t.Fatalf("row %d: column 0..15 must be masked and 16 not", y)
 		}
 	}
 }
@@ -236,68 +273,77 @@ func TestR2ResolutionChange(t *testing.T) {
 	}
 }
 
-// R2: pixelate leaves every cell uniform inside the mask (the mean of the
-// covered pixels), and everything outside untouched; chroma likewise at
+// R2: pixelate grows to whole macroblocks and leaves every cell of the
+// (snapped) cell grid uniform there — the mean of the cell's pixels inside
+// the grown area — and everything outside untouched; chroma likewise at
 // half resolution.
 func TestR2PixelateCellsUniform(t *testing.T) {
-	const w, h, block = 96, 64, 8
+	const w, h = 96, 72 // 72: the last macroblock row is half outside
 	poly := []Point{{0.05, 0.1}, {0.7, 0.05}, {0.5, 0.5}, {0.95, 0.9}, {0.1, 0.8}}
-	f := patternFrame(t, w, h)
-	orig := f.Clone()
-	m := mustNew(t, Options{Block: block}, Mask{Name: "door", Style: StylePixelate, Polygon: poly})
-	m.Apply(f)
-
-	ly := rasterize([][]Point{poly}, w, h)
-	lc := chromaRows(ly, h)
-	check := func(name string, got, was []byte, r rows, stride, height, b int) {
-		t.Helper()
-		covered := make([]bool, stride*height)
-		for y := range height {
-			for _, s := range r.row(y) {
-				for x := s.x0; x < s.x1; x++ {
-					covered[y*stride+int(x)] = true
+	for _, tc := range []struct{ block, want int }{{0, 16}, {2, 4}, {4, 4}, {6, 8}, {8, 8}, {12, 16}, {20, 32}} {
+		t.Run(fmt.Sprint(tc.block), func(t *testing.T) {
+			f := patternFrame(t, w, h)
+			orig := f.Clone()
+			m := mustNew(t, Options{Block: tc.block}, Mask{Name: "door", Style: StylePixelate, Polygon: poly})
+			if m.Block() != tc.want {
+				t.Fatalf("block %d snapped to %d, want %d", tc.block, m.Block(), tc.want)
+			}
+			m.Apply(f)
+			masked, amb, cols := mbOracle([]Mask{{Polygon: poly}}, w, h)
+			// A macroblock only an outline grazes is the rasterizer's call.
+			own := growToMacroblocks(rasterize([][]Point{poly}, w, h), w, h)
+			for i, a := range amb {
+				if a {
+					masked[i] = len(own.row((i/cols)*16)) > 0 && slices.ContainsFunc(own.row((i/cols)*16), func(s span) bool {
+						return int(s.x0) <= (i%cols)*16 && (i%cols)*16 < int(s.x1)
+					})
 				}
 			}
-		}
-		cells := 0
-		for by := 0; by < height; by += b {
-			for bx := 0; bx < stride; bx += b {
-				var sum, n int
-				first := -1
-				for y := by; y < min(by+b, height); y++ {
-					for x := bx; x < min(bx+b, stride); x++ {
-						i := y*stride + x
-						if !covered[i] {
-							if got[i] != was[i] {
-								t.Fatalf("%s(%d,%d) outside the mask changed", name, x, y)
+			check := func(name string, got, was []byte, stride, height, mb, b int) {
+				t.Helper()
+				covered := func(x, y int) bool { return masked[(y/mb)*cols+x/mb] }
+				cells := 0
+				for by := 0; by < height; by += b {
+					for bx := 0; bx < stride; bx += b {
+						var sum, n int
+						first := -1
+						for y := by; y < min(by+b, height); y++ {
+							for x := bx; x < min(bx+b, stride); x++ {
+								i := y*stride + x
+								if !covered(x, y) {
+									if got[i] != was[i] {
+										t.Fatalf("%s(%d,%d) outside the grown mask changed", name, x, y)
+									}
+									continue
+								}
+								sum += int(was[i])
+								n++
+								if first < 0 {
+									first = int(got[i])
+								} else if int(got[i]) != first {
+									t.Fatalf("%s cell (%d,%d) not uniform inside the mask", name, bx, by)
+								}
 							}
+						}
+						if n == 0 {
 							continue
 						}
-						sum += int(was[i])
-						n++
-						if first < 0 {
-							first = int(got[i])
-						} else if int(got[i]) != first {
-							t.Fatalf("%s cell (%d,%d) not uniform inside the mask", name, bx, by)
+						cells++
+						if want := (sum + n/2) / n; first != want {
+							t.Fatalf("%s cell (%d,%d) = %d, want mean %d", name, bx, by, first, want)
 						}
 					}
 				}
-				if n == 0 {
-					continue
-				}
-				cells++
-				if want := (sum + n/2) / n; first != want {
-					t.Fatalf("%s cell (%d,%d) = %d, want mean %d", name, bx, by, first, want)
+				if cells < 4 {
+					t.Fatalf("%s: only %d cells pixelated", name, cells)
 				}
 			}
-		}
-		if cells < 10 {
-			t.Fatalf("%s: only %d cells pixelated", name, cells)
-		}
+			b := m.Block()
+			check("Y", f.Y, orig.Y, w, h, 16, b)
+			check("U", f.U, orig.U, w/2, h/2, 8, b/2)
+			check("V", f.V, orig.V, w/2, h/2, 8, b/2)
+		})
 	}
-	check("Y", f.Y, orig.Y, ly, w, h, block)
-	check("U", f.U, orig.U, lc, w/2, h/2, block/2)
-	check("V", f.V, orig.V, lc, w/2, h/2, block/2)
 }
 
 // R2: where fill and pixelate overlap, fill wins.

@@ -13,7 +13,10 @@ type Options struct {
 	// default video black (16, 128, 128) is used.
 	FillY, FillU, FillV uint8
 	// Block is the pixelation cell size in luma pixels: 0 means 16,
-	// otherwise it must be even and in 2..256.
+	// otherwise it must be even and in 2..256. It is snapped up to the
+	// macroblock grid (see SnapBlock): 2..4 → 4, 6..8 → 8, above that the
+	// next multiple of 16, so no cell straddles a macroblock edge and no
+	// cell is smaller than asked.
 	Block int
 }
 
@@ -69,6 +72,7 @@ func New(masks []Mask, o Options) (*Masker, error) {
 	if o.Block < 2 || o.Block > maxBlock || o.Block%2 != 0 {
 		return nil, fmt.Errorf("mask: pixelate block %d: must be even and in 2..%d: %w", o.Block, maxBlock, ErrInvalid)
 	}
+	o.Block = SnapBlock(o.Block)
 	m := &Masker{o: o, n: len(masks)}
 	seen := make(map[string]bool, len(masks))
 	for _, k := range masks {
@@ -133,10 +137,30 @@ func checkFrame(f *media.Frame) {
 	}
 }
 
+// SnapBlock returns the pixelation cell size Apply uses for a requested
+// size b (even, 2..256): the smallest of 4, 8 or a multiple of
+// MacroblockSize that is at least b. Such cells tile the macroblock grid:
+// 4 and 8 divide a macroblock (and match the 4×4 transform), multiples of
+// 16 are whole macroblocks.
+func SnapBlock(b int) int {
+	switch {
+	case b <= 4:
+		return 4
+	case b <= 8:
+		return 8
+	}
+	return (b + MacroblockSize - 1) / MacroblockSize * MacroblockSize
+}
+
+// Block returns the pixelation cell size in luma pixels after snapping.
+func (m *Masker) Block() int { return m.o.Block }
+
+// build rasterizes the masks for w×h: each style's polygons are scan
+// converted (pixel centres) and grown to whole macroblocks.
 func (m *Masker) build(w, h int) *raster {
 	r := &raster{w: w, h: h}
 	if len(m.fill) > 0 {
-		ly := rasterize(m.fill, w, h)
+		ly := growToMacroblocks(rasterize(m.fill, w, h), w, h)
 		lc := chromaRows(ly, h)
 		r.fy = fillRuns(ly, w)
 		r.fc = fillRuns(lc, w/2)
@@ -145,7 +169,7 @@ func (m *Masker) build(w, h int) *raster {
 		r.bufV = filled(maxRun(r.fc), m.o.FillV)
 	}
 	if len(m.pix) > 0 {
-		ly := rasterize(m.pix, w, h)
+		ly := growToMacroblocks(rasterize(m.pix, w, h), w, h)
 		lc := chromaRows(ly, h)
 		r.pyCells, r.pyRuns = cellRuns(ly, w, m.o.Block)
 		r.pcCells, r.pcRuns = cellRuns(lc, w/2, m.o.Block/2)

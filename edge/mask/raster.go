@@ -194,3 +194,51 @@ func cellRuns(r rows, stride, block int) ([]cell, []run) {
 	}
 	return cells, runs
 }
+
+// MacroblockSize is the side of an H.264 macroblock in luma pixels. The
+// encoder codes a picture in MacroblockSize×MacroblockSize blocks on a grid
+// anchored at the top-left corner; a picture whose size is not a multiple of
+// 16 is coded at the next multiple (1080 → 1088) and cropped, so the last
+// row or column of macroblocks is partly outside the picture.
+const MacroblockSize = 16
+
+// growToMacroblocks returns the union of the macroblocks (on the coded
+// picture's grid) that hold at least one pixel of r, clipped to the w×h
+// picture, as row spans. Every row of one macroblock row has the same spans.
+func growToMacroblocks(r rows, w, h int) rows {
+	const mb = MacroblockSize
+	cols := (w + mb - 1) / mb
+	hit := make([]bool, cols)
+	out := rows{start: make([]int32, h+1)}
+	for by := 0; by < h; by += mb {
+		ey := min(by+mb, h)
+		clear(hit)
+		for y := by; y < ey; y++ {
+			for _, s := range r.row(y) {
+				for c := int(s.x0) / mb; c <= int(s.x1-1)/mb; c++ {
+					hit[c] = true
+				}
+			}
+		}
+		first := int32(len(out.spans))
+		for c := 0; c < cols; {
+			if !hit[c] {
+				c++
+				continue
+			}
+			c0 := c
+			for c < cols && hit[c] {
+				c++
+			}
+			out.spans = append(out.spans, span{int32(c0 * mb), int32(min(c*mb, w))})
+		}
+		n := int32(len(out.spans)) - first
+		out.start[by+1] = first + n
+		for y := by + 1; y < ey; y++ {
+			// Repeat the band's spans on every row of the band.
+			out.spans = append(out.spans, out.spans[first:first+n]...)
+			out.start[y+1] = int32(len(out.spans))
+		}
+	}
+	return out
+}

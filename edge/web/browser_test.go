@@ -297,6 +297,11 @@ func TestBrowserSession(t *testing.T) {
 	for _, p := range [][2]float64{{0.55, 0.45}, {0.9, 0.45}, {0.9, 0.9}, {0.55, 0.9}} {
 		step("mask point", chromedp.MouseClickXY(rx+p[0]*rw, ry+p[1]*rh))
 	}
+	// Issue 14: the editor also outlines the area actually masked (the
+	// polygon grown to whole macroblocks), dashed in #e5534b, outside the
+	// polygon's own outline.
+	poll("grown macroblock outline", `(() => { const c = document.getElementById("mask-canvas"), d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+		for (let i = 0; i < d.length; i += 4) { if (d[i+3] > 0 && d[i] > 150 && d[i+1] < 110 && d[i+2] < 110) return true; } return false; })()`, 5*time.Second)
 	shot("04-mask-editor")
 	step("save masks", chromedp.Click(chromedp.CSS("#mask-save")))
 	poll("masks saved", `document.getElementById("msg").textContent.includes("Masks saved")`, 10*time.Second)

@@ -208,10 +208,45 @@
           } else { ctx.fillStyle = "rgba(0,0,0,0.92)"; ctx.fill(); }
         }
         ctx.lineWidth = i === sel ? 3 : 1.5; ctx.strokeStyle = i === sel ? "#2f81f7" : "#f0b429"; ctx.stroke();
+        if (m.polygon.length > 2) { drawGrown(m.polygon); }
         m.polygon.forEach(function (p) { ctx.fillStyle = "#fff"; ctx.fillRect(p[0] * cv.width - 4, p[1] * cv.height - 4, 8, 8); });
       });
       var list = $("mask-list"); clear(list);
       masks.forEach(function (m, i) { var li = el("li", m.name + " \u2014 " + m.style + ", " + m.polygon.length + " points" + (i === sel ? " (selected)" : "")); list.appendChild(li); });
+    }
+    // The area actually masked: every 16x16 macroblock of the stream's
+    // coded grid holding a pixel centre inside the polygon (edge/mask),
+    // drawn as a dashed second outline.
+    function drawGrown(poly) {
+      var W = img.naturalWidth, H = img.naturalHeight;
+      if (!W || !H) { return; }
+      var cols = Math.ceil(W / 16), rows = Math.ceil(H / 16), hit = new Uint8Array(cols * rows);
+      for (var y = 0; y < H; y++) {
+        var yc = y + 0.5, xs = [];
+        for (var i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+          var y0 = poly[j][1] * H, y1 = poly[i][1] * H;
+          if ((y0 <= yc) !== (y1 <= yc)) { xs.push(poly[j][0] * W + (yc - y0) * (poly[i][0] - poly[j][0]) * W / (y1 - y0)); }
+        }
+        xs.sort(function (a, b) { return a - b; });
+        for (var k = 0; k + 1 < xs.length; k += 2) {
+          var a = Math.max(0, Math.ceil(xs[k] - 0.5)), b = Math.min(W, Math.ceil(xs[k + 1] - 0.5));
+          for (var c = Math.floor(a / 16); a < b && c <= Math.floor((b - 1) / 16); c++) { hit[Math.floor(y / 16) * cols + c] = 1; }
+        }
+      }
+      var sx = cv.width / W, sy = cv.height / H;
+      function on(c, r) { return c >= 0 && r >= 0 && c < cols && r < rows && hit[r * cols + c]; }
+      ctx.save(); ctx.setLineDash([4, 3]); ctx.lineWidth = 1; ctx.strokeStyle = "#e5534b"; ctx.beginPath();
+      for (var r = 0; r < rows; r++) {
+        for (var c2 = 0; c2 < cols; c2++) {
+          if (!hit[r * cols + c2]) { continue; }
+          var x0 = c2 * 16 * sx, x1 = Math.min(W, c2 * 16 + 16) * sx, yy0 = r * 16 * sy, yy1 = Math.min(H, r * 16 + 16) * sy;
+          if (!on(c2, r - 1)) { ctx.moveTo(x0, yy0); ctx.lineTo(x1, yy0); }
+          if (!on(c2, r + 1)) { ctx.moveTo(x0, yy1); ctx.lineTo(x1, yy1); }
+          if (!on(c2 - 1, r)) { ctx.moveTo(x0, yy0); ctx.lineTo(x0, yy1); }
+          if (!on(c2 + 1, r)) { ctx.moveTo(x1, yy0); ctx.lineTo(x1, yy1); }
+        }
+      }
+      ctx.stroke(); ctx.restore();
     }
     function pos(ev) {
       var r = cv.getBoundingClientRect();
