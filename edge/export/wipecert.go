@@ -34,7 +34,7 @@ type WipeCertificate struct {
 	BytesDiscarded   int64              `json:"bytes_discarded"`
 	KeysDestroyed    int                `json:"keys_destroyed"`
 	KeyProvider      string             `json:"key_provider,omitempty"` // where the root key was: tpm2, rpi-otp, file (issue 13)
-	Complete         bool               `json:"complete"` // no step failed
+	Complete         bool               `json:"complete"`               // no step failed
 
 	// Audit head at the wipe: the sequence and hash of the audit record of
 	// the wipe (the chain up to it is what the audit log proves).
