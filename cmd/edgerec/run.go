@@ -146,7 +146,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	auditDevice(ctx, ps, tracker, log, audit.Event{Action: "device.start", TargetKind: audit.KindDevice, Result: "ok", Detail: "firmware " + version})
 	defer auditDevice(context.WithoutCancel(ctx), ps, tracker, log, audit.Event{Action: "device.stop", TargetKind: audit.KindDevice, Result: "ok"})
 
-	up, pump := startUplink(dc, tracker, ps, log)
+	up, pump := startUplink(dc, tracker, ps, store.Vault(), log)
 	wg.Add(1)
 	go func() { defer wg.Done(); relay.run(ctx, up) }()
 	if up != nil {

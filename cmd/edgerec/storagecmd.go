@@ -82,6 +82,18 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	// Issue 13, R32: the uplink client key named by path is checked now
+	// and sealed into the vault below; the installed config refers to it.
+	var upKeyPEM []byte
+	if u := c.Uplink; u != nil && u.Key != "" {
+		if strings.HasPrefix(u.Key, config.VaultPrefix) {
+			return fmt.Errorf("uplink.key %q: a new device has nothing sealed yet; give the path of the PEM key file (provision seals it)", u.Key)
+		}
+		if upKeyPEM, err = readUplinkKeyFile(u); err != nil {
+			return err
+		}
+		defer clear(upKeyPEM)
+	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -109,6 +121,11 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	vault, err := storage.OpenVault(ctx, abs, dirKeys(abs, nil))
 	if err != nil {
 		return err
+	}
+	if upKeyPEM != nil {
+		if c.Uplink.Key, err = sealUplinkKey(abs, vault, c.Uplink.Key, upKeyPEM); err != nil {
+			return err
+		}
 	}
 	if prov == storage.ProviderFile {
 		fmt.Fprintln(e.stderr, "warning: key provider file: "+storage.FileProviderWarning+" (use --key-provider tpm2 or rpi-otp on a gateway)")
