@@ -56,7 +56,7 @@ func sealUplinkKey(dataDir string, v uplink.Sealer, keyFile string, keyPEM []byt
 	if err := writeFileAtomic(p, sealed, 0o600); err != nil {
 		return "", fmt.Errorf("seal uplink key: %w", err)
 	}
-	if within(dataDir, keyFile) {
+	if insideDir(dataDir, keyFile) {
 		if fi, err := os.Stat(keyFile); err == nil {
 			overwriteFile(keyFile, fi.Size())
 		}
@@ -67,8 +67,8 @@ func sealUplinkKey(dataDir string, v uplink.Sealer, keyFile string, keyPEM []byt
 	return config.VaultPrefix + config.VaultUplinkKey, nil
 }
 
-// within reports whether path lies inside dir.
-func within(dir, path string) bool {
+// insideDir reports whether path lies inside dir.
+func insideDir(dir, path string) bool {
 	rel, err := filepath.Rel(dir, path)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
