@@ -118,15 +118,6 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err := storage.Provision(ctx, abs, storage.ProvisionOptions{RingSize: int64(c.Storage.RingSize), RingPath: c.Storage.RingPath, Provider: prov, Keys: kps}); err != nil {
 		return err
 	}
-	vault, err := storage.OpenVault(ctx, abs, dirKeys(abs, nil))
-	if err != nil {
-		return err
-	}
-	if upKeyPEM != nil {
-		if c.Uplink.Key, err = sealUplinkKey(abs, vault, c.Uplink.Key, upKeyPEM); err != nil {
-			return err
-		}
-	}
 	if prov == storage.ProviderFile {
 		fmt.Fprintln(e.stderr, "warning: key provider file: "+storage.FileProviderWarning+" (use --key-provider tpm2 or rpi-otp on a gateway)")
 	}
@@ -141,6 +132,11 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	fp, err := web.ProvisionCertificate(abs, *id, time.Now(), vault)
 	if err != nil {
 		return err
+	}
+	if upKeyPEM != nil {
+		if c.Uplink.Key, err = sealUplinkKey(abs, vault, c.Uplink.Key, upKeyPEM); err != nil {
+			return err
+		}
 	}
 	code, err := web.ProvisionSetupCode(abs)
 	if err != nil {
