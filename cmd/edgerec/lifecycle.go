@@ -359,7 +359,7 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 	}
 	// The uplink key is sealed under the root the wipe destroys: open it
 	// first, so the certificate can still go upstream.
-	upKey := wipeUplinkKey(ctx, *dir, cfg)
+	upKey := wipeUplinkKey(*dir, cfg, vault)
 	defer clear(upKey.pem)
 	fmt.Fprintf(e.stderr, "wiping %s (device %s)…\n", *dir, cfg.Device.ID)
 	rep, err := storage.Wipe(ctx, *dir, storage.WipeOptions{Keys: dirKeys(*dir, nil), Passes: *passes, Progress: func(done, total int64) {
@@ -456,20 +456,11 @@ type wipeKey struct {
 
 // wipeUplinkKey resolves the uplink client key while the vault still
 // opens (a sealed key is copied into memory).
-func wipeUplinkKey(ctx context.Context, dir string, cfg *config.Config) wipeKey {
-	u := cfg.Uplink
-	if u == nil || u.Key == "" {
+func wipeUplinkKey(dir string, cfg *config.Config, v uplink.Sealer) wipeKey {
+	if cfg.Uplink == nil {
 		return wipeKey{}
 	}
-	var v uplink.Sealer
-	if strings.HasPrefix(u.Key, config.VaultPrefix) {
-		vault, err := storage.OpenVault(ctx, dir, dirKeys(dir, nil))
-		if err != nil {
-			return wipeKey{err: err}
-		}
-		v = vault
-	}
-	f, p, err := uplinkTLSKey(dir, u, v)
+	f, p, err := uplinkTLSKey(dir, cfg.Uplink, v)
 	return wipeKey{file: f, pem: p, err: err}
 }
 
