@@ -31,6 +31,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgerec/edgerec/edge/uplink/uplinktest"
 )
 
 const (
@@ -484,6 +486,23 @@ func (e fbEnv) run(t *testing.T, bin string) (string, error) {
 
 const secretKey = "-----BEGIN PRIVATE KEY-----\nSECRET-KEY-MATERIAL-4711\n-----END PRIVATE KEY-----\n"
 
+// uplinkPair is a real client certificate and key (PEM): provision checks
+// that they pair before it seals the key (issue 13).
+func uplinkPair(t *testing.T) (certPEM, keyPEM, keyBody string) {
+	t.Helper()
+	c := uplinktest.NewCerts(t, t.TempDir())
+	cb, err := os.ReadFile(c.ClientCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := os.ReadFile(c.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(kb), "\n")
+	return string(cb), string(kb), lines[1]
+}
+
 func (e fbEnv) yaml(id string) string {
 	return `# installer's config
 device:
@@ -518,18 +537,20 @@ func bootHolds(t *testing.T, boot, s string) bool {
 func TestFirstbootProvisionsAndDeletesSecrets(t *testing.T) {
 	bin := edgerecBinary(t)
 	e := newFB(t)
+	certPEM, keyPEM, keyBody := uplinkPair(t)
 	e.put(t, "edgerec.yaml", e.yaml("gw-0042"))
 	e.put(t, "uplink/ca.pem", "CA\n")
-	e.put(t, "uplink/cert.pem", "CERT\n")
-	e.put(t, "uplink/key.pem", secretKey)
+	e.put(t, "uplink/cert.pem", certPEM)
+	e.put(t, "uplink/key.pem", keyPEM)
 	e.put(t, "maintenance/authorized_keys", "ssh-ed25519 AAAA test\n")
 	out, err := e.run(t, bin)
 	if err != nil {
 		t.Fatalf("firstboot: %v\n%s", err, out)
 	}
-	// Provisioned: config, keys, ring; the secrets moved with tight modes.
+	// Provisioned: config, keys, ring; the secrets moved with tight modes,
+	// the uplink key sealed (issue 13, R32).
 	for name, mode := range map[string]os.FileMode{"edgerec.yaml": 0o600, "root.key": 0o600, "ring": 0o600,
-		"uplink/key.pem": 0o600, "uplink/cert.pem": 0o644, "uplink/ca.pem": 0o644, "maintenance/authorized_keys": 0o600} {
+		"uplink/key.sealed": 0o600, "uplink/cert.pem": 0o644, "uplink/ca.pem": 0o644, "maintenance/authorized_keys": 0o600} {
 		fi, err := os.Stat(filepath.Join(e.data, name))
 		if err != nil {
 			t.Errorf("data: %v", err)
@@ -539,8 +560,14 @@ func TestFirstbootProvisionsAndDeletesSecrets(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", name, fi.Mode().Perm(), mode)
 		}
 	}
-	if got := read(t, filepath.Join(e.data, "uplink/key.pem")); got != secretKey {
-		t.Errorf("key.pem moved wrong: %q", got)
+	if _, err := os.Stat(filepath.Join(e.data, "uplink/key.pem")); !os.IsNotExist(err) {
+		t.Errorf("the plain uplink key is still in the data dir: %v", err)
+	}
+	if bootHolds(t, e.data, keyBody) {
+		t.Error("the uplink key is readable in the data dir")
+	}
+	if c := read(t, filepath.Join(e.data, "edgerec.yaml")); !strings.Contains(c, "key: vault:uplink/key") {
+		t.Errorf("installed config does not refer to the sealed key:\n%s", c)
 	}
 	if c := read(t, filepath.Join(e.data, "edgerec.yaml")); !strings.Contains(c, "id: gw-0042") || !strings.Contains(c, "data_dir: "+e.data) {
 		t.Errorf("installed config:\n%s", c)
@@ -552,7 +579,7 @@ func TestFirstbootProvisionsAndDeletesSecrets(t *testing.T) {
 	if _, err := os.Stat(e.bundle); !os.IsNotExist(err) {
 		t.Errorf("bundle still on the boot partition: %v", err)
 	}
-	if bootHolds(t, e.boot, "SECRET-KEY-MATERIAL") {
+	if bootHolds(t, e.boot, keyBody) {
 		t.Error("the key is still readable on the boot partition")
 	}
 	if n := read(t, filepath.Join(e.boot, "edgerec-provisioned.txt")); !strings.Contains(n, "gw-0042") {
@@ -591,8 +618,9 @@ func TestFirstbootFailureKeepsBundle(t *testing.T) {
 	// device-id file disagrees with device.id: provision refuses.
 	e.put(t, "edgerec.yaml", e.yaml("gw-0042"))
 	e.put(t, "device-id", "gw-other\n")
-	e.put(t, "uplink/cert.pem", "CERT\n")
-	e.put(t, "uplink/key.pem", secretKey)
+	certPEM, keyPEM, _ := uplinkPair(t)
+	e.put(t, "uplink/cert.pem", certPEM)
+	e.put(t, "uplink/key.pem", keyPEM)
 	out, err := e.run(t, bin)
 	if err == nil {
 		t.Fatalf("firstboot succeeded with a mismatched device id:\n%s", out)

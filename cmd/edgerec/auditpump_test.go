@@ -149,6 +149,11 @@ uplink: {broker: "` + b.URL() + `", ca: "` + b.Certs.CA + `", cert: "` + b.Certs
 		t.Fatal(err)
 	}
 	cfgRun := filepath.Join(data, "edgerec.yaml")
+	// Issue 13, R32: the client key is sealed; the daemon below reaches
+	// mosquitto (mutual TLS) with the key it opens from the vault.
+	if inst, _ := os.ReadFile(cfgRun); !bytes.Contains(inst, []byte("key: vault:uplink/key")) {
+		t.Fatalf("installed config does not refer to the sealed uplink key:\n%s", inst)
+	}
 
 	d := startTestDaemon(t, cfgRun)
 	garbage := []string{"has%20space", strings.Repeat("a", 70), "caf%C3%A9", "%00", strings.Repeat("z", 1000)}

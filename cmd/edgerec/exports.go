@@ -211,7 +211,7 @@ func (x *exporter) run(ctx context.Context, id string, req web.ExportRequest) {
 	}
 	defer clear(key)
 	var opaque string
-	if k, err := uplink.LoadOrCreateKey(uplink.KeyPath(filepath.Dir(x.dir))); err == nil {
+	if k, err := uplink.LoadOrCreateKey(uplink.KeyPath(filepath.Dir(x.dir)), x.store.Vault()); err == nil {
 		opaque = uplink.OpaqueID(k, req.Camera)
 	}
 	// The file key: random, made for this export, held only here and then

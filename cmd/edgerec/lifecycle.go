@@ -182,7 +182,7 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	var opaque string
-	if k, err := uplink.LoadOrCreateKey(uplink.KeyPath(*dir)); err == nil {
+	if k, err := uplink.LoadOrCreateKey(uplink.KeyPath(*dir), st.Vault()); err == nil {
 		opaque = uplink.OpaqueID(k, *cam)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(abs), ".export-*.mp4")
@@ -357,6 +357,10 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The uplink key is sealed under the root the wipe destroys: open it
+	// first, so the certificate can still go upstream.
+	upKey := wipeUplinkKey(*dir, cfg, vault)
+	defer clear(upKey.pem)
 	fmt.Fprintf(e.stderr, "wiping %s (device %s)…\n", *dir, cfg.Device.ID)
 	rep, err := storage.Wipe(ctx, *dir, storage.WipeOptions{Keys: dirKeys(*dir, nil), Passes: *passes, Progress: func(done, total int64) {
 		if total > 0 {
@@ -389,7 +393,7 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 	if err := writeFileAtomic(path, doc, 0o644); err != nil {
 		return err
 	}
-	sent := sendWipeCertificate(ctx, cfg, doc)
+	sent := sendWipeCertificate(ctx, cfg, doc, upKey)
 	fmt.Fprintf(e.stdout, "device %s wiped (%d steps, %d bytes overwritten, complete=%v); removed %s\ncertificate: %s%s\n",
 		cfg.Device.ID, len(rep.Steps), rep.BytesOverwritten, cert.Complete, strings.Join(removed, ", "), path, sent)
 	if !cert.Complete {
@@ -443,11 +447,31 @@ func overwriteFile(path string, size int64) {
 	_ = f.Sync()
 }
 
+// wipeKey is the uplink client key resolved before a wipe.
+type wipeKey struct {
+	file string
+	pem  []byte
+	err  error
+}
+
+// wipeUplinkKey resolves the uplink client key while the vault still
+// opens (a sealed key is copied into memory).
+func wipeUplinkKey(dir string, cfg *config.Config, v uplink.Sealer) wipeKey {
+	if cfg.Uplink == nil {
+		return wipeKey{}
+	}
+	f, p, err := uplinkTLSKey(dir, cfg.Uplink, v)
+	return wipeKey{file: f, pem: p, err: err}
+}
+
 // sendWipeCertificate publishes the certificate upstream through a
 // temporary outbox when the device has an uplink (best effort, 20 s).
-func sendWipeCertificate(ctx context.Context, cfg *config.Config, doc []byte) string {
+func sendWipeCertificate(ctx context.Context, cfg *config.Config, doc []byte, k wipeKey) string {
 	if cfg.Uplink == nil {
 		return ""
+	}
+	if k.err != nil {
+		return " (not sent upstream: " + k.err.Error() + ")"
 	}
 	tmp, err := os.MkdirTemp("", "edgerec-wipe-*")
 	if err != nil {
@@ -457,7 +481,7 @@ func sendWipeCertificate(ctx context.Context, cfg *config.Config, doc []byte) st
 	u := cfg.Uplink
 	key := make([]byte, 32)
 	up, err := uplink.New(uplink.Config{
-		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: u.Key,
+		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: k.file, KeyPEM: k.pem,
 		Username: u.Username, Password: string(u.Password), TopicPrefix: u.TopicPrefix, DeviceID: cfg.Device.ID,
 		Firmware: version, OutboxPath: filepath.Join(tmp, "outbox.db"), IDKey: key,
 	}, uplink.Deps{Health: emptyHealth{}})

@@ -146,7 +146,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	auditDevice(ctx, ps, tracker, log, audit.Event{Action: "device.start", TargetKind: audit.KindDevice, Result: "ok", Detail: "firmware " + version})
 	defer auditDevice(context.WithoutCancel(ctx), ps, tracker, log, audit.Event{Action: "device.stop", TargetKind: audit.KindDevice, Result: "ok"})
 
-	up, pump := startUplink(dc, tracker, ps, log)
+	up, pump := startUplink(dc, tracker, ps, store.Vault(), log)
 	wg.Add(1)
 	go func() { defer wg.Done(); relay.run(ctx, up) }()
 	if up != nil {
@@ -199,7 +199,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing,
 		LiveMaxDuration: dc.LiveMaxDuration},
-		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Alerts: relay, Logger: log.With("part", "web"),
+		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Alerts: relay, Sealer: store.Vault(), Logger: log.With("part", "web"),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
 				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by, store.Vault())
 				return doc, err

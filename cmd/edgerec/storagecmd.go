@@ -84,6 +84,18 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	// Issue 13, R32: the uplink client key named by path is checked now
+	// and sealed into the vault below; the installed config refers to it.
+	var upKeyPEM []byte
+	if u := c.Uplink; u != nil && u.Key != "" {
+		if strings.HasPrefix(u.Key, config.VaultPrefix) {
+			return fmt.Errorf("uplink.key %q: a new device has nothing sealed yet; give the path of the PEM key file (provision seals it)", u.Key)
+		}
+		if upKeyPEM, err = readUplinkKeyFile(u); err != nil {
+			return err
+		}
+		defer clear(upKeyPEM)
+	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -119,9 +131,14 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fp, err := web.ProvisionCertificate(abs, *id, time.Now())
+	fp, err := web.ProvisionCertificate(abs, *id, time.Now(), vault)
 	if err != nil {
 		return err
+	}
+	if upKeyPEM != nil {
+		if c.Uplink.Key, err = sealUplinkKey(abs, vault, c.Uplink.Key, upKeyPEM); err != nil {
+			return err
+		}
 	}
 	code, err := web.ProvisionSetupCode(abs)
 	if err != nil {

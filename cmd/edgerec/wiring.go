@@ -57,20 +57,35 @@ func auditDevice(ctx context.Context, ps *policy.Store, tracker *health.Tracker,
 // startUplink builds the uplink and its audit pump (R16) from the config;
 // a broken uplink never stops recording: it is logged and raised as a
 // health alert.
-func startUplink(dc daemonConfig, tracker *health.Tracker, ps *policy.Store, log *slog.Logger) (*uplink.Uplink, *uplink.AuditPump) {
+//
+// The camera-id key and the client key (a "vault:" reference in the
+// config) are opened from the vault (issue 13, R32). A client key given as
+// a plain path still works; the daemon warns that it is not sealed (it does
+// not import it: that would rewrite the installed config behind the
+// installer's back).
+func startUplink(dc daemonConfig, tracker *health.Tracker, ps *policy.Store, vault uplink.Sealer, log *slog.Logger) (*uplink.Uplink, *uplink.AuditPump) {
 	if dc.Uplink == nil {
 		return nil, nil
 	}
 	u := dc.Uplink
-	key, err := uplink.LoadOrCreateKey(uplink.KeyPath(dc.DataDir))
+	key, err := uplink.LoadOrCreateKey(uplink.KeyPath(dc.DataDir), vault)
 	if err != nil {
 		log.Error("uplink disabled", "err", err)
 		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
 		return nil, nil
 	}
+	keyFile, keyPEM, err := uplinkTLSKey(dc.DataDir, u, vault)
+	if err != nil {
+		log.Error("uplink disabled", "err", err)
+		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
+		return nil, nil
+	}
+	if keyFile != "" {
+		log.Warn("uplink: the client key is a plain file, NOT sealed in the vault: whoever holds the storage can read it; provision seals it (uplink.key: vault:uplink/key)", "path", keyFile)
+	}
 	var pump *uplink.AuditPump
 	up, err := uplink.New(uplink.Config{
-		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: u.Key,
+		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: keyFile, KeyPEM: keyPEM,
 		Username: u.Username, Password: string(u.Password), TopicPrefix: u.TopicPrefix,
 		DeviceID: dc.DeviceID, Firmware: version, BeaconInterval: u.BeaconInterval.D(),
 		OutboxPath: filepath.Join(dc.DataDir, "outbox.db"), IDKey: key,

@@ -195,6 +195,11 @@ func TestParseErrors(t *testing.T) {
 		{"live-unknown-key", `allowlist: ["192.168.1.0/24"]`, "allowlist: [\"192.168.1.0/24\"]\n  live_max: 3", `edgerec.yaml: line 31: lan: unknown key "live_max"`},
 		{"plaintext-mqtt", `broker: "mqtts://`, `broker: "mqtt://`, `edgerec.yaml: line 32: uplink.broker: plain mqtt:// sends metadata unencrypted; use mqtts:// or set allow_plaintext: true (R20)`},
 		{"broker-scheme", `broker: "mqtts://`, `broker: "http://`, `edgerec.yaml: line 32: uplink.broker: unknown broker scheme "http" (want mqtts or mqtt)`},
+		// Issue 13, R32: uplink.key is an absolute path or a vault reference.
+		{"uplink-key-vault-other-namespace", "  password: hunter2", "  password: hunter2\n  cert: /data/c.pem\n  key: vault:devkey/ed25519", `edgerec.yaml: line 35: uplink.key: "vault:devkey/ed25519" is not a vault reference like vault:uplink/key`},
+		{"uplink-key-vault-empty", "  password: hunter2", "  password: hunter2\n  cert: /data/c.pem\n  key: \"vault:\"", `edgerec.yaml: line 35: uplink.key: "vault:" is not a vault reference`},
+		{"uplink-key-vault-traversal", "  password: hunter2", "  password: hunter2\n  cert: /data/c.pem\n  key: vault:uplink/../x", `edgerec.yaml: line 35: uplink.key: "vault:uplink/../x" is not a vault reference`},
+		{"uplink-key-relative", "  password: hunter2", "  password: hunter2\n  cert: /data/c.pem\n  key: key.pem", `edgerec.yaml: line 35: uplink.key: "key.pem" is not an absolute path`},
 		{"gpio-dup", "tamper: GPIO27", "tamper: GPIO17", `edgerec.yaml: line 34: gpio.tamper: GPIO17 is also gpio.status_led`},
 		{"type-mismatch", "  school: false ", "  school: maybe ", `edgerec.yaml: line 4: device.school: want true or false`},
 		{"cameras-not-list", "cameras:                                    # 13\n  - id: cam1", "cameras:\n  x: 1\n  y:\n  - id: cam1", `edgerec.yaml: line 13: cameras: mapping was used where sequence is expected`},
@@ -408,5 +413,29 @@ func TestExampleFile(t *testing.T) {
 	}
 	if len(c.Cameras) != 2 || c.Device.Filing != "REG-2026-0042" || c.Uplink == nil || c.GPIO.WipeButton != "GPIO22" {
 		t.Fatalf("%s", c)
+	}
+}
+
+// Issue 13, R32: uplink.key may name the key sealed in the vault; the
+// reference survives a load and a marshal.
+func TestUplinkKeyVaultReference(t *testing.T) {
+	in := strings.Replace(base, "  password: hunter2", "  password: hunter2\n  cert: /data/c.pem\n  key: vault:uplink/key", 1)
+	c, err := Parse([]byte(in), "edgerec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name, ok := UplinkKeyRef(c.Uplink.Key); !ok || name != VaultUplinkKey {
+		t.Fatalf("uplink.key %q → %q %v", c.Uplink.Key, name, ok)
+	}
+	if _, ok := UplinkKeyRef("/data/edgerec/uplink/key.pem"); ok {
+		t.Error("a path taken for a vault reference")
+	}
+	out, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Parse(out, "edgerec.yaml")
+	if err != nil || c2.Uplink.Key != "vault:uplink/key" {
+		t.Fatalf("round trip: %v %q", err, c2.Uplink.Key)
 	}
 }

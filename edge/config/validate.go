@@ -420,6 +420,28 @@ func (c *Config) validateLAN() *fieldError {
 	return nil
 }
 
+// VaultPrefix starts a reference to a secret sealed in the device's vault
+// (issue 13) where the config would otherwise name a file.
+const VaultPrefix = "vault:"
+
+// VaultUplinkKey is the vault name of the uplink client key: `provision
+// --config` seals the key file's PEM under it and writes
+// "uplink.key: vault:uplink/key" into the installed config.
+const VaultUplinkKey = "uplink/key"
+
+var uplinkVaultName = regexp.MustCompile(`^uplink/[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// UplinkKeyRef returns the vault name that an uplink.key value refers to
+// ("vault:uplink/key" → "uplink/key"); ok is false for a path or a
+// malformed reference.
+func UplinkKeyRef(v string) (name string, ok bool) {
+	name, found := strings.CutPrefix(v, VaultPrefix)
+	if !found || !uplinkVaultName.MatchString(name) || strings.Contains(name, "..") {
+		return "", false
+	}
+	return name, true
+}
+
 func (c *Config) validateUplink() *fieldError {
 	u := c.Uplink
 	if u == nil {
@@ -450,7 +472,15 @@ func (c *Config) validateUplink() *fieldError {
 	if (u.Cert == "") != (u.Key == "") {
 		return ferr("uplink.cert", "cert and key go together")
 	}
+	if strings.HasPrefix(u.Key, VaultPrefix) {
+		if _, ok := UplinkKeyRef(u.Key); !ok {
+			return ferr("uplink.key", "%q is not a vault reference like %s (vault:uplink/NAME, NAME of a-z 0-9 . _ -)", u.Key, VaultPrefix+VaultUplinkKey)
+		}
+	}
 	for _, f := range []struct{ path, v string }{{"uplink.ca", u.CA}, {"uplink.cert", u.Cert}, {"uplink.key", u.Key}} {
+		if f.path == "uplink.key" && strings.HasPrefix(f.v, VaultPrefix) {
+			continue
+		}
 		if f.v != "" && !filepath.IsAbs(f.v) {
 			return ferr(f.path, "%q is not an absolute path", f.v)
 		}

@@ -19,7 +19,10 @@ type Config struct {
 	AllowPlaintext bool
 	CAFile         string
 	CertFile       string
-	KeyFile        string
+	KeyFile        string // PEM key file; or KeyPEM
+	// KeyPEM is the client key (PEM) opened from the device's vault by the
+	// daemon ("vault:uplink/key" in the config, issue 13); never logged.
+	KeyPEM         []byte
 	Username       string
 	Password       string // never logged
 	TopicPrefix    string // default "edgerec"
@@ -104,7 +107,10 @@ func (c *Config) validate() error {
 	if c.OutboxPath == "" {
 		return fmt.Errorf("%w: outbox path is empty", ErrConfig)
 	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
+	if c.KeyFile != "" && len(c.KeyPEM) > 0 {
+		return fmt.Errorf("%w: key file and key bytes are exclusive", ErrConfig)
+	}
+	if (c.CertFile == "") != (c.KeyFile == "" && len(c.KeyPEM) == 0) {
 		return fmt.Errorf("%w: cert and key go together", ErrConfig)
 	}
 	if c.BeaconInterval < time.Second {

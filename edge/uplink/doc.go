@@ -24,6 +24,16 @@
 // the beacon's awh; an audit.withheld event), queue errors are retried with
 // backoff.
 //
+// Secrets at rest (issue 13, R32): the camera-id key lives in
+// <data>/keys/uplink-id.key sealed under the device's vault ("uplink/idkey",
+// through the Sealer interface this package declares; it does not import
+// storage). A plain key of older firmware is sealed in place at the next
+// load (same key, same opaque ids); a key sealed under another device's
+// vault is an error and is left as it is. The MQTT client key comes either
+// as a file (KeyFile) or as PEM bytes (KeyPEM) that the daemon opened from
+// the vault ("vault:uplink/key" in the config; cmd/edgerec seals it at
+// provisioning); the package never writes it to disk and never logs it.
+//
 // Subpackages: wire (schema), outbox (durable queue), mqttc (connection
 // setup shared with the ops view), fleet (the `edgerec fleet` view),
 // uplinktest (a mosquitto rig with generated certificates for tests).

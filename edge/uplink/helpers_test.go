@@ -19,6 +19,7 @@ import (
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink/uplinktest"
 	"github.com/edgerec/edgerec/edge/uplink/wire"
+	"github.com/edgerec/edgerec/storage/keys"
 )
 
 // Camera ids and names that must never appear on the wire (R19).
@@ -52,6 +53,26 @@ func fixedBoard() Board {
 func testKey() []byte {
 	k := sha256.Sum256([]byte("edgerec uplink test key"))
 	return k[:]
+}
+
+// vaultAt is a real storage vault in <dir>/vault under a fixed test root
+// key, so the helper process opens the same vault as the test.
+func vaultAt(dir string) (*keys.Vault, error) {
+	root := sha256.Sum256([]byte("edgerec uplink test root"))
+	ks, err := keys.Open(filepath.Join(dir, "vault"), root[:], false)
+	if err != nil {
+		return nil, err
+	}
+	return ks.Vault()
+}
+
+func testVault(t testing.TB, dir string) *keys.Vault {
+	t.Helper()
+	v, err := vaultAt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func auditHead() (uint64, [32]byte) { return 42, sha256.Sum256([]byte("head")) }
@@ -239,7 +260,12 @@ func TestHelperDevice(t *testing.T) {
 		fmt.Println("BAD SPEC", err)
 		os.Exit(3)
 	}
-	key, err := LoadOrCreateKey(spec.KeyPath)
+	v, err := vaultAt(filepath.Dir(spec.KeyPath))
+	if err != nil {
+		fmt.Println("VAULT", err)
+		os.Exit(3)
+	}
+	key, err := LoadOrCreateKey(spec.KeyPath, v)
 	if err != nil {
 		fmt.Println("KEY", err)
 		os.Exit(3)

@@ -15,18 +15,51 @@ import (
 // KeySize is the size of the camera-id hashing key.
 const KeySize = 32
 
+// VaultIDKey is the vault name of the sealed camera-id key.
+const VaultIDKey = "uplink/idkey"
+
+// Sealer seals secrets at rest under the device's root key; the daemon
+// passes the storage vault (*keys.Vault). A sealed value opens only on the
+// device that sealed it and only under the name it was sealed for.
+type Sealer interface {
+	Seal(name string, plain []byte) ([]byte, error)
+	Open(name string, sealed []byte) ([]byte, error)
+}
+
 // KeyPath is where LoadOrCreateKey keeps the key under a data dir.
 func KeyPath(dataDir string) string { return filepath.Join(dataDir, "keys", "uplink-id.key") }
 
-// LoadOrCreateKey reads the 32-byte camera-id key at path, creating it (mode
-// 0600, directory 0700, written atomically) when it does not exist.
-func LoadOrCreateKey(path string) ([]byte, error) {
+// LoadOrCreateKey returns the 32-byte camera-id key kept sealed by s at path
+// (issue 13, R32), creating it (mode 0600, directory 0700, written
+// atomically) when it does not exist. A plain 32-byte key of older firmware
+// is sealed in place (same key, so the opaque ids upstream stay the same).
+// A value that does not open under s (another device's vault, damage) is an
+// error and is left as it is.
+func LoadOrCreateKey(path string, s Sealer) ([]byte, error) {
+	if s == nil {
+		return nil, errors.New("uplink: no sealer for the camera-id key")
+	}
 	b, err := os.ReadFile(path)
 	if err == nil {
-		if len(b) != KeySize {
-			return nil, fmt.Errorf("uplink: key %s has %d bytes, want %d", path, len(b), KeySize)
+		if len(b) == KeySize {
+			// Older firmware: a plain key. Seal it where it lies.
+			sealed, err := s.Seal(VaultIDKey, b)
+			if err != nil {
+				return nil, fmt.Errorf("uplink: seal key: %w", err)
+			}
+			if err := writeKeyFile(path, sealed, false); err != nil {
+				return nil, err
+			}
+			return b, nil
 		}
-		return b, nil
+		key, err := s.Open(VaultIDKey, b)
+		if err != nil {
+			return nil, fmt.Errorf("uplink: camera-id key %s: %w", path, err)
+		}
+		if len(key) != KeySize {
+			return nil, fmt.Errorf("uplink: key %s has %d bytes, want %d", path, len(key), KeySize)
+		}
+		return key, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("uplink: read key: %w", err)
@@ -35,43 +68,61 @@ func LoadOrCreateKey(path string) ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("uplink: new key: %w", err)
 	}
+	sealed, err := s.Seal(VaultIDKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("uplink: seal key: %w", err)
+	}
+	if err := writeKeyFile(path, sealed, true); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return LoadOrCreateKey(path, s)
+		}
+		return nil, err
+	}
+	return key, nil
+}
+
+// writeKeyFile writes data to path through a synced temporary file:
+// linked when create (a key created concurrently by someone else wins:
+// fs.ErrExist), renamed over path otherwise.
+func writeKeyFile(path string, data []byte, create bool) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("uplink: key dir: %w", err)
+		return fmt.Errorf("uplink: key dir: %w", err)
 	}
 	f, err := os.CreateTemp(dir, ".uplink-id-*")
 	if err != nil {
-		return nil, fmt.Errorf("uplink: write key: %w", err)
+		return fmt.Errorf("uplink: write key: %w", err)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("uplink: write key: %w", err)
+		return fmt.Errorf("uplink: write key: %w", err)
 	}
-	if _, err := f.Write(key); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("uplink: write key: %w", err)
+		return fmt.Errorf("uplink: write key: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("uplink: write key: %w", err)
+		return fmt.Errorf("uplink: write key: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("uplink: write key: %w", err)
+		return fmt.Errorf("uplink: write key: %w", err)
 	}
-	// Link, not rename: a key created concurrently by someone else wins.
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return LoadOrCreateKey(path)
-		}
-		return nil, fmt.Errorf("uplink: write key: %w", err)
+	if create {
+		err = os.Link(tmp, path)
+	} else {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return fmt.Errorf("uplink: write key: %w", err)
 	}
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		d.Close()
 	}
-	return key, nil
+	return nil
 }
 
 // OpaqueID is the camera id sent upstream for the local id: the first 8

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -73,7 +74,7 @@ func TestBeaconsStatusAndWill(t *testing.T) {
 		t.Fatalf("first status: %+v", st)
 	}
 	boot := st[0].Msg.(*wire.Status).Boot
-	key, err := LoadOrCreateKey(KeyPath(dir))
+	key, err := LoadOrCreateKey(KeyPath(dir), testVault(t, filepath.Dir(KeyPath(dir))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +269,9 @@ func TestTLSRefusals(t *testing.T) {
 		{"wrong CA", func(c *Config) { c.CAFile = b.Certs.OtherCA }, AlertTLSCA},
 		{"refused client certificate", func(c *Config) { c.CertFile, c.KeyFile = b.Certs.RogueCert, b.Certs.RogueKey }, AlertTLSRefused},
 		{"no client certificate", func(c *Config) { c.CertFile, c.KeyFile = "", "" }, AlertTLSRefused},
+		{"refused client key from the vault", func(c *Config) {
+			c.CertFile, c.KeyFile, c.KeyPEM = b.Certs.RogueCert, "", mustRead(t, b.Certs.RogueKey)
+		}, AlertTLSRefused},
 	} {
 		cfg := good
 		tc.edit(&cfg)
@@ -295,11 +299,19 @@ func TestTLSRefusals(t *testing.T) {
 	if e, _ := countTags(sub.Messages()); e != 0 {
 		t.Fatalf("%d events got through with a bad TLS setup", e)
 	}
-	// Fixed configuration: the same outbox delivers everything, alerts clear.
+	// Fixed configuration: the same outbox delivers everything, alerts
+	// clear. The client key comes as bytes (opened from the vault by the
+	// daemon, issue 13), not as a file.
+	good.KeyFile, good.KeyPEM = "", mustRead(t, b.Certs.ClientKey)
 	startDevice(t, good, Deps{Health: tr, Alerts: tr})
 	sub.Wait(t, 10*time.Second, "the queued events", func(ms []uplinktest.Message) bool { e, _ := countTags(ms); return e == n })
 	waitFor(t, 5*time.Second, "TLS alerts resolved", func() bool { return !hasAlert(tr, AlertTLSCA) && !hasAlert(tr, AlertTLSRefused) })
 
+	both := good
+	both.KeyFile = b.Certs.ClientKey
+	if _, err := New(both, Deps{Health: tr}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("key file and key bytes together: %v", err)
+	}
 	// Plain TCP is refused unless the config says so.
 	bad := good
 	bad.Broker = "mqtt://127.0.0.1:1"
@@ -394,4 +406,13 @@ func TestDrainRate(t *testing.T) {
 	drainDur := time.Since(t0)
 	t.Logf("outbox append: %d events in %s = %.0f msg/s (each fsynced); drain over TLS to mosquitto incl. connect: %s = %.0f msg/s",
 		n, appendDur.Round(time.Millisecond), n/appendDur.Seconds(), drainDur.Round(time.Millisecond), n/drainDur.Seconds())
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -1,7 +1,9 @@
 package uplink
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -11,13 +13,17 @@ import (
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink/outbox"
 	"github.com/edgerec/edgerec/edge/uplink/wire"
+	"github.com/edgerec/edgerec/storage/keys"
 )
 
 // R19: the camera-id key is created once (0600), reused, and gives stable,
-// opaque, per-device ids.
+// opaque, per-device ids. R32 (issue 13): it is sealed at rest under the
+// vault: the file holds neither the key nor anything that opens without
+// the device's vault.
 func TestKeyAndOpaqueIDs(t *testing.T) {
 	dir := t.TempDir()
-	k1, err := LoadOrCreateKey(KeyPath(dir))
+	v := testVault(t, dir)
+	k1, err := LoadOrCreateKey(KeyPath(dir), v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,11 +31,15 @@ func TestKeyAndOpaqueIDs(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 || len(k1) != KeySize {
 		t.Fatalf("key file %v %v", fi.Mode(), err)
 	}
-	k2, err := LoadOrCreateKey(KeyPath(dir))
+	raw, _ := os.ReadFile(KeyPath(dir))
+	if bytes.Contains(raw, k1) || !keys.IsSealed(raw) {
+		t.Fatalf("camera-id key at rest is not sealed: %x", raw)
+	}
+	k2, err := LoadOrCreateKey(KeyPath(dir), v)
 	if err != nil || string(k1) != string(k2) {
 		t.Fatal("key not reused")
 	}
-	other, _ := LoadOrCreateKey(KeyPath(t.TempDir()))
+	other, _ := LoadOrCreateKey(KeyPath(t.TempDir()), v)
 	a, b := OpaqueID(k1, "front-door"), OpaqueID(other, "front-door")
 	if a == b || !hex16.MatchString(a) || a != OpaqueID(k1, "front-door") || a == OpaqueID(k1, "front-door2") {
 		t.Fatalf("opaque ids %s %s", a, b)
@@ -37,8 +47,43 @@ func TestKeyAndOpaqueIDs(t *testing.T) {
 	if err := os.WriteFile(KeyPath(dir), []byte("short"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOrCreateKey(KeyPath(dir)); err == nil {
+	if _, err := LoadOrCreateKey(KeyPath(dir), v); err == nil {
 		t.Fatal("a short key must be refused")
+	}
+}
+
+// R32, R19 (issue 13): a plain key of older firmware is sealed in place at
+// the next load, and stays the same key (the opaque ids upstream do not
+// change); a key sealed under another device's vault is an error and is
+// left as it is.
+func TestKeyPlainMigratedAndForeignRefused(t *testing.T) {
+	dir := t.TempDir()
+	v := testVault(t, dir)
+	plain := bytes.Repeat([]byte{0x5a}, KeySize)
+	if err := os.MkdirAll(filepath.Dir(KeyPath(dir)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(KeyPath(dir), plain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := LoadOrCreateKey(KeyPath(dir), v)
+	if err != nil || !bytes.Equal(k, plain) {
+		t.Fatalf("plain key not kept: %x %v", k, err)
+	}
+	raw, _ := os.ReadFile(KeyPath(dir))
+	if bytes.Contains(raw, plain) || !keys.IsSealed(raw) {
+		t.Fatal("plain key not sealed in place")
+	}
+	if k, err := LoadOrCreateKey(KeyPath(dir), v); err != nil || !bytes.Equal(k, plain) {
+		t.Fatalf("sealed key reloads as %x, %v", k, err)
+	}
+
+	foreign := testVault(t, t.TempDir()) // same test root, another vault key: another device
+	if _, err := LoadOrCreateKey(KeyPath(dir), foreign); err == nil || !errors.Is(err, keys.ErrWrongKey) {
+		t.Fatalf("another device's vault: %v, want ErrWrongKey", err)
+	}
+	if after, _ := os.ReadFile(KeyPath(dir)); !bytes.Equal(after, raw) {
+		t.Fatal("the key sealed under another vault was overwritten")
 	}
 }
 

@@ -259,7 +259,7 @@ func (u *Uplink) connLoop(ctx context.Context) {
 func (u *Uplink) mqttOptions(will []byte) mqttc.Options {
 	return mqttc.Options{
 		Broker: u.cfg.Broker, AllowPlaintext: u.cfg.AllowPlaintext,
-		CAFile: u.cfg.CAFile, CertFile: u.cfg.CertFile, KeyFile: u.cfg.KeyFile,
+		CAFile: u.cfg.CAFile, CertFile: u.cfg.CertFile, KeyFile: u.cfg.KeyFile, KeyPEM: u.cfg.KeyPEM,
 		Username: u.cfg.Username, Password: u.cfg.Password,
 		ClientID:  "edgerec-" + u.cfg.DeviceID,
 		KeepAlive: u.cfg.KeepAlive, ConnectTimeout: u.cfg.ConnectTimeout, PacketTimeout: u.cfg.PacketTimeout,

@@ -40,6 +40,18 @@
 // streams. Export downloads check the export grant in the same way on
 // every part, so a revoked or expired grant stops a finished file too.
 //
+// # Device certificate at rest (issue 13, R20, R32)
+//
+// The TLS private key is kept in <data>/tls/key.sealed, sealed under the
+// device's vault ("tls/key", through Deps.Sealer: the storage vault); the
+// certificate, public, is kept as DER in <data>/tls/cert.der, so the data
+// dir holds no PEM block. The fingerprint (SHA-256 of the certificate DER)
+// is what `edgerec provision` prints and what the page presents. A key.pem
+// and cert.pem of older firmware are sealed and converted at the next start
+// (same key, same fingerprint), then overwritten and removed. A sealed key
+// that does not open (another device's vault, damage) stops New with one
+// error naming the file; nothing is replaced or re-issued.
+//
 // # Sessions (issue 12, R22)
 //
 // Sessions are in memory, bounded twice: maxSessionsPerUser (4) per user —
@@ -109,7 +121,8 @@
 //	coalesce.go     one audit record per viewer and camera per window
 //	metrics.go      Prometheus registry and collectors
 //	pages.go        templates, navigation, embedded static assets
-//	tlscert.go      device certificate: load or create, atomic writes
+//	tlscert.go      device certificate: load or create (key sealed, cert
+//	                DER), migration of PEM files, atomic writes
 //	watermark.go    viewer identity and time burned into snapshots and
 //	                into I420 frames (the playback band)
 //	transcode.go    playback transcoder: decode, masks, burn-in, encode

@@ -31,7 +31,27 @@ import (
 	"github.com/edgerec/edgerec/policy/rules"
 	"github.com/edgerec/edgerec/policy/sealtest"
 	"github.com/edgerec/edgerec/storage"
+	"github.com/edgerec/edgerec/storage/keys"
 )
+
+// testVault is a real storage vault under a random root key in its own
+// temp dir (the daemon passes its store's vault).
+func testVault(t *testing.T) *keys.Vault {
+	t.Helper()
+	root, err := keys.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keys.Open(t.TempDir(), root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ks.Vault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
 
 // fakeClock is the LAN page's clock in tests (sessions, throttles): it
 // follows real time plus an offset the test can advance. The policy store
@@ -325,7 +345,7 @@ func minimalDeps(t *testing.T, dir string) Deps {
 	}
 	t.Cleanup(func() { _ = pol.Close() })
 	tr := health.NewTracker("gw-test-01", "test", nil)
-	return Deps{Policy: pol, Health: tr, Cameras: &testCams{ctx: ctx, health: tr, cams: map[string]*camEntry{}}}
+	return Deps{Policy: pol, Health: tr, Cameras: &testCams{ctx: ctx, health: tr, cams: map[string]*camEntry{}}, Sealer: testVault(t)}
 }
 
 // newEnv builds the LAN page over real parts: a policy store and a
@@ -379,7 +399,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow, Site: "Branch 12", Filing: "GA-2026-0042",
 		LiveMaxDuration: o.liveMax},
-		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: recs, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Logger: log, Now: clock.Now})
+		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: recs, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Sealer: st.Vault(), Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -31,7 +31,7 @@ var ErrUnknownCamera = errors.New("web: unknown camera")
 // Config configures the LAN page.
 type Config struct {
 	Listen    string         // host:port; empty means DefaultListen ("127.0.0.1:8443")
-	DataDir   string         // TLS material in <DataDir>/tls, the setup code in <DataDir>/web
+	DataDir   string         // TLS key (sealed) and certificate in <DataDir>/tls, the setup code in <DataDir>/web
 	Allowlist []netip.Prefix // empty = all; otherwise other remote addresses get 403 (R21)
 	DeviceID  string
 	// MetricsToken, if set, lets a scraper read /metrics with
@@ -76,6 +76,9 @@ type Deps struct {
 	// sends them upstream and shows them on the front panel. nil = logs
 	// and audit records only.
 	Alerts SecurityAlerts
+	// Sealer seals the device's TLS key at rest (the storage vault;
+	// required, issue 13, R32).
+	Sealer Sealer
 	Logger *slog.Logger     // nil discards
 	Now    func() time.Time // nil means time.Now
 }
@@ -150,8 +153,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	cfg.Allowlist = allow
-	if deps.Policy == nil || deps.Health == nil || deps.Cameras == nil {
-		return nil, errors.New("web: deps: policy, health and cameras are required")
+	if deps.Policy == nil || deps.Health == nil || deps.Cameras == nil || deps.Sealer == nil {
+		return nil, errors.New("web: deps: policy, health, cameras and sealer are required")
 	}
 	log := deps.Logger
 	if log == nil {
@@ -182,7 +185,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		sum := sha256.Sum256([]byte(cfg.MetricsToken))
 		s.metricsToken = sum[:]
 	}
-	if s.cert, err = loadOrCreateCert(cfg.DataDir, cfg.DeviceID, now(), log); err != nil {
+	if s.cert, err = loadOrCreateCert(cfg.DataDir, cfg.DeviceID, now(), deps.Sealer, log); err != nil {
 		return nil, err
 	}
 	s.tls = serverTLSConfig(s.cert.tls)

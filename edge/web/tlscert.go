@@ -23,11 +23,28 @@ import (
 	"time"
 )
 
-// Files of the device certificate, under <DataDir>/tls.
+// Sealer seals secrets at rest under the device's root key; the daemon
+// passes the storage vault (*keys.Vault). A sealed value opens only on the
+// device that sealed it and only under the name it was sealed for.
+type Sealer interface {
+	Seal(name string, plain []byte) ([]byte, error)
+	Open(name string, sealed []byte) ([]byte, error)
+}
+
+// Files of the device certificate, under <DataDir>/tls (issue 13, R32): the
+// private key is sealed under the vault; the certificate (public) is kept
+// as DER, so no PEM block lies in the data dir.
 const (
 	tlsDirName   = "tls"
-	certFileName = "cert.pem"
-	keyFileName  = "key.pem"
+	certFileName = "cert.der"
+	keyFileName  = "key.sealed"
+	// Files of firmware before issue 13: migrated (sealed) at the next
+	// start, then overwritten and removed.
+	legacyCertFileName = "cert.pem"
+	legacyKeyFileName  = "key.pem"
+
+	// VaultTLSKey is the vault name of the sealed TLS key (PKCS#8 DER).
+	VaultTLSKey = "tls/key"
 
 	// certLifetime stays below the 398/825-day limits that browsers (Chrome,
 	// Apple platforms) apply to server certificates, so a technician's phone
@@ -48,11 +65,17 @@ type deviceCert struct {
 }
 
 // loadOrCreateCert loads the device certificate from <dataDir>/tls, creating
-// the directory (0700), the key (0600) and the certificate on first start. An
-// existing key is never replaced; an expired or nearly expired certificate is
-// re-issued for the same key. A key or certificate that cannot be parsed is an
-// error, not a reason to silently mint a new identity.
-func loadOrCreateCert(dataDir, deviceID string, now time.Time, log *slog.Logger) (*deviceCert, error) {
+// the directory (0700), the sealed key (0600) and the certificate on first
+// start. An existing key is never replaced; an expired or nearly expired
+// certificate is re-issued for the same key. A key that does not open under
+// sealer (damaged, or sealed on another device) or a certificate that
+// cannot be parsed is an error, not a reason to silently mint a new
+// identity. A key.pem of older firmware is sealed and removed (same key,
+// same fingerprint).
+func loadOrCreateCert(dataDir, deviceID string, now time.Time, sealer Sealer, log *slog.Logger) (*deviceCert, error) {
+	if sealer == nil {
+		return nil, errors.New("web: no sealer for the TLS key (the vault is required)")
+	}
 	dir := filepath.Join(dataDir, tlsDirName)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("web: create tls dir: %w", err)
@@ -62,26 +85,25 @@ func loadOrCreateCert(dataDir, deviceID string, now time.Time, log *slog.Logger)
 	}
 	keyPath := filepath.Join(dir, keyFileName)
 	certPath := filepath.Join(dir, certFileName)
+	if err := migrateLegacyTLS(dir, sealer, log); err != nil {
+		return nil, err
+	}
 
-	key, err := loadKey(keyPath)
+	key, err := loadKey(keyPath, sealer)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			return nil, fmt.Errorf("web: generate tls key: %w", err)
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, fmt.Errorf("web: marshal tls key: %w", err)
-		}
-		if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			return nil, fmt.Errorf("web: write tls key: %w", err)
+		if err := writeSealedKey(keyPath, key, sealer); err != nil {
+			return nil, err
 		}
 		// A certificate left over from another key is worthless.
 		if err := os.Remove(certPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("web: remove stale certificate: %w", err)
 		}
-		log.Info("web: created device TLS key", "path", keyPath)
+		log.Info("web: created device TLS key (sealed)", "path", keyPath)
 	case err != nil:
 		return nil, err
 	}
@@ -105,7 +127,7 @@ func loadOrCreateCert(dataDir, deviceID string, now time.Time, log *slog.Logger)
 		if err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}), 0o644); err != nil {
+		if err := writeFileAtomic(certPath, certDER, 0o644); err != nil {
 			return nil, fmt.Errorf("web: write certificate: %w", err)
 		}
 		if leaf, err = x509.ParseCertificate(certDER); err != nil {
@@ -121,7 +143,95 @@ func loadOrCreateCert(dataDir, deviceID string, now time.Time, log *slog.Logger)
 	}, nil
 }
 
-func loadKey(path string) (*ecdsa.PrivateKey, error) {
+// writeSealedKey seals key (PKCS#8 DER) under VaultTLSKey and writes it
+// atomically with mode 0600.
+func writeSealedKey(path string, key *ecdsa.PrivateKey, sealer Sealer) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("web: marshal tls key: %w", err)
+	}
+	sealed, err := sealer.Seal(VaultTLSKey, der)
+	clear(der)
+	if err != nil {
+		return fmt.Errorf("web: seal tls key: %w", err)
+	}
+	if err := writeFileAtomic(path, sealed, 0o600); err != nil {
+		return fmt.Errorf("web: write tls key: %w", err)
+	}
+	return nil
+}
+
+// migrateLegacyTLS seals the key.pem of firmware before issue 13 into
+// key.sealed and converts cert.pem to cert.der (so the fingerprint a
+// technician recorded stays valid), then overwrites and removes the PEM
+// files. A key.pem next to an existing key.sealed is what an interrupted
+// migration leaves: the sealed key wins. A damaged key.pem is an error.
+func migrateLegacyTLS(dir string, sealer Sealer, log *slog.Logger) error {
+	legacyKey := filepath.Join(dir, legacyKeyFileName)
+	legacyCert := filepath.Join(dir, legacyCertFileName)
+	data, err := os.ReadFile(legacyKey)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("web: read legacy tls key: %w", err)
+	default:
+		keyPath := filepath.Join(dir, keyFileName)
+		if _, err := os.Stat(keyPath); errors.Is(err, fs.ErrNotExist) {
+			key, err := parsePEMKey(data, legacyKey)
+			clear(data)
+			if err != nil {
+				return err
+			}
+			if cp, err := os.ReadFile(legacyCert); err == nil {
+				if b, _ := pem.Decode(cp); b != nil && b.Type == "CERTIFICATE" {
+					if err := writeFileAtomic(filepath.Join(dir, certFileName), b.Bytes, 0o644); err != nil {
+						return fmt.Errorf("web: write certificate: %w", err)
+					}
+				}
+			}
+			if err := writeSealedKey(keyPath, key, sealer); err != nil {
+				return err
+			}
+			log.Info("web: sealed the device TLS key of older firmware (same key, same certificate)", "path", keyPath)
+		} else if err != nil {
+			return fmt.Errorf("web: tls key: %w", err)
+		}
+		if err := scrubFile(legacyKey); err != nil {
+			return fmt.Errorf("web: remove legacy tls key: %w", err)
+		}
+	}
+	if err := scrubFile(legacyCert); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("web: remove legacy certificate: %w", err)
+	}
+	return nil
+}
+
+// scrubFile overwrites path with zeros, syncs and removes it (best effort
+// against recovery on flash media with wear levelling).
+func scrubFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if st, err := f.Stat(); err == nil {
+		_, _ = f.WriteAt(make([]byte, st.Size()), 0)
+		_ = f.Sync()
+	}
+	_ = f.Close()
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// loadKey opens the sealed key at path. A missing file wraps
+// fs.ErrNotExist; a value that does not open (another device's vault,
+// damage) is an error.
+func loadKey(path string, sealer Sealer) (*ecdsa.PrivateKey, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("web: tls key: %w", err)
@@ -131,17 +241,30 @@ func loadKey(path string) (*ecdsa.PrivateKey, error) {
 			return nil, fmt.Errorf("web: restrict tls key: %w", err)
 		}
 	}
-	data, err := os.ReadFile(path)
+	sealed, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("web: read tls key: %w", err)
 	}
+	der, err := sealer.Open(VaultTLSKey, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("web: tls key %s: %w (refusing to replace it)", path, err)
+	}
+	defer clear(der)
+	return parseKeyDER(der, path)
+}
+
+func parsePEMKey(data []byte, path string) (*ecdsa.PrivateKey, error) {
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "PRIVATE KEY" {
 		return nil, fmt.Errorf("web: tls key %s: no PKCS#8 PEM block", path)
 	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	return parseKeyDER(block.Bytes, path)
+}
+
+func parseKeyDER(der []byte, path string) (*ecdsa.PrivateKey, error) {
+	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("web: parse tls key: %w", err)
+		return nil, fmt.Errorf("web: parse tls key %s: %w", path, err)
 	}
 	ek, ok := k.(*ecdsa.PrivateKey)
 	if !ok || ek.Curve != elliptic.P256() {
@@ -150,25 +273,21 @@ func loadKey(path string) (*ecdsa.PrivateKey, error) {
 	return ek, nil
 }
 
-// loadCert reads the certificate and checks that it belongs to key.
+// loadCert reads the certificate (DER) and checks that it belongs to key.
 func loadCert(path string, key *ecdsa.PrivateKey) (*x509.Certificate, []byte, error) {
-	data, err := os.ReadFile(path)
+	der, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: read certificate: %w", err)
 	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, nil, fmt.Errorf("web: certificate %s: no CERTIFICATE PEM block", path)
-	}
-	leaf, err := x509.ParseCertificate(block.Bytes)
+	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, nil, fmt.Errorf("web: parse certificate: %w", err)
+		return nil, nil, fmt.Errorf("web: parse certificate %s: %w", path, err)
 	}
 	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
 	if !ok || !pub.Equal(&key.PublicKey) {
 		return nil, nil, fmt.Errorf("web: certificate %s does not match the device key", path)
 	}
-	return leaf, block.Bytes, nil
+	return leaf, der, nil
 }
 
 // issueCert self-signs a server certificate for the device.
@@ -287,10 +406,11 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 }
 
 // ProvisionCertificate creates (or loads) the device's TLS certificate at
-// provisioning and returns its SHA-256 fingerprint, which `edgerec
-// provision` prints so a technician can check what the browser shows.
-func ProvisionCertificate(dataDir, deviceID string, now time.Time) (string, error) {
-	c, err := loadOrCreateCert(dataDir, deviceID, now, slog.New(slog.DiscardHandler))
+// provisioning, the key sealed by sealer (the vault), and returns the
+// SHA-256 fingerprint of the certificate DER, which `edgerec provision`
+// prints so a technician can check what the browser shows.
+func ProvisionCertificate(dataDir, deviceID string, now time.Time, sealer Sealer) (string, error) {
+	c, err := loadOrCreateCert(dataDir, deviceID, now, sealer, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return "", err
 	}

@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
@@ -22,10 +25,11 @@ import (
 	"time"
 )
 
-func newForCert(t *testing.T, dir string, now func() time.Time) *Server {
+func newForCert(t *testing.T, dir string, now func() time.Time, sealer Sealer) *Server {
 	t.Helper()
 	d := minimalDeps(t, t.TempDir())
 	d.Now = now
+	d.Sealer = sealer
 	s, err := New(Config{DataDir: dir, DeviceID: "gw-test-01"}, d)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -39,13 +43,14 @@ func newForCert(t *testing.T, dir string, now func() time.Time) *Server {
 func TestR20CertificateCreatedOnceAndReused(t *testing.T) {
 	dir := t.TempDir()
 	clock := newFakeClock()
-	s1 := newForCert(t, dir, clock.Now)
+	v := testVault(t)
+	s1 := newForCert(t, dir, clock.Now, v)
 
 	tlsDir := filepath.Join(dir, "tls")
 	for _, c := range []struct {
 		path string
 		mode os.FileMode
-	}{{tlsDir, 0o700}, {filepath.Join(tlsDir, "key.pem"), 0o600}} {
+	}{{tlsDir, 0o700}, {filepath.Join(tlsDir, keyFileName), 0o600}} {
 		st, err := os.Stat(c.path)
 		if err != nil {
 			t.Fatal(err)
@@ -61,12 +66,11 @@ func TestR20CertificateCreatedOnceAndReused(t *testing.T) {
 		}
 	}
 
-	pemBytes, err := os.ReadFile(filepath.Join(tlsDir, "cert.pem"))
+	der, err := os.ReadFile(filepath.Join(tlsDir, certFileName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, _ := pem.Decode(pemBytes)
-	cert, err := x509.ParseCertificate(block.Bytes)
+	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,21 +91,21 @@ func TestR20CertificateCreatedOnceAndReused(t *testing.T) {
 		t.Error("no serverAuth extended key usage")
 	}
 
-	sum := sha256.Sum256(block.Bytes)
+	sum := sha256.Sum256(der)
 	want := strings.ToUpper(hex.EncodeToString(sum[:]))
 	fp := s1.Fingerprint()
 	if strings.ReplaceAll(fp, ":", "") != want || !regexp.MustCompile(`^([0-9A-F]{2}:){31}[0-9A-F]{2}$`).MatchString(fp) {
 		t.Errorf("fingerprint %q, want colon hex of %s", fp, want)
 	}
 
-	s2 := newForCert(t, dir, clock.Now)
+	s2 := newForCert(t, dir, clock.Now, v)
 	if s2.Fingerprint() != fp {
 		t.Errorf("second New: fingerprint %s, want the same %s", s2.Fingerprint(), fp)
 	}
 
 	// Near expiry the certificate is re-issued for the same key.
 	clock.Advance(certLifetime - certRenewBefore + time.Hour)
-	s3 := newForCert(t, dir, clock.Now)
+	s3 := newForCert(t, dir, clock.Now, v)
 	if s3.Fingerprint() == fp {
 		t.Error("expiring certificate was not re-issued")
 	}
@@ -114,13 +118,172 @@ func TestR20CertificateCreatedOnceAndReused(t *testing.T) {
 // R20: a damaged key is an error, never a silent new device identity.
 func TestR20DamagedKeyIsAnError(t *testing.T) {
 	dir := t.TempDir()
-	newForCert(t, dir, nil)
-	if err := os.WriteFile(filepath.Join(dir, "tls", "key.pem"), []byte("garbage"), 0o600); err != nil {
+	v := testVault(t)
+	newForCert(t, dir, nil, v)
+	keyPath := filepath.Join(dir, "tls", keyFileName)
+	if err := os.WriteFile(keyPath, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(Config{DataDir: dir, DeviceID: "gw-test-01"}, minimalDeps(t, t.TempDir()))
+	d := minimalDeps(t, t.TempDir())
+	d.Sealer = v
+	_, err := New(Config{DataDir: dir, DeviceID: "gw-test-01"}, d)
 	if err == nil {
 		t.Fatal("New accepted a damaged key")
+	}
+	if b, _ := os.ReadFile(keyPath); string(b) != "garbage" {
+		t.Error("the damaged key was overwritten")
+	}
+}
+
+// dataDirHolds returns the files under dir whose raw bytes contain needle.
+func dataDirHolds(t *testing.T, dir string, needle []byte) []string {
+	t.Helper()
+	var hits []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if bytes.Contains(b, needle) {
+				hits = append(hits, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+// R32 (issue 13): after provisioning, no file of the data dir holds a PEM
+// block, the TLS private key (PKCS#8 DER or its raw scalar); the server
+// then loads the sealed key and shows the fingerprint provisioning printed
+// (SHA-256 of the certificate DER) and presents that certificate in the
+// TLS handshake.
+func TestR32TLSKeySealedAtRest(t *testing.T) {
+	dir := t.TempDir()
+	v := testVault(t)
+	fp, err := ProvisionCertificate(dir, "gw-test-01", time.Now(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := minimalDeps(t, t.TempDir())
+	d.Sealer = v
+	s, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01"}, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Fingerprint() != fp {
+		t.Errorf("server fingerprint %s, provisioning printed %s", s.Fingerprint(), fp)
+	}
+	key := s.cert.tls.PrivateKey.(*ecdsa.PrivateKey)
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scalar := key.D.FillBytes(make([]byte, 32))
+	for name, needle := range map[string][]byte{"PEM block": []byte("-----BEGIN"), "PKCS#8 key": pkcs8, "key scalar": scalar} {
+		if hits := dataDirHolds(t, dir, needle); len(hits) > 0 {
+			t.Errorf("%s found at rest in %v", name, hits)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	<-s.Ready()
+	conn, err := tls.Dial("tcp", s.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := conn.ConnectionState().PeerCertificates[0].Raw
+	conn.Close()
+	if fingerprint(peer) != fp {
+		t.Errorf("handshake certificate %s, provisioning printed %s", fingerprint(peer), fp)
+	}
+	cancel()
+	<-done
+}
+
+// R32 (issue 13): a TLS key sealed under another device's vault (a card
+// moved between gateways, a restored backup) is one clear error at start;
+// nothing in the tls directory is replaced.
+func TestR32TLSKeyFromAnotherDeviceRefused(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ProvisionCertificate(dir, "gw-test-01", time.Now(), testVault(t)); err != nil {
+		t.Fatal(err)
+	}
+	tlsDir := filepath.Join(dir, "tls")
+	before := map[string][]byte{}
+	entries, _ := os.ReadDir(tlsDir)
+	for _, e := range entries {
+		before[e.Name()], _ = os.ReadFile(filepath.Join(tlsDir, e.Name()))
+	}
+	d := minimalDeps(t, t.TempDir())
+	d.Sealer = testVault(t) // another device
+	_, err := New(Config{DataDir: dir, DeviceID: "gw-test-01"}, d)
+	if err == nil || !strings.Contains(err.Error(), "another device") || !strings.Contains(err.Error(), keyFileName) {
+		t.Fatalf("New with another device's vault: %v, want a clear error naming the key", err)
+	}
+	if _, err := ProvisionCertificate(dir, "gw-test-01", time.Now(), d.Sealer); err == nil {
+		t.Error("ProvisionCertificate accepted another device's key")
+	}
+	entries, _ = os.ReadDir(tlsDir)
+	if len(entries) != len(before) {
+		t.Errorf("tls dir has %d files, had %d", len(entries), len(before))
+	}
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(tlsDir, e.Name()))
+		if !bytes.Equal(b, before[e.Name()]) {
+			t.Errorf("%s was changed", e.Name())
+		}
+	}
+}
+
+// R32 (issue 13): the key.pem and cert.pem of older firmware are sealed at
+// the next start (same key, same fingerprint) and then removed; no PEM block
+// is left.
+func TestR32LegacyPEMKeyMigrated(t *testing.T) {
+	dir := t.TempDir()
+	tlsDir := filepath.Join(dir, "tls")
+	if err := os.MkdirAll(tlsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, _ := x509.MarshalPKCS8PrivateKey(key)
+	certDER, err := issueCert(key, "gw-test-01", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(tlsDir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600)
+	os.WriteFile(filepath.Join(tlsDir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}), 0o644)
+
+	v := testVault(t)
+	s := newForCert(t, dir, nil, v)
+	if s.Fingerprint() != fingerprint(certDER) {
+		t.Errorf("fingerprint changed by the migration: %s, was %s", s.Fingerprint(), fingerprint(certDER))
+	}
+	for _, name := range []string{"key.pem", "cert.pem"} {
+		if _, err := os.Stat(filepath.Join(tlsDir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s left behind: %v", name, err)
+		}
+	}
+	for name, needle := range map[string][]byte{"PEM block": []byte("-----BEGIN"), "PKCS#8 key": kd} {
+		if hits := dataDirHolds(t, dir, needle); len(hits) > 0 {
+			t.Errorf("%s found at rest in %v", name, hits)
+		}
+	}
+	if s2 := newForCert(t, dir, nil, v); s2.Fingerprint() != fingerprint(certDER) {
+		t.Error("second start after the migration: another certificate")
 	}
 }
 

@@ -29,8 +29,11 @@ type Options struct {
 	Broker         string // mqtts://host[:8883] (also ssl://, tls://); mqtt:// or tcp:// only with AllowPlaintext
 	AllowPlaintext bool
 	CAFile         string // PEM; "" = system roots
-	CertFile       string // PEM client certificate (mutual TLS); with KeyFile
+	CertFile       string // PEM client certificate (mutual TLS); with KeyFile or KeyPEM
 	KeyFile        string
+	// KeyPEM is the client private key (PEM) held in memory, e.g. opened
+	// from the device's vault; instead of KeyFile. Never logged.
+	KeyPEM         []byte
 	Username       string
 	Password       string // never logged
 	ClientID       string
@@ -113,11 +116,23 @@ func TLSConfig(o Options, serverName string) (*tls.Config, error) {
 		}
 		cfg.RootCAs = pool
 	}
-	if (o.CertFile == "") != (o.KeyFile == "") {
+	if o.KeyFile != "" && len(o.KeyPEM) > 0 {
+		return nil, fmt.Errorf("%w: key file and key bytes are exclusive", ErrTLSFiles)
+	}
+	if (o.CertFile == "") != (o.KeyFile == "" && len(o.KeyPEM) == 0) {
 		return nil, fmt.Errorf("%w: cert and key go together", ErrTLSFiles)
 	}
 	if o.CertFile != "" {
-		kp, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		var kp tls.Certificate
+		var err error
+		if len(o.KeyPEM) > 0 {
+			var certPEM []byte
+			if certPEM, err = os.ReadFile(o.CertFile); err == nil {
+				kp, err = tls.X509KeyPair(certPEM, o.KeyPEM)
+			}
+		} else {
+			kp, err = tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: client certificate: %w", ErrTLSFiles, err)
 		}

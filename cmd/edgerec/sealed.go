@@ -1,0 +1,104 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/uplink"
+)
+
+// sealedPath is the file that holds the secret sealed under vault name in
+// a data dir: <data>/<name>.sealed ("uplink/key" → <data>/uplink/key.sealed).
+func sealedPath(dataDir, name string) string {
+	return filepath.Join(dataDir, filepath.FromSlash(name)+".sealed")
+}
+
+// readUplinkKeyFile reads the uplink client key that the config names by
+// path and checks that it is a PEM private key that pairs with uplink.cert
+// (one clear error before anything is provisioned).
+func readUplinkKeyFile(u *config.Uplink) ([]byte, error) {
+	keyPEM, err := os.ReadFile(u.Key)
+	if err != nil {
+		return nil, fmt.Errorf("uplink.key: %w", err)
+	}
+	certPEM, err := os.ReadFile(u.Cert)
+	if err != nil {
+		clear(keyPEM)
+		return nil, fmt.Errorf("uplink.cert: %w (the key is checked against it before it is sealed)", err)
+	}
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		clear(keyPEM)
+		return nil, fmt.Errorf("uplink.key %s with uplink.cert %s: %w", u.Key, u.Cert, err)
+	}
+	return keyPEM, nil
+}
+
+// sealUplinkKey seals the uplink client key into the vault
+// (<data>/uplink/key.sealed, 0600) and returns the reference the installed
+// config carries instead of the path. A key file that lay inside the data
+// dir (the installer's bundle puts it there) is overwritten and removed:
+// left there, it would defeat the seal.
+func sealUplinkKey(dataDir string, v uplink.Sealer, keyFile string, keyPEM []byte) (string, error) {
+	sealed, err := v.Seal(config.VaultUplinkKey, keyPEM)
+	if err != nil {
+		return "", fmt.Errorf("seal uplink key: %w", err)
+	}
+	p := sealedPath(dataDir, config.VaultUplinkKey)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return "", fmt.Errorf("seal uplink key: %w", err)
+	}
+	if err := writeFileAtomic(p, sealed, 0o600); err != nil {
+		return "", fmt.Errorf("seal uplink key: %w", err)
+	}
+	if insideDir(dataDir, keyFile) {
+		if fi, err := os.Stat(keyFile); err == nil {
+			overwriteFile(keyFile, fi.Size())
+		}
+		if err := os.Remove(keyFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("remove the plain uplink key %s: %w", keyFile, err)
+		}
+	}
+	return config.VaultPrefix + config.VaultUplinkKey, nil
+}
+
+// insideDir reports whether path lies inside dir.
+func insideDir(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// uplinkTLSKey resolves uplink.key for the uplink: a vault reference is
+// opened from the vault (keyPEM), a plain path is returned as keyFile (the
+// caller warns that it is not sealed). A reference whose sealed file is
+// missing, or does not open under this device's vault, is an error.
+func uplinkTLSKey(dataDir string, u *config.Uplink, v uplink.Sealer) (keyFile string, keyPEM []byte, err error) {
+	if u.Key == "" {
+		return "", nil, nil
+	}
+	if !strings.HasPrefix(u.Key, config.VaultPrefix) {
+		return u.Key, nil, nil
+	}
+	name, ok := config.UplinkKeyRef(u.Key)
+	if !ok {
+		return "", nil, fmt.Errorf("uplink.key %q is not a vault reference", u.Key)
+	}
+	if v == nil {
+		return "", nil, errors.New("uplink.key is sealed but the vault is not open")
+	}
+	p := sealedPath(dataDir, name)
+	sealed, err := os.ReadFile(p)
+	if err != nil {
+		return "", nil, fmt.Errorf("uplink.key %s: %w (provision seals the key named by path in the config)", u.Key, err)
+	}
+	keyPEM, err = v.Open(name, sealed)
+	if err != nil {
+		return "", nil, fmt.Errorf("uplink.key %s (%s): %w", u.Key, p, err)
+	}
+	return "", keyPEM, nil
+}
