@@ -451,6 +451,7 @@ func overwriteFile(path string, size int64) {
 type wipeKey struct {
 	file string
 	pem  []byte
+	pass string
 	err  error
 }
 
@@ -461,7 +462,11 @@ func wipeUplinkKey(dir string, cfg *config.Config, v uplink.Sealer) wipeKey {
 		return wipeKey{}
 	}
 	f, p, err := uplinkTLSKey(dir, cfg.Uplink, v)
-	return wipeKey{file: f, pem: p, err: err}
+	if err != nil {
+		return wipeKey{err: err}
+	}
+	pw, _, err := uplinkPassword(dir, cfg.Uplink, v)
+	return wipeKey{file: f, pem: p, pass: pw, err: err}
 }
 
 // sendWipeCertificate publishes the certificate upstream through a
@@ -482,7 +487,7 @@ func sendWipeCertificate(ctx context.Context, cfg *config.Config, doc []byte, k 
 	key := make([]byte, 32)
 	up, err := uplink.New(uplink.Config{
 		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: k.file, KeyPEM: k.pem,
-		Username: u.Username, Password: string(u.Password), TopicPrefix: u.TopicPrefix, DeviceID: cfg.Device.ID,
+		Username: u.Username, Password: k.pass, TopicPrefix: u.TopicPrefix, DeviceID: cfg.Device.ID,
 		Firmware: version, OutboxPath: filepath.Join(tmp, "outbox.db"), IDKey: key,
 	}, uplink.Deps{Health: emptyHealth{}})
 	if err != nil {

@@ -102,3 +102,52 @@ func uplinkTLSKey(dataDir string, u *config.Uplink, v uplink.Sealer) (keyFile st
 	}
 	return "", keyPEM, nil
 }
+
+// sealUplinkPassword seals a plain uplink.password (MQTT) into the vault
+// (<data>/uplink/password.sealed) and returns the reference the installed
+// config carries instead (issue 13: no secret in the YAML).
+func sealUplinkPassword(dataDir string, v uplink.Sealer, pw string) (string, error) {
+	if pw == "" || strings.HasPrefix(pw, config.VaultPrefix) {
+		return pw, nil
+	}
+	sealed, err := v.Seal(config.VaultUplinkPassword, []byte(pw))
+	if err != nil {
+		return "", fmt.Errorf("seal uplink password: %w", err)
+	}
+	p := sealedPath(dataDir, config.VaultUplinkPassword)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return "", fmt.Errorf("seal uplink password: %w", err)
+	}
+	if err := writeFileAtomic(p, sealed, 0o600); err != nil {
+		return "", fmt.Errorf("seal uplink password: %w", err)
+	}
+	return config.VaultPrefix + config.VaultUplinkPassword, nil
+}
+
+// uplinkPassword resolves uplink.password: a vault reference is opened,
+// a plain value is returned as it is (and plain reports it).
+func uplinkPassword(dataDir string, u *config.Uplink, v uplink.Sealer) (pw string, plain bool, err error) {
+	s := string(u.Password)
+	if s == "" {
+		return "", false, nil
+	}
+	if !strings.HasPrefix(s, config.VaultPrefix) {
+		return s, true, nil
+	}
+	name, ok := config.UplinkKeyRef(s)
+	if !ok {
+		return "", false, errors.New("uplink.password is not a valid vault reference")
+	}
+	if v == nil {
+		return "", false, errors.New("uplink.password is sealed but the vault is not open")
+	}
+	sealed, err := os.ReadFile(sealedPath(dataDir, name))
+	if err != nil {
+		return "", false, fmt.Errorf("uplink.password %s: %w", s, err)
+	}
+	b, err := v.Open(name, sealed)
+	if err != nil {
+		return "", false, fmt.Errorf("uplink.password %s: %w", s, err)
+	}
+	return string(b), false, nil
+}

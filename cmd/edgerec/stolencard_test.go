@@ -77,6 +77,7 @@ func TestR32StolenCardYieldsNothing(t *testing.T) {
 	}
 	defer pub.Stop()
 	b := uplinktest.StartBroker(t)
+	sub := b.Subscribe(t, "ops-stolen", "edgerec/gw-stolen/#", false)
 
 	data := filepath.Join(t.TempDir(), "dev")
 	cfgPath := filepath.Join(t.TempDir(), "edgerec.yaml")
@@ -89,7 +90,7 @@ cameras:
     zone: entrance
     signage: {attested_by: "A. Installer", date: 2026-11-27}
 lan: {listen: "127.0.0.1:18452"}
-uplink: {broker: "` + b.URL() + `", ca: "` + b.Certs.CA + `", cert: "` + b.Certs.ClientCert + `", key: "` + b.Certs.ClientKey + `", beacon_interval: 5s}
+uplink: {broker: "` + b.URL() + `", ca: "` + b.Certs.CA + `", cert: "` + b.Certs.ClientCert + `", key: "` + b.Certs.ClientKey + `", username: gw-stolen, password: "Mqtt-S3cret-pw", beacon_interval: 5s}
 `
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -114,6 +115,10 @@ uplink: {broker: "` + b.URL() + `", ca: "` + b.Certs.CA + `", cert: "` + b.Certs
 	admin.must("POST", "/api/v1/users", map[string]string{"user": "bob", "password": pw}, nil)
 	time.Sleep(6 * time.Second) // a few seconds of footage
 	d.stop(t)
+	// The uplink came up with the sealed client key and MQTT password.
+	if len(sub.Messages()) == 0 {
+		t.Fatalf("nothing arrived upstream: the sealed uplink key/password did not work\n%s", d.se.String())
+	}
 
 	// Plays back with the gateway's own TPM; the SPS is what the thief
 	// must not find.
@@ -144,6 +149,7 @@ uplink: {broker: "` + b.URL() + `", ca: "` + b.Certs.CA + `", cert: "` + b.Certs
 	}
 	for what, needle := range map[string][]byte{
 		"the RTSP password": []byte(rtspPass),
+		"the MQTT password": []byte("Mqtt-S3cret-pw"),
 		"a PEM block":       []byte("-----BEGIN"),
 		"an argon2 string":  []byte("$argon2"),
 		"the setup code":    []byte(setup[1]),

@@ -140,6 +140,13 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	if c.Uplink != nil {
+		pw, err := sealUplinkPassword(abs, vault, string(c.Uplink.Password))
+		if err != nil {
+			return err
+		}
+		c.Uplink.Password = config.Secret(pw)
+	}
 	code, err := web.ProvisionSetupCode(abs)
 	if err != nil {
 		return err

@@ -80,13 +80,22 @@ func startUplink(dc daemonConfig, tracker *health.Tracker, ps *policy.Store, vau
 		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
 		return nil, nil
 	}
+	upPass, plainPass, err := uplinkPassword(dc.DataDir, u, vault)
+	if err != nil {
+		log.Error("uplink disabled", "err", err)
+		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
+		return nil, nil
+	}
+	if plainPass {
+		log.Warn("uplink: uplink.password is plain text in the config, NOT sealed: provision seals it (uplink.password: vault:uplink/password)")
+	}
 	if keyFile != "" {
 		log.Warn("uplink: the client key is a plain file, NOT sealed in the vault: whoever holds the storage can read it; provision seals it (uplink.key: vault:uplink/key)", "path", keyFile)
 	}
 	var pump *uplink.AuditPump
 	up, err := uplink.New(uplink.Config{
 		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: keyFile, KeyPEM: keyPEM,
-		Username: u.Username, Password: string(u.Password), TopicPrefix: u.TopicPrefix,
+		Username: u.Username, Password: upPass, TopicPrefix: u.TopicPrefix,
 		DeviceID: dc.DeviceID, Firmware: version, BeaconInterval: u.BeaconInterval.D(),
 		OutboxPath: filepath.Join(dc.DataDir, "outbox.db"), IDKey: key,
 	}, uplink.Deps{Health: tracker, Alerts: tracker, AuditHead: ps.Head, Logger: log.With("part", "uplink"),

@@ -429,6 +429,10 @@ const VaultPrefix = "vault:"
 // "uplink.key: vault:uplink/key" into the installed config.
 const VaultUplinkKey = "uplink/key"
 
+// VaultUplinkPassword is the vault name of the MQTT password (uplink.password:
+// vault:uplink/password after provisioning).
+const VaultUplinkPassword = "uplink/password"
+
 var uplinkVaultName = regexp.MustCompile(`^uplink/[a-z0-9][a-z0-9._-]{0,63}$`)
 
 // UplinkKeyRef returns the vault name that an uplink.key value refers to
