@@ -214,7 +214,8 @@ func lastBeacon(t *testing.T, sub *uplinktest.Sub, id string, ok func(*wire.Beac
 // API reports key_provider "file" with the sentence as a standing warning
 // (code keys.on_disk), and its beacons, through mosquitto, carry kp "file"
 // and the keys.on_disk alert (code only, never the text, D6). The start
-// log says it too.
+// log says it too. The same card under a config that asks for a TPM is
+// refused with one ERROR line, never run on the file key.
 func TestDaemonFileProviderReported(t *testing.T) {
 	b := uplinktest.StartBroker(t)
 	sub := b.Subscribe(t, "ops-kp-file", "edgerec/gw-kpfile/#", true)
@@ -249,6 +250,26 @@ func TestDaemonFileProviderReported(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, keyFaultFile)); err == nil {
 		t.Fatal("a healthy start left a key fault record")
+	}
+
+	// The same card in a gateway configured for a TPM: refused, never a
+	// fallback to the file key; one ERROR line naming both.
+	raw, err := os.ReadFile(cfgRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpmCfg := filepath.Join(t.TempDir(), "tpm.yaml")
+	if err := os.WriteFile(tpmCfg, []byte(strings.Replace(string(raw), "key_provider: file", "key_provider: tpm2", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "run", "--config", tpmCfg, "--listen", "127.0.0.1:0")
+	lines := strings.Split(strings.TrimRight(errOut, "\n"), "\n")
+	if code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "level=ERROR") || !strings.Contains(lines[0], "root key") ||
+		!strings.Contains(lines[0], "provider=file") || !strings.Contains(lines[0], "storage.key_provider: tpm2") || strings.Contains(out, "LAN page") {
+		t.Fatalf("provider mismatch: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if rec, ok := readKeyFault(data); !ok || rec.Count != 1 || rec.Provider != "file" {
+		t.Fatalf("key fault record %+v %v", rec, ok)
 	}
 }
 
@@ -286,9 +307,11 @@ func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
 		}
 	}
 	d.stop(t)
-	if !strings.Contains(d.se.String(), `msg="root key loaded" provider=tpm2`) {
+	m := regexp.MustCompile(`msg="root key loaded" provider=tpm2 open_ms=(\d+)`).FindStringSubmatch(d.se.String())
+	if m == nil {
 		t.Fatalf("the start log does not name the provider:\n%s", d.se.String())
 	}
+	t.Logf("store open with the root key unsealed by swtpm: %s ms", m[1])
 
 	refused := func(what string) string {
 		t.Helper()
