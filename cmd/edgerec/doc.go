@@ -1,6 +1,7 @@
 // Command edgerec is the edge recorder: one static binary with the
 // subcommands of README design §5. This package is the composition root: it is
 // the only place that imports every other package and wires them together.
+//
 // The root key provider (issue 13, keyproviders.go, keystate.go) is
 // reported everywhere from the one health view: the log at start, the
 // health API (key_provider), the dashboard and the beacon (kp). The file
@@ -16,7 +17,6 @@
 // exits 1. The next start that has the key audits the refusals
 // ("keys.unavailable"), sends them upstream as one keys.unavailable event
 // (provider, count, first and last time) and removes the record.
-//
 //
 // The camera manager (cameras.go) validates every camera change as a whole
 // config, persists it atomically and applies it live. A change that
