@@ -15,9 +15,9 @@ import (
 	"github.com/edgerec/edgerec/storage"
 )
 
-// startDemoDaemon runs `edgerec run --demo` in-process on a free loopback
+// kpDemoDaemon runs `edgerec run --demo` in-process on a free loopback
 // port and returns it with its one-time setup code.
-func startDemoDaemon(t *testing.T, dir string) (*testDaemon, string) {
+func kpDemoDaemon(t *testing.T, dir string) (*testDaemon, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &testDaemon{cancel: cancel, done: make(chan int, 1), so: &syncBuf{}, se: &syncBuf{}}
@@ -61,7 +61,7 @@ func TestBrowserFileProviderWarning(t *testing.T) {
 		}
 		chromium = "/usr/bin/chromium"
 	}
-	d, code := startDemoDaemon(t, filepath.Join(t.TempDir(), "demo"))
+	d, code := kpDemoDaemon(t, filepath.Join(t.TempDir(), "demo"))
 	defer d.stop(t)
 
 	actx, acancel := chromedp.NewExecAllocator(context.Background(),

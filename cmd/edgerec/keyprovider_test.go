@@ -104,9 +104,9 @@ func (s *kpSWTPM) stop() {
 	s.cmd = nil
 }
 
-// dirDigest maps every path under dir to its SHA-256 ("dir" for
+// kpDirDigest maps every path under dir to its SHA-256 ("dir" for
 // directories, the target for symlinks).
-func dirDigest(t *testing.T, dir string) map[string]string {
+func kpDirDigest(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -193,8 +193,8 @@ func kpHealthOf(t *testing.T, base, setup string) kpHealth {
 	return h
 }
 
-// lastBeacon waits for a beacon of device id and returns the newest.
-func lastBeacon(t *testing.T, sub *uplinktest.Sub, id string, ok func(*wire.Beacon) bool) *wire.Beacon {
+// kpLastBeacon waits for a beacon of device id and returns the newest.
+func kpLastBeacon(t *testing.T, sub *uplinktest.Sub, id string, ok func(*wire.Beacon) bool) *wire.Beacon {
 	t.Helper()
 	var found *wire.Beacon
 	sub.Wait(t, 30*time.Second, "a beacon from "+id, func(ms []uplinktest.Message) bool {
@@ -228,7 +228,7 @@ func TestDaemonFileProviderReported(t *testing.T) {
 	if sev, text, ok := h.alert(health.AlertKeysOnDisk); !ok || sev != "warning" || text != "keys on disk: not protected against theft of the disk" {
 		t.Fatalf("no standing file-provider warning: %+v", h.Alerts)
 	}
-	bc := lastBeacon(t, sub, "gw-kpfile", func(*wire.Beacon) bool { return true })
+	bc := kpLastBeacon(t, sub, "gw-kpfile", func(*wire.Beacon) bool { return true })
 	if bc.KeyProvider != "file" {
 		t.Fatalf("beacon kp %q, want file", bc.KeyProvider)
 	}
@@ -297,7 +297,7 @@ func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
 	if _, _, ok := h.alert(health.AlertKeysOnDisk); ok {
 		t.Fatalf("tpm2 device carries the file warning: %+v", h.Alerts)
 	}
-	bc := lastBeacon(t, sub, "gw-kptpm", func(*wire.Beacon) bool { return true })
+	bc := kpLastBeacon(t, sub, "gw-kptpm", func(*wire.Beacon) bool { return true })
 	if bc.KeyProvider != "tpm2" {
 		t.Fatalf("beacon kp %q, want tpm2", bc.KeyProvider)
 	}
@@ -315,7 +315,7 @@ func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
 
 	refused := func(what string) string {
 		t.Helper()
-		before := dirDigest(t, data)
+		before := kpDirDigest(t, data)
 		delete(before, keyFaultFile)
 		start := time.Now()
 		code, out, errOut := runCLI(t, "run", "--config", cfgRun, "--listen", "127.0.0.1:0")
@@ -331,7 +331,7 @@ func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
 		if strings.Contains(out, "LAN page") || strings.Contains(out, "recording") {
 			t.Fatalf("%s: recording started: %s", what, out)
 		}
-		after := dirDigest(t, data)
+		after := kpDirDigest(t, data)
 		if _, ok := after[keyFaultFile]; !ok {
 			t.Fatalf("%s: no key fault record", what)
 		}
@@ -413,15 +413,15 @@ func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
 	}
 }
 
-// recordingPin is a fake status LED that counts its switches.
-type recordingPin struct {
+// kpLEDPin is a fake status LED that counts its switches.
+type kpLEDPin struct {
 	gpiotest.Pin
 	mu       sync.Mutex
 	switches int
 	last     gpio.Level
 }
 
-func (p *recordingPin) Out(l gpio.Level) error {
+func (p *kpLEDPin) Out(l gpio.Level) error {
 	p.mu.Lock()
 	if l != p.last {
 		p.switches++
@@ -439,7 +439,7 @@ func TestKeyFaultShowsFaultLED(t *testing.T) {
 	if err := storage.Provision(context.Background(), data, storage.ProvisionOptions{RingSize: 16 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	led := &recordingPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
+	led := &kpLEDPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
 	cfg := &config.Config{}
 	cfg.GPIO.StatusLED = "GPIO17"
 	dc := daemonConfig{DataDir: data, Config: cfg, keyFaultHold: 900 * time.Millisecond,
