@@ -2,6 +2,22 @@
 // subcommands of README design §5. This package is the composition root: it is
 // the only place that imports every other package and wires them together.
 //
+// The root key provider (issue 13, keyproviders.go, keystate.go) is
+// reported everywhere from the one health view: the log at start, the
+// health API (key_provider), the dashboard and the beacon (kp). The file
+// provider is a standing SevWarning alert keys.on_disk with the sentence
+// storage.FileProviderWarning. A root key that cannot be had from the
+// provider the ring header records (no TPM, another TPM, lockout, PCR
+// mismatch, OTP empty, mailbox refused, or a configured provider that
+// differs) never falls back: `run` writes exactly one ERROR line naming the
+// provider and the cause, notes the refusal in <data>/keys-unavailable
+// (the only file it writes; nothing can be audited or sent then, as the
+// policy and uplink secrets are sealed under the same root), shows the
+// fault pattern on the status LED for two minutes if one is wired, and
+// exits 1. The next start that has the key audits the refusals
+// ("keys.unavailable"), sends them upstream as one keys.unavailable event
+// (provider, count, first and last time) and removes the record.
+//
 // The camera manager (cameras.go) validates every camera change as a whole
 // config, persists it atomically and applies it live. A change that
 // reduces coverage or masking — removing a camera, deleting, shrinking or

@@ -98,6 +98,8 @@ func dispatch(ctx context.Context, e *env, args []string) int {
 		case errors.As(err, new(usageError)):
 			fmt.Fprintf(e.stderr, "edgerec %s: %v\n", c.name, err)
 			return exitUsage
+		case errors.As(err, new(reportedError)):
+			return 1 // already said in one log line
 		default:
 			fmt.Fprintf(e.stderr, "edgerec %s: %v\n", c.name, err)
 			return 1

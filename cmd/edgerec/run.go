@@ -21,6 +21,7 @@ import (
 	"github.com/edgerec/edgerec/hal/board"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/storage"
+	periph "periph.io/x/conn/v3/gpio"
 )
 
 // daemonConfig is what the daemon needs, converted from the YAML config in
@@ -50,6 +51,11 @@ type daemonConfig struct {
 	Watchdog         string         // hardware watchdog device, "" = none
 	// Keys says how to reach the root key's hardware (issue 13).
 	Keys keySettings
+	// keyFaultHold is how long the fault LED shows a missing root key
+	// before the process exits (0 = keyFaultHold); gpioLookup replaces
+	// periph's pin lookup (tests).
+	keyFaultHold time.Duration
+	gpioLookup   func(name string) (periph.PinIO, error)
 }
 
 const demoRingSize = 256 << 20
@@ -114,6 +120,9 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	if errors.Is(err, storage.ErrNotProvisioned) {
 		return fmt.Errorf("data dir %s is not provisioned: run `edgerec provision --data %s --device-id %s` first: %w", dc.DataDir, dc.DataDir, dc.DeviceID, err)
 	}
+	if isKeyFault(err) {
+		return refuseKeyFault(ctx, dc, err, log) // issue 13: one line, fault LED, noted for the next start
+	}
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", dc.DataDir, err)
 	}
@@ -126,6 +135,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	}()
 
 	tracker := health.NewTracker(dc.DeviceID, version, nil)
+	tracker.SetKeyProvider(keyProviderHealth(store.KeyProvider()))
 	relay := newSecurityRelay(tracker, log.With("part", "security"))
 	ps, err := openPolicy(ctx, dc, store, log, relay.policyEvent)
 	if err != nil {
@@ -147,6 +157,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	defer auditDevice(context.WithoutCancel(ctx), ps, tracker, log, audit.Event{Action: "device.stop", TargetKind: audit.KindDevice, Result: "ok"})
 
 	up, pump := startUplink(dc, tracker, ps, store.Vault(), log)
+	reportKeyFaults(ctx, dc.DataDir, up, ps, tracker, log.With("part", "keys"))
 	wg.Add(1)
 	go func() { defer wg.Done(); relay.run(ctx, up) }()
 	if up != nil {

@@ -82,6 +82,14 @@ type Snapshot struct {
 	Warnings []string `json:"warnings"`
 	// Alerts is the one list of active warnings, sorted by code.
 	Alerts []Alert `json:"alerts"`
+	// KeyProvider is where the store's root key lives: "file", "tpm2" or
+	// "rpi-otp" ("" until the daemon reported it). Issue 13.
+	KeyProvider string `json:"key_provider"`
+	// KeyProviderNote is one line about the provider for people.
+	KeyProviderNote string `json:"key_provider_note,omitempty"`
+	// KeyProviderWarning is what the provider does not protect against
+	// ("" = nothing to say); it is also the standing alert AlertKeysOnDisk.
+	KeyProviderWarning string `json:"key_provider_warning,omitempty"`
 }
 
 // Tracker collects health reports from the running parts. It is safe for
@@ -95,6 +103,7 @@ type Tracker struct {
 	cameras  map[string]Camera
 	storage  Storage
 	alerts   map[string]Alert
+	keys     KeyProvider
 }
 
 // NewTracker returns a tracker for the named device. now may be nil (time.Now).
@@ -143,6 +152,32 @@ func (t *Tracker) Warn(key, text string) { t.Raise(key, SevWarning, text) }
 // Clear removes the warning under key.
 func (t *Tracker) Clear(key string) { t.Resolve(key) }
 
+// KeyProvider describes where the root key lives (issue 13). The composition
+// root fills it from the store; health does not know the providers.
+type KeyProvider struct {
+	Name    string // "file", "tpm2", "rpi-otp"
+	Note    string // one line for people
+	Warning string // what it does not protect against; "" = nothing
+}
+
+// AlertKeysOnDisk is the standing alert of a root key provider that does
+// not protect the keys against theft of the disk (the file provider).
+const AlertKeysOnDisk = "keys.on_disk"
+
+// SetKeyProvider records the root key provider. A provider with a Warning
+// raises the standing SevWarning alert AlertKeysOnDisk with that text (the
+// page, the LED and the beacon all show it); one without resolves it.
+func (t *Tracker) SetKeyProvider(kp KeyProvider) {
+	t.mu.Lock()
+	t.keys = kp
+	t.mu.Unlock()
+	if kp.Warning != "" {
+		t.Raise(AlertKeysOnDisk, SevWarning, kp.Warning)
+	} else {
+		t.Resolve(AlertKeysOnDisk)
+	}
+}
+
 // Snapshot returns a consistent copy of the current health.
 func (t *Tracker) Snapshot() Snapshot {
 	t.mu.Lock()
@@ -155,6 +190,8 @@ func (t *Tracker) Snapshot() Snapshot {
 		Uptime:   now.Sub(t.started).Round(time.Second).String(),
 		Firmware: t.firmware,
 		Storage:  t.storage,
+
+		KeyProvider: t.keys.Name, KeyProviderNote: t.keys.Note, KeyProviderWarning: t.keys.Warning,
 	}
 	for _, c := range t.cameras {
 		s.Cameras = append(s.Cameras, c)

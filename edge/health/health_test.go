@@ -74,3 +74,27 @@ func TestAlerts(t *testing.T) {
 		t.Fatalf("after resolve: %+v", s)
 	}
 }
+
+// Issue 13, R32: the root key provider is part of the one health view; a
+// provider that does not protect against theft of the disk is a standing
+// warning (page, LED, beacon), one that does is not.
+func TestKeyProvider(t *testing.T) {
+	tr := NewTracker("gw-1", "v1", nil)
+	const warn = "keys on disk: not protected against theft of the disk"
+	tr.SetKeyProvider(KeyProvider{Name: "file", Note: "file (" + warn + ")", Warning: warn})
+	s := tr.Snapshot()
+	if s.KeyProvider != "file" || s.KeyProviderWarning != warn || s.KeyProviderNote == "" {
+		t.Fatalf("file provider: %+v", s)
+	}
+	if len(s.Alerts) != 1 || s.Alerts[0].Code != AlertKeysOnDisk || s.Alerts[0].Severity != SevWarning || s.Alerts[0].Text != warn {
+		t.Fatalf("file provider alerts: %+v", s.Alerts)
+	}
+	if s.Worst() != SevWarning {
+		t.Fatalf("worst %v", s.Worst())
+	}
+	tr.SetKeyProvider(KeyProvider{Name: "tpm2", Note: "tpm2 (sealed in this board's TPM 2.0)"})
+	s = tr.Snapshot()
+	if s.KeyProvider != "tpm2" || s.KeyProviderWarning != "" || len(s.Alerts) != 0 || len(s.Warnings) != 0 {
+		t.Fatalf("tpm2 provider: %+v", s)
+	}
+}

@@ -29,6 +29,7 @@ const (
 	EventAlertResolved       = wire.EvAlertResolved
 	EventAccountSecurity     = wire.EvAccountSecurity
 	EventAuditWithheld       = wire.EvAuditWithheld
+	EventKeysUnavailable     = wire.EvKeysUnavailable
 )
 
 // Event is one fault or emergency to report upstream.
@@ -60,7 +61,7 @@ type AuditRecord struct {
 
 func defaultSeverity(kind string) health.Severity {
 	switch kind {
-	case wire.EvCameraLost, wire.EvDiskError, wire.EvTamper:
+	case wire.EvCameraLost, wire.EvDiskError, wire.EvTamper, wire.EvKeysUnavailable:
 		return health.SevCritical
 	case wire.EvImageHealth, wire.EvLoginBurst, wire.EvRetentionBelowFloor, wire.EvOutboxOverflow, wire.EvAlertRaised, wire.EvAccountSecurity, wire.EvAuditWithheld, wire.EvCameraDropping:
 		return health.SevWarning
@@ -252,6 +253,9 @@ func (u *Uplink) buildBeacon(s health.Snapshot, bd Board, ob outbox.Stats) wire.
 		StoreErr: s.Storage.LastWriteErr != "",
 		Backlog:  uint32(max(0, ob.Count+ob.Spilled)),
 		Cameras:  []wire.BeaconCamera{}, Alerts: []wire.BeaconAlert{},
+	}
+	if wire.ValidKeyProvider(s.KeyProvider) { // issue 13; anything else is not sent
+		b.KeyProvider = s.KeyProvider
 	}
 	if !s.Started.IsZero() && s.Started.Before(u.start) {
 		b.Uptime = uint32(max(0, now.Sub(s.Started)/time.Second))

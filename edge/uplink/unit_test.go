@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -236,5 +237,54 @@ func TestBeaconCost(t *testing.T) {
 		perBeacon, time.Since(w0)/n, perBeacon*60)
 	if st := u.OutboxStats(); st.Count != 1 {
 		t.Fatalf("beacons did not coalesce: %d queued", st.Count)
+	}
+}
+
+// Issue 13, R23: the beacon says where the root key lives ("kp"), and the
+// file provider's standing warning goes up as its alert code (never its
+// text, D6). A malformed provider name is left out; the beacon still goes.
+func TestBeaconKeyProvider(t *testing.T) {
+	const warn = "keys on disk: not protected against theft of the disk"
+	for _, tc := range []struct {
+		name, want string
+		alert      bool
+	}{{"file", "file", true}, {"tpm2", "tpm2", false}, {"rpi-otp", "rpi-otp", false}, {"", "", false}, {"TPM 2.0!", "", false}} {
+		tr := health.NewTracker("gw-u", "1.0", nil)
+		kp := health.KeyProvider{Name: tc.name}
+		if tc.alert {
+			kp.Warning = warn
+		}
+		tr.SetKeyProvider(kp)
+		u := newOffline(t, tr, nil)
+		u.enqueueBeacon()
+		ms := queued(t, u)
+		if len(ms) != 1 {
+			t.Fatalf("%q: %d messages queued", tc.name, len(ms))
+		}
+		b := ms[0].(*wire.Beacon)
+		if b.KeyProvider != tc.want {
+			t.Fatalf("%q: kp %q, want %q", tc.name, b.KeyProvider, tc.want)
+		}
+		found := false
+		for _, a := range b.Alerts {
+			if a.Code == health.AlertKeysOnDisk && a.Sev == wire.SevWarning {
+				found = true
+			}
+		}
+		if found != tc.alert {
+			t.Fatalf("%q: keys.on_disk alert %v, want %v: %+v", tc.name, found, tc.alert, b.Alerts)
+		}
+		raw, err := wire.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(raw), "theft") {
+			t.Fatalf("%q: the alert text went upstream", tc.name)
+		}
+	}
+	// The gate refuses a beacon with a provider outside the schema.
+	b := wire.Beacon{V: wire.Version, Device: "gw-u", Boot: "0123456789abcdef", KeyProvider: "Has Space"}
+	if _, err := wire.Marshal(&b); !errors.Is(err, wire.ErrInvalid) {
+		t.Fatalf("bad kp: %v", err)
 	}
 }

@@ -8,6 +8,12 @@
 // grants (R16), the JSON API under /api/v1/ and the server-rendered page with
 // its embedded assets, /metrics (Prometheus, own registry).
 //
+// The dashboard names where the root key lives (health key_provider) in the
+// device card, and with a provider that leaves the keys on the disk (file:
+// demo and development machines) a banner says so in the words of the
+// health warning (issue 13); web does not know the providers, only the
+// health snapshot.
+//
 // Path ids ({id}, {uid}, {gid}, {xid}, {sid}, {part}) are checked by the
 // guard before any lookup: anonymous callers still get 401 first (no route
 // discovery); anyone else gets 400 {"error":"bad id: …"} for an id validID

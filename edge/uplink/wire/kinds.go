@@ -119,6 +119,7 @@ const (
 	EvAccountSecurity     = "account.security"
 	EvCameraDropping      = "camera.dropping"
 	EvAuditWithheld       = "audit.withheld"
+	EvKeysUnavailable     = "keys.unavailable"
 )
 
 // ActionWithheld is the action of an audit placeholder: a record the device
@@ -130,7 +131,7 @@ var EventKinds = []string{
 	EvCameraLost, EvCameraRestored, EvImageHealth, EvDiskError, EvTamper,
 	EvLoginBurst, EvRetentionBelowFloor, EvRetentionRestored,
 	EvWipeCertificate, EvOutboxOverflow, EvAlertRaised, EvAlertResolved,
-	EvAccountSecurity, EvCameraDropping, EvAuditWithheld,
+	EvAccountSecurity, EvCameraDropping, EvAuditWithheld, EvKeysUnavailable,
 }
 
 // KnownEventKind reports whether kind is in EventKinds.
@@ -196,6 +197,7 @@ var (
 	idRE     = regexp.MustCompile(`^[A-Za-z0-9._:@-]{0,64}$`)
 	hashRE   = regexp.MustCompile(`^([0-9a-f]{64})?$`)
 	fwRE     = regexp.MustCompile(`^[A-Za-z0-9._:@+~-]{0,64}$`)
+	kpRE     = regexp.MustCompile(`^[a-z0-9-]{0,16}$`)
 )
 
 // ValidFirmware reports whether v can be a firmware version on the wire
@@ -207,6 +209,10 @@ func ValidDevice(id string) bool { return deviceRE.MatchString(id) }
 
 // ValidCode reports whether c can be an alert or event code on the wire.
 func ValidCode(c string) bool { return codeRE.MatchString(c) }
+
+// ValidKeyProvider reports whether p can be a beacon's key provider ("file",
+// "tpm2", "rpi-otp"; "" = not reported).
+func ValidKeyProvider(p string) bool { return kpRE.MatchString(p) }
 
 // ValidID reports whether s can be an actor, target or grant id on the wire.
 func ValidID(s string) bool { return idRE.MatchString(s) }
@@ -287,6 +293,9 @@ func (b *Beacon) Validate() error {
 	}
 	if !hashRE.MatchString(b.AuditHash) {
 		return invalid("audit hash %q", b.AuditHash)
+	}
+	if !kpRE.MatchString(b.KeyProvider) {
+		return invalid("key provider %q", b.KeyProvider)
 	}
 	return nil
 }

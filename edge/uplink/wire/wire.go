@@ -65,6 +65,11 @@ type Beacon struct {
 
 	Alerts  []BeaconAlert `msg:"alerts"`
 	Backlog uint32        `msg:"obk"` // messages waiting in the outbox
+
+	// KeyProvider is where the root key lives: "file", "tpm2", "rpi-otp"
+	// (absent = not reported). Issue 13: "file" is keys on disk, not
+	// protected against theft of the disk.
+	KeyProvider string `msg:"kp,omitempty"`
 }
 
 // BeaconCamera is one camera in a beacon. ID is opaque (R19).

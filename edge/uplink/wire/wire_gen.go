@@ -837,6 +837,12 @@ func (z *Beacon) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Backlog")
 				return
 			}
+		case "kp":
+			z.KeyProvider, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "KeyProvider")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -851,8 +857,8 @@ func (z *Beacon) DecodeMsg(dc *msgp.Reader) (err error) {
 // EncodeMsg implements msgp.Encodable
 func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 	// check for omitted fields
-	zb0001Len := uint32(27)
-	var zb0001Mask uint32 /* 27 bits */
+	zb0001Len := uint32(28)
+	var zb0001Mask uint32 /* 28 bits */
 	_ = zb0001Mask
 	if z.TempMilliC == nil {
 		zb0001Len--
@@ -877,6 +883,10 @@ func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 	if z.AuditWithheld == 0 {
 		zb0001Len--
 		zb0001Mask |= 0x1000000
+	}
+	if z.KeyProvider == "" {
+		zb0001Len--
+		zb0001Mask |= 0x8000000
 	}
 	// variable map header, size zb0001Len
 	err = en.WriteMapHeader(zb0001Len)
@@ -1217,6 +1227,18 @@ func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 			err = msgp.WrapError(err, "Backlog")
 			return
 		}
+		if (zb0001Mask & 0x8000000) == 0 { // if not omitted
+			// write "kp"
+			err = en.Append(0xa2, 0x6b, 0x70)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.KeyProvider)
+			if err != nil {
+				err = msgp.WrapError(err, "KeyProvider")
+				return
+			}
+		}
 	}
 	return
 }
@@ -1225,8 +1247,8 @@ func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 func (z *Beacon) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(27)
-	var zb0001Mask uint32 /* 27 bits */
+	zb0001Len := uint32(28)
+	var zb0001Mask uint32 /* 28 bits */
 	_ = zb0001Mask
 	if z.TempMilliC == nil {
 		zb0001Len--
@@ -1251,6 +1273,10 @@ func (z *Beacon) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.AuditWithheld == 0 {
 		zb0001Len--
 		zb0001Mask |= 0x1000000
+	}
+	if z.KeyProvider == "" {
+		zb0001Len--
+		zb0001Mask |= 0x8000000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -1384,6 +1410,11 @@ func (z *Beacon) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "obk"
 		o = append(o, 0xa3, 0x6f, 0x62, 0x6b)
 		o = msgp.AppendUint32(o, z.Backlog)
+		if (zb0001Mask & 0x8000000) == 0 { // if not omitted
+			// string "kp"
+			o = append(o, 0xa2, 0x6b, 0x70)
+			o = msgp.AppendString(o, z.KeyProvider)
+		}
 	}
 	return
 }
@@ -1649,6 +1680,12 @@ func (z *Beacon) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Backlog")
 				return
 			}
+		case "kp":
+			z.KeyProvider, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "KeyProvider")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -1701,7 +1738,7 @@ func (z *Beacon) Msgsize() (s int) {
 	for za0002 := range z.Alerts {
 		s += z.Alerts[za0002].Msgsize()
 	}
-	s += 4 + msgp.Uint32Size
+	s += 4 + msgp.Uint32Size + 3 + msgp.StringPrefixSize + len(z.KeyProvider)
 	return
 }
 

@@ -1,0 +1,486 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/uplink/uplinktest"
+	"github.com/edgerec/edgerec/edge/uplink/wire"
+	"github.com/edgerec/edgerec/storage"
+)
+
+// kpSWTPM is one software TPM (its state dir is "the chip") served on a
+// unix socket while running; see hal/tpm's tests.
+type kpSWTPM struct {
+	t           testing.TB
+	state, sock string
+	cmd         *exec.Cmd
+	done        chan error
+}
+
+func startKPSWTPM(t testing.TB) *kpSWTPM {
+	t.Helper()
+	if _, err := exec.LookPath("swtpm"); err != nil {
+		if os.Getenv("EDGEREC_REQUIRE_SWTPM") == "1" {
+			t.Fatal("swtpm is not installed but EDGEREC_REQUIRE_SWTPM=1")
+		}
+		t.Skip("swtpm not installed (scripts/deps.sh installs it)")
+	}
+	dir, err := os.MkdirTemp("", "kp-swtpm") // unix socket paths are short
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	s := &kpSWTPM{t: t, state: filepath.Join(dir, "state"), sock: filepath.Join(dir, "tpm.sock")}
+	if err := os.Mkdir(s.state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *kpSWTPM) start() {
+	s.t.Helper()
+	os.Remove(s.sock)
+	s.cmd = exec.Command("swtpm", "socket", "--tpm2", "--tpmstate", "dir="+s.state,
+		"--server", "type=unixio,path="+s.sock, "--flags", "not-need-init", "--log", "level=0")
+	var stderr strings.Builder
+	s.cmd.Stderr = &stderr
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("start swtpm: %v", err)
+	}
+	s.done = make(chan error, 1)
+	go func(c *exec.Cmd, done chan error) { done <- c.Wait() }(s.cmd, s.done)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("unix", s.sock); err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case err := <-s.done:
+			s.cmd = nil
+			s.t.Fatalf("swtpm exited at start: %v: %s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			s.t.Fatalf("swtpm did not listen on %s: %s", s.sock, stderr.String())
+		}
+	}
+}
+
+func (s *kpSWTPM) stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+}
+
+// kpDirDigest maps every path under dir to its SHA-256 ("dir" for
+// directories, the target for symlinks).
+func kpDirDigest(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case d.IsDir():
+			out[rel] = "dir"
+		case d.Type()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			out[rel] = "-> " + l
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(b)
+			out[rel] = hex.EncodeToString(sum[:])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// kpDevice provisions a device with an uplink to b and the given
+// provision flags; it returns the data dir, the config to run and the
+// setup code.
+func kpDevice(t *testing.T, b *uplinktest.Broker, id, storageExtra string, provArgs ...string) (data, cfgRun, setup string) {
+	t.Helper()
+	data = filepath.Join(t.TempDir(), "dev")
+	cfgPath := filepath.Join(t.TempDir(), "edgerec.yaml")
+	body := `device: {id: ` + id + `}
+storage: {data_dir: "` + data + `", ring_size: 32MiB, flush_interval: 200ms` + storageExtra + `}
+lan: {listen: "127.0.0.1:18459"}
+uplink: {broker: "` + b.URL() + `", ca: "` + b.Certs.CA + `", cert: "` + b.Certs.ClientCert + `", key: "` + b.Certs.ClientKey + `", beacon_interval: 5s}
+`
+	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, append([]string{"provision", "--data", data, "--device-id", id, "--config", cfgPath}, provArgs...)...)
+	if code != 0 {
+		t.Fatalf("provision: %s", errOut)
+	}
+	m := regexp.MustCompile(`setup code:\s+(\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no setup code:\n%s", out)
+	}
+	return data, filepath.Join(data, "edgerec.yaml"), m[1]
+}
+
+// kpHealth is the part of the health API these tests read.
+type kpHealth struct {
+	KeyProvider string `json:"key_provider"`
+	Note        string `json:"key_provider_note"`
+	Warning     string `json:"key_provider_warning"`
+	Alerts      []struct {
+		Code, Severity, Text string
+	} `json:"alerts"`
+}
+
+func (h kpHealth) alert(code string) (sev, text string, ok bool) {
+	for _, a := range h.Alerts {
+		if a.Code == code {
+			return a.Severity, a.Text, true
+		}
+	}
+	return "", "", false
+}
+
+// kpHealthOf signs in as the first admin and reads /api/v1/health.
+func kpHealthOf(t *testing.T, base, setup string) kpHealth {
+	t.Helper()
+	const pw = "a long test password"
+	admin := newAPIClient(t, base)
+	admin.must("POST", "/api/v1/setup", map[string]string{"code": setup, "user": "alice", "password": pw}, nil)
+	admin.must("POST", "/api/v1/login", map[string]string{"user": "alice", "password": pw}, nil)
+	var h kpHealth
+	admin.must("GET", "/api/v1/health", nil, &h)
+	return h
+}
+
+// kpLastBeacon waits for a beacon of device id and returns the newest.
+func kpLastBeacon(t *testing.T, sub *uplinktest.Sub, id string, ok func(*wire.Beacon) bool) *wire.Beacon {
+	t.Helper()
+	var found *wire.Beacon
+	sub.Wait(t, 30*time.Second, "a beacon from "+id, func(ms []uplinktest.Message) bool {
+		_, _, bs := receivedAudits(t, ms)
+		for i := len(bs) - 1; i >= 0; i-- {
+			if bs[i].Device == id && ok(bs[i]) {
+				found = bs[i]
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// Issue 13, R23, R32: a file-provider device says so everywhere: the health
+// API reports key_provider "file" with the sentence as a standing warning
+// (code keys.on_disk), and its beacons, through mosquitto, carry kp "file"
+// and the keys.on_disk alert (code only, never the text, D6). The start
+// log says it too. The same card under a config that asks for a TPM is
+// refused with one ERROR line, never run on the file key.
+func TestDaemonFileProviderReported(t *testing.T) {
+	b := uplinktest.StartBroker(t)
+	sub := b.Subscribe(t, "ops-kp-file", "edgerec/gw-kpfile/#", true)
+	data, cfgRun, setup := kpDevice(t, b, "gw-kpfile", "")
+	d := startTestDaemon(t, cfgRun)
+	h := kpHealthOf(t, d.base, setup)
+	if h.KeyProvider != "file" || h.Warning != storage.FileProviderWarning || !strings.Contains(h.Note, storage.FileProviderWarning) {
+		t.Fatalf("health: %+v", h)
+	}
+	if sev, text, ok := h.alert(health.AlertKeysOnDisk); !ok || sev != "warning" || text != "keys on disk: not protected against theft of the disk" {
+		t.Fatalf("no standing file-provider warning: %+v", h.Alerts)
+	}
+	bc := kpLastBeacon(t, sub, "gw-kpfile", func(*wire.Beacon) bool { return true })
+	if bc.KeyProvider != "file" {
+		t.Fatalf("beacon kp %q, want file", bc.KeyProvider)
+	}
+	found := false
+	for _, a := range bc.Alerts {
+		found = found || (a.Code == health.AlertKeysOnDisk && a.Sev == wire.SevWarning)
+	}
+	if !found {
+		t.Fatalf("beacon alerts %+v lack keys.on_disk", bc.Alerts)
+	}
+	for _, m := range sub.Messages() {
+		if strings.Contains(string(m.Payload), "theft") {
+			t.Fatalf("%s carries the alert text upstream", m.Topic)
+		}
+	}
+	d.stop(t)
+	if !strings.Contains(d.se.String(), "level=WARN msg=\"root key provider: file: keys on disk: not protected against theft of the disk\"") {
+		t.Fatalf("the start log does not say it:\n%s", d.se.String())
+	}
+	if _, err := os.Stat(filepath.Join(data, keyFaultFile)); err == nil {
+		t.Fatal("a healthy start left a key fault record")
+	}
+
+	// The same card in a gateway configured for a TPM: refused, never a
+	// fallback to the file key; one ERROR line naming both.
+	raw, err := os.ReadFile(cfgRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpmCfg := filepath.Join(t.TempDir(), "tpm.yaml")
+	if err := os.WriteFile(tpmCfg, []byte(strings.Replace(string(raw), "key_provider: file", "key_provider: tpm2", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "run", "--config", tpmCfg, "--listen", "127.0.0.1:0")
+	lines := strings.Split(strings.TrimRight(errOut, "\n"), "\n")
+	if code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "level=ERROR") || !strings.Contains(lines[0], "root key") ||
+		!strings.Contains(lines[0], "provider=file") || !strings.Contains(lines[0], "storage.key_provider: tpm2") || strings.Contains(out, "LAN page") {
+		t.Fatalf("provider mismatch: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if rec, ok := readKeyFault(data); !ok || rec.Count != 1 || rec.Provider != "file" {
+		t.Fatalf("key fault record %+v %v", rec, ok)
+	}
+}
+
+// Issue 13, R24, R32, with swtpm as the TPM: a tpm2 device reports "tpm2"
+// (health API and beacon) and no file warning. With the TPM gone, and then
+// with another TPM on the same socket, `run` refuses to record: exit 1,
+// exactly one line on stderr, at ERROR, naming the root key, the provider
+// and the cause; no file in the data dir is created or changed except the
+// key fault record. Back on its own TPM the device starts, and the refusals
+// reach upstream as one keys.unavailable event (code tpm2, n 2) and the
+// audit log as one keys.unavailable record; the record file is gone.
+func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
+	tp := startKPSWTPM(t)
+	b := uplinktest.StartBroker(t)
+	sub := b.Subscribe(t, "ops-kp-tpm", "edgerec/gw-kptpm/#", true)
+	data, cfgRun, setup := kpDevice(t, b, "gw-kptpm", `, tpm: "unix:`+tp.sock+`"`, "--key-provider", "tpm2")
+	if p, err := storage.ReadProvider(data); err != nil || p != storage.ProviderTPM2 {
+		t.Fatalf("provisioned provider %v %v", p, err)
+	}
+	d := startTestDaemon(t, cfgRun)
+	h := kpHealthOf(t, d.base, setup)
+	if h.KeyProvider != "tpm2" || h.Warning != "" || strings.Contains(h.Note, "theft") {
+		t.Fatalf("health: %+v", h)
+	}
+	if _, _, ok := h.alert(health.AlertKeysOnDisk); ok {
+		t.Fatalf("tpm2 device carries the file warning: %+v", h.Alerts)
+	}
+	bc := kpLastBeacon(t, sub, "gw-kptpm", func(*wire.Beacon) bool { return true })
+	if bc.KeyProvider != "tpm2" {
+		t.Fatalf("beacon kp %q, want tpm2", bc.KeyProvider)
+	}
+	for _, a := range bc.Alerts {
+		if a.Code == health.AlertKeysOnDisk {
+			t.Fatalf("tpm2 beacon carries keys.on_disk: %+v", bc.Alerts)
+		}
+	}
+	d.stop(t)
+	m := regexp.MustCompile(`msg="root key loaded" provider=tpm2 open_ms=(\d+)`).FindStringSubmatch(d.se.String())
+	if m == nil {
+		t.Fatalf("the start log does not name the provider:\n%s", d.se.String())
+	}
+	t.Logf("store open with the root key unsealed by swtpm: %s ms", m[1])
+
+	refused := func(what string) string {
+		t.Helper()
+		before := kpDirDigest(t, data)
+		delete(before, keyFaultFile)
+		start := time.Now()
+		code, out, errOut := runCLI(t, "run", "--config", cfgRun, "--listen", "127.0.0.1:0")
+		t.Logf("%s: exit %d after %s: %s", what, code, time.Since(start).Round(time.Millisecond), strings.TrimSpace(errOut))
+		if code != 1 {
+			t.Fatalf("%s: exit %d, want 1\nstdout: %s\nstderr: %s", what, code, out, errOut)
+		}
+		lines := strings.Split(strings.TrimRight(errOut, "\n"), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], "level=ERROR") || !strings.Contains(lines[0], "root key") ||
+			!strings.Contains(lines[0], "provider=tpm2") || !strings.Contains(lines[0], "cause=") {
+			t.Fatalf("%s: want exactly one ERROR line naming the root key, the provider and the cause; stderr:\n%s", what, errOut)
+		}
+		if strings.Contains(out, "LAN page") || strings.Contains(out, "recording") {
+			t.Fatalf("%s: recording started: %s", what, out)
+		}
+		after := kpDirDigest(t, data)
+		if _, ok := after[keyFaultFile]; !ok {
+			t.Fatalf("%s: no key fault record", what)
+		}
+		delete(after, keyFaultFile)
+		for p, h := range before {
+			if after[p] != h {
+				t.Errorf("%s: %s changed (%s -> %s)", what, p, h, after[p])
+			}
+		}
+		for p := range after {
+			if _, ok := before[p]; !ok {
+				t.Errorf("%s: %s created", what, p)
+			}
+		}
+		return lines[0]
+	}
+	// 1. No TPM answering.
+	tp.stop()
+	line := refused("TPM gone")
+	if !strings.Contains(line, tp.sock) && !strings.Contains(strings.ToLower(line), "tpm") {
+		t.Fatalf("the cause does not say what failed: %s", line)
+	}
+	// 2. Another TPM (fresh seeds) on the same socket.
+	own, fresh := tp.state, filepath.Join(filepath.Dir(tp.state), "other-chip")
+	if err := os.Mkdir(fresh, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tp.state = fresh
+	tp.start()
+	refused("another TPM")
+	tp.stop()
+	tp.state = own
+	rec, ok := readKeyFault(data)
+	if !ok || rec.Count != 2 || rec.Provider != "tpm2" || rec.First.After(rec.Last) {
+		t.Fatalf("key fault record %+v", rec)
+	}
+
+	// 3. Its own TPM again: starts, reports the refusals once.
+	tp.start()
+	d = startTestDaemon(t, cfgRun)
+	ms := sub.Wait(t, 30*time.Second, "a keys.unavailable event", func(ms []uplinktest.Message) bool {
+		_, evs, _ := receivedAudits(t, ms)
+		for _, e := range evs {
+			if e.Kind == wire.EvKeysUnavailable {
+				return true
+			}
+		}
+		return false
+	})
+	d.stop(t)
+	_, evs, _ := receivedAudits(t, ms)
+	var n int
+	for _, e := range evs {
+		if e.Kind != wire.EvKeysUnavailable {
+			continue
+		}
+		n++
+		if e.Code != "tpm2" || e.Count != 2 || e.Sev != wire.SevCritical || e.Time != rec.First.UnixMilli() || e.Value != rec.Last.UnixMilli() {
+			t.Fatalf("keys.unavailable event %+v, record %+v", e, rec)
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d keys.unavailable events, want 1", n)
+	}
+	if _, err := os.Stat(filepath.Join(data, keyFaultFile)); err == nil {
+		t.Fatal("the key fault record survived the report")
+	}
+	audits := 0
+	for _, r := range auditOf(t, data) {
+		if r.Action == "keys.unavailable" {
+			audits++
+			if !strings.Contains(r.Detail, "tpm2") || !strings.Contains(r.Detail, "2 start(s)") {
+				t.Fatalf("audit detail %q", r.Detail)
+			}
+		}
+	}
+	if audits != 1 {
+		t.Fatalf("%d keys.unavailable audit records, want 1", audits)
+	}
+}
+
+// kpLEDPin is a fake status LED that counts its switches.
+type kpLEDPin struct {
+	gpiotest.Pin
+	mu       sync.Mutex
+	switches int
+	last     gpio.Level
+}
+
+func (p *kpLEDPin) Out(l gpio.Level) error {
+	p.mu.Lock()
+	if l != p.last {
+		p.switches++
+	}
+	p.last = l
+	p.mu.Unlock()
+	return p.Pin.Out(l)
+}
+
+// Issue 13, R24: with a status LED configured, a start without the root
+// key shows the fault pattern (fast blink) until the hold ends, then exits
+// non-zero with one ERROR line; the refusal is noted for the next start.
+func TestKeyFaultShowsFaultLED(t *testing.T) {
+	data := t.TempDir()
+	if err := storage.Provision(context.Background(), data, storage.ProvisionOptions{RingSize: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	led := &kpLEDPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
+	cfg := &config.Config{}
+	cfg.GPIO.StatusLED = "GPIO17"
+	dc := daemonConfig{DataDir: data, Config: cfg, keyFaultHold: 900 * time.Millisecond,
+		gpioLookup: func(n string) (gpio.PinIO, error) {
+			if n == "GPIO17" {
+				return led, nil
+			}
+			return nil, nil
+		}}
+	var logs syncBuf
+	start := time.Now()
+	err := refuseKeyFault(context.Background(), dc, storage.ErrKeyUnavailable, slog.New(slog.NewTextHandler(&logs, nil)))
+	held := time.Since(start)
+	if err == nil || !isKeyFault(err) {
+		t.Fatalf("err %v", err)
+	}
+	var re reportedError
+	if !errors.As(err, &re) {
+		t.Fatalf("not a reported error: %T", err)
+	}
+	if held < 800*time.Millisecond {
+		t.Fatalf("exited after %s, before the fault hold", held)
+	}
+	led.mu.Lock()
+	sw := led.switches
+	led.mu.Unlock()
+	// 100 ms on, 100 ms off: about 9 switches in 900 ms.
+	if sw < 5 {
+		t.Fatalf("LED switched %d times in %s: not the fault blink", sw, held)
+	}
+	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 || !strings.Contains(logs.String(), "root key") || !strings.Contains(logs.String(), "provider=file") || !strings.Contains(logs.String(), "fault_led=GPIO17") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+	if rec, ok := readKeyFault(data); !ok || rec.Count != 1 || rec.Provider != "file" {
+		t.Fatalf("record %+v %v", rec, ok)
+	}
+	// A garbled record still counts as one refusal and is reported, not a crash.
+	if err := os.WriteFile(filepath.Join(data, keyFaultFile), []byte("\x00garbage{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if rec, ok := readKeyFault(data); !ok || rec.Count != 1 || rec.Provider != "unknown" || rec.First.IsZero() {
+		t.Fatalf("garbled record %+v %v", rec, ok)
+	}
+}
