@@ -7,14 +7,11 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,84 +22,10 @@ import (
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink/uplinktest"
 	"github.com/edgerec/edgerec/edge/uplink/wire"
+	"github.com/edgerec/edgerec/hal/tpm/swtpmtest"
 	"github.com/edgerec/edgerec/storage"
 )
 
-// kpSWTPM is one software TPM (its state dir is "the chip") served on a
-// unix socket while running; see hal/tpm's tests.
-type kpSWTPM struct {
-	t           testing.TB
-	state, sock string
-	cmd         *exec.Cmd
-	done        chan error
-}
-
-func startKPSWTPM(t testing.TB) *kpSWTPM {
-	t.Helper()
-	if _, err := exec.LookPath("swtpm"); err != nil {
-		if os.Getenv("EDGEREC_REQUIRE_SWTPM") == "1" {
-			t.Fatal("swtpm is not installed but EDGEREC_REQUIRE_SWTPM=1")
-		}
-		t.Skip("swtpm not installed (scripts/deps.sh installs it)")
-	}
-	dir, err := os.MkdirTemp("", "kp-swtpm") // unix socket paths are short
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &kpSWTPM{t: t, state: filepath.Join(dir, "state"), sock: filepath.Join(dir, "tpm.sock")}
-	if err := os.Mkdir(s.state, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *kpSWTPM) start() {
-	s.t.Helper()
-	os.Remove(s.sock)
-	s.cmd = exec.Command("swtpm", "socket", "--tpm2", "--tpmstate", "dir="+s.state,
-		"--server", "type=unixio,path="+s.sock, "--flags", "not-need-init", "--log", "level=0")
-	var stderr strings.Builder
-	s.cmd.Stderr = &stderr
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("start swtpm: %v", err)
-	}
-	s.done = make(chan error, 1)
-	go func(c *exec.Cmd, done chan error) { done <- c.Wait() }(s.cmd, s.done)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("unix", s.sock); err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case err := <-s.done:
-			s.cmd = nil
-			s.t.Fatalf("swtpm exited at start: %v: %s", err, stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			s.t.Fatalf("swtpm did not listen on %s: %s", s.sock, stderr.String())
-		}
-	}
-}
-
-func (s *kpSWTPM) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
-}
 
 // kpDirDigest maps every path under dir to its SHA-256 ("dir" for
 // directories, the target for symlinks).
@@ -282,10 +205,10 @@ func TestDaemonFileProviderReported(t *testing.T) {
 // reach upstream as one keys.unavailable event (code tpm2, n 2) and the
 // audit log as one keys.unavailable record; the record file is gone.
 func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
-	tp := startKPSWTPM(t)
+	tp := swtpmtest.New(t)
 	b := uplinktest.StartBroker(t)
 	sub := b.Subscribe(t, "ops-kp-tpm", "edgerec/gw-kptpm/#", true)
-	data, cfgRun, setup := kpDevice(t, b, "gw-kptpm", `, tpm: "unix:`+tp.sock+`"`, "--key-provider", "tpm2")
+	data, cfgRun, setup := kpDevice(t, b, "gw-kptpm", `, tpm: "unix:`+tp.Sock()+`"`, "--key-provider", "tpm2")
 	if p, err := storage.ReadProvider(data); err != nil || p != storage.ProviderTPM2 {
 		t.Fatalf("provisioned provider %v %v", p, err)
 	}
@@ -349,28 +272,28 @@ func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
 		return lines[0]
 	}
 	// 1. No TPM answering.
-	tp.stop()
+	tp.Stop()
 	line := refused("TPM gone")
-	if !strings.Contains(line, tp.sock) && !strings.Contains(strings.ToLower(line), "tpm") {
+	if !strings.Contains(line, tp.Sock()) && !strings.Contains(strings.ToLower(line), "tpm") {
 		t.Fatalf("the cause does not say what failed: %s", line)
 	}
 	// 2. Another TPM (fresh seeds) on the same socket.
-	own, fresh := tp.state, filepath.Join(filepath.Dir(tp.state), "other-chip")
+	own, fresh := tp.State(), filepath.Join(filepath.Dir(tp.State()), "other-chip")
 	if err := os.Mkdir(fresh, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	tp.state = fresh
-	tp.start()
+	tp.SetState(fresh)
+	tp.Start()
 	refused("another TPM")
-	tp.stop()
-	tp.state = own
+	tp.Stop()
+	tp.SetState(own)
 	rec, ok := readKeyFault(data)
 	if !ok || rec.Count != 2 || rec.Provider != "tpm2" || rec.First.After(rec.Last) {
 		t.Fatalf("key fault record %+v", rec)
 	}
 
 	// 3. Its own TPM again: starts, reports the refusals once.
-	tp.start()
+	tp.Start()
 	d = startTestDaemon(t, cfgRun)
 	ms := sub.Wait(t, 30*time.Second, "a keys.unavailable event", func(ms []uplinktest.Message) bool {
 		_, evs, _ := receivedAudits(t, ms)

@@ -116,3 +116,7 @@ func (s *SWTPM) Spec() string { return "unix:" + s.sock }
 
 // State is swtpm's state directory (the chip's NV memory).
 func (s *SWTPM) State() string { return s.state }
+
+// SetState puts another chip (state directory; a fresh one is a TPM with
+// new seeds) behind the same socket. Call it while stopped; Start serves it.
+func (s *SWTPM) SetState(dir string) { s.state = dir }
