@@ -48,7 +48,23 @@ type Deps struct {
 	Open   Opener // nil = source.Open
 	// Backoff bounds for restarts; zero values mean 1 s and 30 s.
 	MinBackoff, MaxBackoff time.Duration
+	// Looks is the keyframe-look pool shared by every camera of the
+	// gateway (see LookPool); nil = a private pool of one slot.
+	Looks *LookPool
+	// MaxAccessUnit: a larger access unit is refused (counted as dropped,
+	// with the rest of its GOP) before it reaches the hub; the daemon
+	// passes storage.MaxFrameSize. 0 = DefaultMaxAccessUnit.
+	MaxAccessUnit int
 }
+
+// DefaultMaxAccessUnit is the largest access unit a camera publishes when
+// Deps.MaxAccessUnit is 0 (storage refuses larger frames).
+const DefaultMaxAccessUnit = 4 << 20
+
+// frameQueue is the depth of the bounded queue between the decode (or
+// capture) stage and the mask+encode stage of a masked camera: about a
+// quarter second at 15 fps, ~12 MB of 1080p pictures.
+const frameQueue = 4
 
 // Camera is one supervised camera pipeline.
 type Camera struct {
@@ -151,6 +167,12 @@ func NewCamera(cfg CameraConfig, deps Deps) (*Camera, error) {
 	}
 	if deps.MaxBackoff <= 0 {
 		deps.MaxBackoff = 30 * time.Second
+	}
+	if deps.Looks == nil {
+		deps.Looks = NewLookPool(1)
+	}
+	if deps.MaxAccessUnit <= 0 {
+		deps.MaxAccessUnit = DefaultMaxAccessUnit
 	}
 	return &Camera{cfg: cfg, deps: deps, hub: NewHub(), masks: append([]mask.Mask(nil), cfg.Masks...)}, nil
 }
@@ -258,98 +280,188 @@ func (c *Camera) runOnce(ctx context.Context) error {
 	}
 }
 
-// runRaw: frames → mask → encode → hub.
+// runRaw: frames → [bounded queue] → mask → encode → hub. Capture runs on
+// its own goroutine so a slow encoder never makes the camera's frames late;
+// when the queue is full, pictures are dropped until it has drained (one
+// contiguous hole, counted) and the encoder starts again with a keyframe.
 func (c *Camera) runRaw(ctx context.Context, src source.RawSource, masker *mask.Masker, st *runStats) error {
-	info := src.Info()
-	enc, err := codec.NewEncoder(codec.EncoderConfig{
-		Width: info.Width, Height: info.Height, FPS: info.FPS,
-		BitrateKbps: c.cfg.BitrateKbps, KeyframeInterval: c.cfg.KeyframeInterval,
-	})
-	if err != nil {
-		return err
-	}
-	defer enc.Close()
-	st.encoder = c.encoderText()
-	for {
-		f, err := src.Read(ctx)
-		if err != nil {
-			return fmt.Errorf("read: %w", err)
+	produce := func(ctx context.Context, q chan<- *media.Frame) error {
+		dropping := false
+		for {
+			f, err := src.Read(ctx)
+			if err != nil {
+				return fmt.Errorf("read: %w", err)
+			}
+			if dropping && len(q) > 0 {
+				st.skipped.Add(1)
+				continue
+			}
+			dropping = false
+			select {
+			case q <- f:
+			default:
+				st.skipped.Add(1)
+				st.forceKey.Store(true)
+				dropping = true
+			}
 		}
-		st.observe(f)
-		if err := c.maskEncodePublish(f, masker, enc, st); err != nil {
-			return err
-		}
 	}
+	return c.runStages(ctx, src, masker, st, produce)
 }
 
-// runTranscode: access units → decode → mask → encode → hub. The encoder
-// is (re)created at the first picture and whenever the size changes; the
-// masker re-rasterizes per size by itself.
+// runTranscode: access units → decode → [bounded queue] → mask → encode →
+// hub, decoding and encoding on two goroutines (two cores). When the
+// mask+encode stage falls behind and the queue is full, the picture and
+// the rest of its GOP are dropped without decoding them (deterministic:
+// decoding resumes at the camera's next keyframe), counted, and the
+// encoder starts again with a keyframe so the hole is a gap on the record.
+// The encoder is (re)created at the first picture and whenever the size
+// changes; the masker re-rasterizes per size by itself.
 func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, masker *mask.Masker, st *runStats) error {
-	dec, err := codec.NewDecoder()
-	if err != nil {
-		return err
+	produce := func(ctx context.Context, q chan<- *media.Frame) error {
+		dec, err := codec.NewDecoder()
+		if err != nil {
+			return err
+		}
+		defer dec.Close()
+		skipping := false
+		for {
+			au, err := src.ReadAU(ctx)
+			if err != nil {
+				return fmt.Errorf("read: %w", err)
+			}
+			if skipping && !au.Key {
+				st.skipped.Add(1)
+				continue
+			}
+			skipping = false
+			if len(au.Data) > c.deps.MaxAccessUnit {
+				st.refuse(au)
+				skipping = true
+				continue
+			}
+			pic, err := dec.Decode(au.Data)
+			if err != nil {
+				st.decodeErrors.Add(1)
+				continue // the decoder resynchronizes at the next keyframe
+			}
+			if pic == nil {
+				continue
+			}
+			pic.PTS, pic.Wall = au.PTS, au.Wall
+			select {
+			case q <- pic:
+			default:
+				st.skipped.Add(1)
+				st.forceKey.Store(true)
+				skipping = true
+			}
+		}
 	}
-	defer dec.Close()
+	return c.runStages(ctx, src, masker, st, produce)
+}
+
+// runStages runs produce on its own goroutine, feeding a queue of
+// frameQueue pictures, and masks, encodes and publishes them on this one.
+// It returns when either stage fails or ctx ends; the stage that stops
+// first stops the other.
+func (c *Camera) runStages(ctx context.Context, src source.Source, masker *mask.Masker, st *runStats, produce func(context.Context, chan<- *media.Frame) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	q := make(chan *media.Frame, frameQueue)
+	prodErr := make(chan error, 1)
+	go func() {
+		defer close(q)
+		prodErr <- produce(ctx, q)
+	}()
 	var enc *codec.Encoder
 	defer func() {
 		if enc != nil {
 			enc.Close()
 		}
 	}()
-	for {
-		au, err := src.ReadAU(ctx)
-		if err != nil {
-			return fmt.Errorf("read: %w", err)
+	var encErr error
+	for pic := range q {
+		if encErr != nil {
+			continue // drain until the producer has seen the cancel
 		}
-		pic, err := dec.Decode(au.Data)
-		if err != nil {
-			st.decodeErrors++
-			continue // the decoder resynchronizes at the next keyframe
-		}
-		if pic == nil {
-			continue
-		}
-		pic.PTS, pic.Wall = au.PTS, au.Wall
 		if enc == nil || enc.Info().Width != pic.Width || enc.Info().Height != pic.Height {
 			if enc != nil {
 				enc.Close()
+				enc = nil
 			}
-			info := src.Info()
-			enc, err = codec.NewEncoder(codec.EncoderConfig{
-				Width: pic.Width, Height: pic.Height, FPS: info.FPS,
+			fps := src.Info().FPS
+			e, err := codec.NewEncoder(codec.EncoderConfig{
+				Width: pic.Width, Height: pic.Height, FPS: fps,
 				BitrateKbps: c.cfg.BitrateKbps, KeyframeInterval: c.cfg.KeyframeInterval,
 			})
 			if err != nil {
-				return err
+				encErr = err
+				cancel()
+				continue
 			}
-			st.info.Width, st.info.Height, st.info.FPS = pic.Width, pic.Height, info.FPS
+			enc = e
+			st.info.Width, st.info.Height, st.info.FPS = pic.Width, pic.Height, fps
 			st.encoder = c.encoderText()
 		}
 		st.observe(pic)
 		if err := c.maskEncodePublish(pic, masker, enc, st); err != nil {
-			return err
+			encErr = err
+			cancel()
 		}
 	}
+	perr := <-prodErr
+	if encErr != nil {
+		return encErr
+	}
+	return perr
 }
 
-// runPassthrough: the camera's access units go to the hub as they are. One
-// keyframe every few seconds is decoded for the snapshot and image health.
+// runPassthrough: the camera's access units go to the hub as they are. Now
+// and then a keyframe is handed to the shared look pool for the snapshot
+// and image health; its result comes back to this loop.
 func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st *runStats) error {
 	st.encoder = "passthrough: the camera's own H.264 (camera has no masks)"
 	h := fnv.New32a()
 	h.Write([]byte(c.cfg.ID))
 	every := PassthroughLook + time.Duration(h.Sum32()%5000)*time.Millisecond
 	var lastLook time.Time
+	looks := make(chan *media.Frame, 1) // at most one look in flight
+	inFlight := false
+	skipping := false
 	for {
 		au, err := src.ReadAU(ctx)
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		if au.Key && (lastLook.IsZero() || time.Since(lastLook) >= every || c.wantLook.Load()) {
-			lastLook = time.Now()
-			c.wantLook.Store(false)
-			c.look(au, st)
+		select {
+		case pic := <-looks:
+			inFlight = false
+			if pic != nil {
+				st.info.Width, st.info.Height = pic.Width, pic.Height
+				st.observe(pic)
+				c.keepSnapshot(pic, pic.Wall)
+			}
+		default:
+		}
+		if skipping && !au.Key {
+			st.skipped.Add(1)
+			continue
+		}
+		skipping = false
+		if len(au.Data) > c.deps.MaxAccessUnit {
+			// Storage refuses such a frame; the units up to the next
+			// keyframe depend on it (R23: counted, not a crash).
+			st.refuse(au)
+			skipping = true
+			continue
+		}
+		if au.Key && !inFlight && (lastLook.IsZero() || time.Since(lastLook) >= every || c.wantLook.Load()) {
+			if c.deps.Looks.TryGo(func() { looks <- c.look(au) }) {
+				inFlight = true
+				lastLook = time.Now()
+				c.wantLook.Store(false)
+			}
 		}
 		if c.maskVersion() != st.maskVer {
 			// Masks arrived: never publish another unmasked unit (R2).
@@ -361,13 +473,14 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 }
 
 // look decodes one keyframe of a passthrough camera with a decoder that
-// lives only for it (a lone IDR decodes by itself), for image health and
-// the snapshot.
-func (c *Camera) look(au media.AccessUnit, st *runStats) {
+// lives only for it (a lone IDR decodes by itself), on a look-pool slot. It
+// touches nothing of the run: the picture goes back to the camera's loop
+// (nil when the keyframe did not decode).
+func (c *Camera) look(au media.AccessUnit) *media.Frame {
 	dec, err := codec.NewDecoder()
 	if err != nil {
 		c.deps.Logger.Warn("passthrough: decoder", "camera", c.cfg.ID, "err", err)
-		return
+		return nil
 	}
 	defer dec.Close()
 	pic, err := dec.Decode(au.Data)
@@ -375,12 +488,10 @@ func (c *Camera) look(au media.AccessUnit, st *runStats) {
 		pic, err = dec.Flush()
 	}
 	if err != nil || pic == nil {
-		return
+		return nil
 	}
 	pic.Wall = au.Wall
-	st.info.Width, st.info.Height = pic.Width, pic.Height
-	st.observe(pic)
-	c.keepSnapshot(pic, au.Wall)
+	return pic
 }
 
 func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *codec.Encoder, st *runStats) error {
@@ -402,6 +513,11 @@ func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *cod
 	if now := time.Now(); now.Sub(st.lastSnap) >= 500*time.Millisecond {
 		c.keepMasked(m, f.Wall)
 		st.lastSnap = now
+	}
+	if st.forceKey.Swap(false) {
+		// Pictures were dropped before this one: start a new GOP so the
+		// recorder cuts the segment at the hole and loses nothing after it.
+		enc.ForceKeyframe()
 	}
 	au, ok, err := enc.Encode(m)
 	if err != nil {
@@ -437,12 +553,17 @@ type runStats struct {
 	lastSnap            time.Time
 	recording           bool
 	encoder             string
-	decodeErrors        uint64
-	src                 dropper // nil: the source does not count drops
-	lostSeen            uint64  // source drops + decode errors already reported
-	image               *ImageHealth
-	imageFlags          []string
-	maskVer             uint64
+	// decodeErrors and skipped are counted by the decode/capture stage:
+	// pictures that did not decode, and units or pictures the pipeline
+	// dropped (queue full, rest of a GOP, oversized).
+	decodeErrors, skipped atomic.Uint64
+	refused               atomic.Uint64 // oversized units among skipped
+	forceKey              atomic.Bool   // the next encoded picture is an IDR
+	src                   dropper       // nil: the source does not count drops
+	lostSeen              uint64        // source drops + decode errors already reported
+	image                 *ImageHealth
+	imageFlags            []string
+	maskVer               uint64
 }
 
 // observe looks at an unmasked picture, in memory only, for image health
@@ -480,7 +601,7 @@ func (st *runStats) published(au media.AccessUnit) {
 	fps := float64(st.winFrames) / el.Seconds()
 	kbps := float64(st.winBytes) * 8 / 1000 / el.Seconds()
 	total, wall, info, enc, flags := st.total, au.Wall, st.info, st.encoder, st.imageFlags
-	lost := st.decodeErrors
+	lost := st.decodeErrors.Load() + st.skipped.Load()
 	if st.src != nil {
 		lost += st.src.Dropped()
 	}
@@ -523,4 +644,14 @@ func (c *Camera) keepSnapshot(f *media.Frame, at time.Time) {
 		copy(c.snap.V, f.V)
 	}
 	c.snapTime = at
+}
+
+// refuse counts an access unit larger than Deps.MaxAccessUnit (storage
+// would refuse it) as dropped.
+func (st *runStats) refuse(au media.AccessUnit) {
+	st.skipped.Add(1)
+	if st.refused.Add(1) == 1 || st.refused.Load()%100 == 0 {
+		st.cam.deps.Logger.Warn("camera sent an oversized access unit; dropped up to the next keyframe",
+			"camera", st.cam.cfg.ID, "bytes", len(au.Data), "max", st.cam.deps.MaxAccessUnit, "refused_total", st.refused.Load())
+	}
 }
