@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -53,6 +54,9 @@ type cameraManager struct {
 	// reducing change is refused; proposals live in propDir.
 	cov     coveragePolicy
 	propDir string
+	// looks is the keyframe-look pool shared by every passthrough camera
+	// (issue 14): one decode per core at most, none on a read loop.
+	looks *pipeline.LookPool
 
 	mu      sync.Mutex
 	cfg     *config.Config
@@ -71,6 +75,7 @@ func newCameraManager(ctx context.Context, cfg *config.Config, cfgPath string, s
 	return &cameraManager{
 		parent: ctx, cfgPath: cfgPath, store: store, tracker: tracker, audit: au, log: log,
 		segLen: segLen, fatal: fatal, cfg: cfg, running: map[string]*runningCamera{},
+		looks: pipeline.NewLookPool(runtime.NumCPU()),
 	}
 }
 
@@ -110,7 +115,7 @@ func (m *cameraManager) startLocked(c config.Camera) {
 	cam, err := pipeline.NewCamera(pipeline.CameraConfig{
 		ID: c.ID, Name: c.Name, Source: string(c.Source), Masks: c.MaskList(),
 		BitrateKbps: c.BitrateKbps, KeyframeInterval: c.KeyframeInterval.D(),
-	}, pipeline.Deps{Health: m.tracker, Logger: m.log.With("camera", c.ID)})
+	}, pipeline.Deps{Health: m.tracker, Logger: m.log.With("camera", c.ID), Looks: m.looks, MaxAccessUnit: storage.MaxFrameSize})
 	if err != nil { // validated before; cannot happen
 		m.log.Error("camera not started", "camera", c.ID, "err", err)
 		return

@@ -66,6 +66,15 @@ const DefaultMaxAccessUnit = 4 << 20
 // quarter second at 15 fps, ~12 MB of 1080p pictures.
 const frameQueue = 4
 
+// MaxSkipGOP: when a masked camera's encoder falls behind, the rest of the
+// camera's GOP is dropped undecoded if its GOPs are at most this long;
+// otherwise pictures are decoded and dropped until the queue drains.
+const MaxSkipGOP = 4 * time.Second
+
+// MaxLate: a captured picture older than this when the capture stage gets
+// it is dropped (counted), so an overloaded raw camera catches up.
+const MaxLate = time.Second
+
 // Camera is one supervised camera pipeline.
 type Camera struct {
 	cfg  CameraConfig
@@ -264,6 +273,7 @@ func (c *Camera) runOnce(ctx context.Context) error {
 		st.src = d
 	}
 	defer st.clearImage()
+	defer st.flush()
 	switch s := src.(type) {
 	case source.RawSource:
 		return c.runRaw(ctx, s, masker, st)
@@ -292,6 +302,14 @@ func (c *Camera) runRaw(ctx context.Context, src source.RawSource, masker *mask.
 			if err != nil {
 				return fmt.Errorf("read: %w", err)
 			}
+			if !f.Wall.IsZero() && time.Since(f.Wall) > MaxLate {
+				// Capture itself fell behind (the box is overloaded): a
+				// late picture is dropped and counted, so the camera
+				// catches up instead of recording ever later.
+				st.skipped.Add(1)
+				st.forceKey.Store(true)
+				continue
+			}
 			if dropping && len(q) > 0 {
 				st.skipped.Add(1)
 				continue
@@ -313,8 +331,9 @@ func (c *Camera) runRaw(ctx context.Context, src source.RawSource, masker *mask.
 // hub, decoding and encoding on two goroutines (two cores). When the
 // mask+encode stage falls behind and the queue is full, the picture and
 // the rest of its GOP are dropped without decoding them (deterministic:
-// decoding resumes at the camera's next keyframe), counted, and the
-// encoder starts again with a keyframe so the hole is a gap on the record.
+// decoding resumes at the camera's next keyframe; see MaxSkipGOP for long
+// GOPs), counted, and the encoder starts again with a keyframe so the hole
+// is a gap on the record.
 // The encoder is (re)created at the first picture and whenever the size
 // changes; the masker re-rasterizes per size by itself.
 func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, masker *mask.Masker, st *runStats) error {
@@ -324,11 +343,19 @@ func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, maske
 			return err
 		}
 		defer dec.Close()
-		skipping := false
+		skipping, draining := false, false
+		var lastKey time.Time
+		var gop time.Duration // the camera's last keyframe interval (0 = unknown)
 		for {
 			au, err := src.ReadAU(ctx)
 			if err != nil {
 				return fmt.Errorf("read: %w", err)
+			}
+			if au.Key {
+				if !lastKey.IsZero() && au.Wall.After(lastKey) {
+					gop = au.Wall.Sub(lastKey)
+				}
+				lastKey = au.Wall
 			}
 			if skipping && !au.Key {
 				st.skipped.Add(1)
@@ -349,12 +376,25 @@ func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, maske
 				continue
 			}
 			pic.PTS, pic.Wall = au.PTS, au.Wall
+			if draining && len(q) > 0 {
+				st.skipped.Add(1)
+				continue
+			}
+			draining = false
 			select {
 			case q <- pic:
 			default:
 				st.skipped.Add(1)
 				st.forceKey.Store(true)
-				skipping = true
+				// Short GOPs: skip decoding the rest of the GOP (saves the
+				// decode). A camera with long or unknown GOPs (a keyframe
+				// every 60 s) would lose up to a minute that way: it keeps
+				// decoding and drops pictures until the queue has drained.
+				if gop > 0 && gop <= MaxSkipGOP {
+					skipping = true
+				} else {
+					draining = true
+				}
 			}
 		}
 	}
@@ -381,7 +421,24 @@ func (c *Camera) runStages(ctx context.Context, src source.Source, masker *mask.
 		}
 	}()
 	var encErr error
-	for pic := range q {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		var pic *media.Frame
+		select {
+		case <-tick.C:
+			st.idle()
+			continue
+		case p, ok := <-q:
+			if !ok {
+				perr := <-prodErr
+				if encErr != nil {
+					return encErr
+				}
+				return perr
+			}
+			pic = p
+		}
 		if encErr != nil {
 			continue // drain until the producer has seen the cancel
 		}
@@ -410,11 +467,6 @@ func (c *Camera) runStages(ctx context.Context, src source.Source, masker *mask.
 			cancel()
 		}
 	}
-	perr := <-prodErr
-	if encErr != nil {
-		return encErr
-	}
-	return perr
 }
 
 // runPassthrough: the camera's access units go to the hub as they are. Now
@@ -551,6 +603,7 @@ type runStats struct {
 	winFrames, winBytes int
 	total               uint64
 	lastSnap            time.Time
+	lastWall            time.Time // of the last published unit
 	recording           bool
 	encoder             string
 	// decodeErrors and skipped are counted by the decode/capture stage:
@@ -590,17 +643,46 @@ func (st *runStats) published(au media.AccessUnit) {
 	st.total++
 	st.winFrames++
 	st.winBytes += len(au.Data)
+	st.lastWall = au.Wall
 	if !st.recording {
 		st.recording = true
 		c.setState(health.StateRecording, "")
 	}
+	st.report()
+}
+
+// idle is called about once a second by a masked camera's encode stage,
+// so that a camera that publishes nothing (every picture dropped) still
+// reports its loss and goes degraded.
+func (st *runStats) idle() {
+	if st.winStart.IsZero() {
+		st.winStart = time.Now()
+		return
+	}
+	st.report()
+}
+
+// flush reports the last, partial window when a run ends, so that the
+// totals in health (frames kept, dropped) are exact.
+func (st *runStats) flush() {
+	if !st.winStart.IsZero() {
+		st.reportWindow(true)
+	}
+}
+
+// report sends the window's figures to health once the window is a second
+// old.
+func (st *runStats) report() { st.reportWindow(false) }
+
+func (st *runStats) reportWindow(final bool) {
+	c := st.cam
 	el := time.Since(st.winStart)
-	if el < time.Second || c.deps.Health == nil {
+	if (el < time.Second && !final) || el <= 0 || c.deps.Health == nil {
 		return
 	}
 	fps := float64(st.winFrames) / el.Seconds()
 	kbps := float64(st.winBytes) * 8 / 1000 / el.Seconds()
-	total, wall, info, enc, flags := st.total, au.Wall, st.info, st.encoder, st.imageFlags
+	total, wall, info, enc, flags := st.total, st.lastWall, st.info, st.encoder, st.imageFlags
 	lost := st.decodeErrors.Load() + st.skipped.Load()
 	if st.src != nil {
 		lost += st.src.Dropped()
