@@ -690,6 +690,17 @@ func (st *runStats) reportWindow(final bool) {
 	newLost := lost - st.lostSeen
 	st.lostSeen = lost
 	dropping := newLost > 0 && float64(newLost) > DropDegradeRatio*float64(uint64(st.winFrames)+newLost)
+	if final {
+		// The run is ending: exact totals only; the supervisor reports
+		// the state that follows.
+		c.deps.Health.UpdateCamera(c.cfg.ID, func(h *health.Camera) {
+			h.Frames, h.Dropped = total, h.Dropped+newLost
+			if !wall.IsZero() {
+				h.LastFrame = wall
+			}
+		})
+		return
+	}
 	if dropping {
 		c.deps.Logger.Warn("camera dropping frames", "camera", c.cfg.ID, "lost", newLost, "kept", st.winFrames, "window", el.Round(time.Millisecond))
 	}
