@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -508,7 +509,13 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 			skipping = true
 			continue
 		}
-		if au.Key && !inFlight && (lastLook.IsZero() || time.Since(lastLook) >= every || c.wantLook.Load()) {
+		changed := au.Key && st.paramsChanged(au.Data)
+		if changed {
+			// New parameter sets (a new resolution): look at once so health
+			// and the snapshot show the new size.
+			c.deps.Logger.Info("camera changed its stream parameters", "camera", c.cfg.ID)
+		}
+		if au.Key && !inFlight && (lastLook.IsZero() || changed || time.Since(lastLook) >= every || c.wantLook.Load()) {
 			if c.deps.Looks.TryGo(func() { looks <- c.look(au) }) {
 				inFlight = true
 				lastLook = time.Now()
@@ -604,6 +611,7 @@ type runStats struct {
 	total               uint64
 	lastSnap            time.Time
 	lastWall            time.Time // of the last published unit
+	sps                 []byte    // the passthrough stream's last SPS
 	recording           bool
 	encoder             string
 	// decodeErrors and skipped are counted by the decode/capture stage:
@@ -747,4 +755,21 @@ func (st *runStats) refuse(au media.AccessUnit) {
 		st.cam.deps.Logger.Warn("camera sent an oversized access unit; dropped up to the next keyframe",
 			"camera", st.cam.cfg.ID, "bytes", len(au.Data), "max", st.cam.deps.MaxAccessUnit, "refused_total", st.refused.Load())
 	}
+}
+
+// paramsChanged reports whether the keyframe au carries an SPS that differs
+// from the last one seen in this run (not for the first).
+func (st *runStats) paramsChanged(au []byte) bool {
+	for _, n := range codec.SplitAnnexB(au) {
+		if len(n) == 0 || n[0]&0x1f != codec.NALSPS {
+			continue
+		}
+		if bytes.Equal(n, st.sps) {
+			return false
+		}
+		first := st.sps == nil
+		st.sps = append(st.sps[:0], n...)
+		return !first
+	}
+	return false
 }

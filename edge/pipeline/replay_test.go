@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,6 +54,49 @@ func encodeClip(t testing.TB, w, h, frames int, keyEvery time.Duration) []media.
 		t.Fatal("clip does not start with a keyframe")
 	}
 	return out
+}
+
+// encodeClipX264 encodes frames pictures of ffmpeg's testsrc2 at w×h with
+// x264 and a keyframe only every gop pictures (no scene-cut keyframes):
+// a camera with long GOPs, which openh264 will not produce.
+func encodeClipX264(t testing.TB, w, h, frames, gop int) []media.AccessUnit {
+	t.Helper()
+	ff, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatal("ffmpeg not installed (scripts/deps.sh)")
+	}
+	path := filepath.Join(t.TempDir(), "clip.h264")
+	out, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=15", w, h),
+		"-frames:v", strconv.Itoa(frames), "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-bf", "0",
+		"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop), "-sc_threshold", "0",
+		"-pix_fmt", "yuv420p", "-bsf:v", "h264_metadata=aud=insert", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	stream, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aus []media.AccessUnit
+	var cur []byte
+	flush := func() {
+		if len(cur) > 0 {
+			aus = append(aus, media.AccessUnit{Data: cur, Key: codec.IsKeyframe(cur)})
+		}
+		cur = nil
+	}
+	for _, n := range codec.SplitAnnexB(stream) {
+		if n[0]&0x1f == codec.NALAUD {
+			flush()
+			continue
+		}
+		cur = append(append(cur, 0, 0, 0, 1), n...)
+	}
+	flush()
+	if len(aus) != frames || !aus[0].Key {
+		t.Fatalf("x264 clip: %d units (want %d), first key %v", len(aus), frames, len(aus) > 0 && aus[0].Key)
+	}
+	return aus
 }
 
 // replaySource is an IP camera replaying pre-encoded access units at fps
