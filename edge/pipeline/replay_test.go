@@ -113,7 +113,8 @@ type replaySource struct {
 	cancel  context.CancelFunc
 }
 
-// newReplay plays clip once (loops times) and then ends the stream.
+// newReplay plays clip loops times and then ends the stream; speed 0 plays
+// it as fast as the camera reads, losing nothing.
 func newReplay(clip []media.AccessUnit, w, h int, speed float64, loops int) *replaySource {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replaySource{info: media.StreamInfo{Codec: "h264", Width: w, Height: h, FPS: 15},
@@ -123,6 +124,10 @@ func newReplay(clip []media.AccessUnit, w, h int, speed float64, loops int) *rep
 		start := time.Now()
 		interval := time.Second / 15
 		needKey := false
+		unpaced := speed <= 0
+		if unpaced {
+			speed = 1e9 // no waiting; timestamps stay at 15 fps
+		}
 		n := 0
 		for l := 0; l < loops; l++ {
 			for _, au := range clip {
@@ -138,6 +143,14 @@ func newReplay(clip []media.AccessUnit, w, h int, speed float64, loops int) *rep
 				au.Wall = start.Add(au.PTS)
 				n++
 				r.offered.Add(1)
+				if unpaced { // lossless: wait for the reader
+					select {
+					case r.aus <- au:
+					case <-ctx.Done():
+						return
+					}
+					continue
+				}
 				if needKey && !au.Key {
 					r.dropped.Add(1)
 					continue
