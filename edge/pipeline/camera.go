@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bluenviron/mediacommon/pkg/codecs/h264"
+
 	"github.com/edgerec/edgerec/edge/codec"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/mask"
@@ -612,6 +614,7 @@ type runStats struct {
 	lastSnap            time.Time
 	lastWall            time.Time // of the last published unit
 	sps                 []byte    // the passthrough stream's last SPS
+	spsSize             [2]int    // and the picture size it gives
 	recording           bool
 	encoder             string
 	// decodeErrors and skipped are counted by the decode/capture stage:
@@ -757,8 +760,9 @@ func (st *runStats) refuse(au media.AccessUnit) {
 	}
 }
 
-// paramsChanged reports whether the keyframe au carries an SPS that differs
-// from the last one seen in this run (not for the first).
+// paramsChanged reports whether the keyframe au carries an SPS for another
+// picture size than the last one seen in this run (not for the first). Only
+// an SPS whose bytes changed is parsed (some encoders vary ids per IDR).
 func (st *runStats) paramsChanged(au []byte) bool {
 	for _, n := range codec.SplitAnnexB(au) {
 		if len(n) == 0 || n[0]&0x1f != codec.NALSPS {
@@ -767,9 +771,15 @@ func (st *runStats) paramsChanged(au []byte) bool {
 		if bytes.Equal(n, st.sps) {
 			return false
 		}
-		first := st.sps == nil
 		st.sps = append(st.sps[:0], n...)
-		return !first
+		var p h264.SPS
+		if err := p.Unmarshal(n); err != nil {
+			return false
+		}
+		size := [2]int{p.Width(), p.Height()}
+		changed := st.spsSize != [2]int{} && size != st.spsSize
+		st.spsSize = size
+		return changed
 	}
 	return false
 }
