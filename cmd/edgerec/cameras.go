@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -58,6 +59,9 @@ type cameraManager struct {
 	// credentials.go). Without it a camera with a credential is refused
 	// and a password given on the LAN page is refused.
 	creds *credStore
+	// looks is the keyframe-look pool shared by every passthrough camera
+	// (issue 14): one decode per core at most, none on a read loop.
+	looks *pipeline.LookPool
 
 	mu      sync.Mutex
 	cfg     *config.Config
@@ -76,6 +80,7 @@ func newCameraManager(ctx context.Context, cfg *config.Config, cfgPath string, s
 	return &cameraManager{
 		parent: ctx, cfgPath: cfgPath, store: store, tracker: tracker, audit: au, log: log,
 		segLen: segLen, fatal: fatal, cfg: cfg, running: map[string]*runningCamera{},
+		looks: pipeline.NewLookPool(runtime.NumCPU()),
 	}
 }
 
@@ -132,7 +137,7 @@ func (m *cameraManager) startLocked(c config.Camera) {
 	cam, err := pipeline.NewCamera(pipeline.CameraConfig{
 		ID: c.ID, Name: c.Name, Source: src, Masks: c.MaskList(),
 		BitrateKbps: c.BitrateKbps, KeyframeInterval: c.KeyframeInterval.D(),
-	}, pipeline.Deps{Health: m.tracker, Logger: m.log.With("camera", c.ID)})
+	}, pipeline.Deps{Health: m.tracker, Logger: m.log.With("camera", c.ID), Looks: m.looks, MaxAccessUnit: storage.MaxFrameSize})
 	if err != nil { // validated before; cannot happen
 		m.log.Error("camera not started", "camera", c.ID, "err", err)
 		return

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bluenviron/mediacommon/pkg/codecs/h264"
 
 	"github.com/edgerec/edgerec/edge/codec"
 	"github.com/edgerec/edgerec/edge/health"
@@ -48,7 +51,32 @@ type Deps struct {
 	Open   Opener // nil = source.Open
 	// Backoff bounds for restarts; zero values mean 1 s and 30 s.
 	MinBackoff, MaxBackoff time.Duration
+	// Looks is the keyframe-look pool shared by every camera of the
+	// gateway (see LookPool); nil = a private pool of one slot.
+	Looks *LookPool
+	// MaxAccessUnit: a larger access unit is refused (counted as dropped,
+	// with the rest of its GOP) before it reaches the hub; the daemon
+	// passes storage.MaxFrameSize. 0 = DefaultMaxAccessUnit.
+	MaxAccessUnit int
 }
+
+// DefaultMaxAccessUnit is the largest access unit a camera publishes when
+// Deps.MaxAccessUnit is 0 (storage refuses larger frames).
+const DefaultMaxAccessUnit = 4 << 20
+
+// frameQueue is the depth of the bounded queue between the decode (or
+// capture) stage and the mask+encode stage of a masked camera: about a
+// quarter second at 15 fps, ~12 MB of 1080p pictures.
+const frameQueue = 4
+
+// MaxSkipGOP: when a masked camera's encoder falls behind, the rest of the
+// camera's GOP is dropped undecoded if its GOPs are at most this long;
+// otherwise pictures are decoded and dropped until the queue drains.
+const MaxSkipGOP = 4 * time.Second
+
+// MaxLate: a captured picture older than this when the capture stage gets
+// it is dropped (counted), so an overloaded raw camera catches up.
+const MaxLate = time.Second
 
 // Camera is one supervised camera pipeline.
 type Camera struct {
@@ -152,6 +180,12 @@ func NewCamera(cfg CameraConfig, deps Deps) (*Camera, error) {
 	if deps.MaxBackoff <= 0 {
 		deps.MaxBackoff = 30 * time.Second
 	}
+	if deps.Looks == nil {
+		deps.Looks = NewLookPool(1)
+	}
+	if deps.MaxAccessUnit <= 0 {
+		deps.MaxAccessUnit = DefaultMaxAccessUnit
+	}
 	return &Camera{cfg: cfg, deps: deps, hub: NewHub(), masks: append([]mask.Mask(nil), cfg.Masks...)}, nil
 }
 
@@ -242,6 +276,7 @@ func (c *Camera) runOnce(ctx context.Context) error {
 		st.src = d
 	}
 	defer st.clearImage()
+	defer st.flush()
 	switch s := src.(type) {
 	case source.RawSource:
 		return c.runRaw(ctx, s, masker, st)
@@ -258,98 +293,236 @@ func (c *Camera) runOnce(ctx context.Context) error {
 	}
 }
 
-// runRaw: frames → mask → encode → hub.
+// runRaw: frames → [bounded queue] → mask → encode → hub. Capture runs on
+// its own goroutine so a slow encoder never makes the camera's frames late;
+// when the queue is full, pictures are dropped until it has drained (one
+// contiguous hole, counted) and the encoder starts again with a keyframe.
 func (c *Camera) runRaw(ctx context.Context, src source.RawSource, masker *mask.Masker, st *runStats) error {
-	info := src.Info()
-	enc, err := codec.NewEncoder(codec.EncoderConfig{
-		Width: info.Width, Height: info.Height, FPS: info.FPS,
-		BitrateKbps: c.cfg.BitrateKbps, KeyframeInterval: c.cfg.KeyframeInterval,
-	})
-	if err != nil {
-		return err
-	}
-	defer enc.Close()
-	st.encoder = c.encoderText()
-	for {
-		f, err := src.Read(ctx)
-		if err != nil {
-			return fmt.Errorf("read: %w", err)
+	produce := func(ctx context.Context, q chan<- *media.Frame) error {
+		dropping := false
+		for {
+			f, err := src.Read(ctx)
+			if err != nil {
+				return fmt.Errorf("read: %w", err)
+			}
+			if !f.Wall.IsZero() && time.Since(f.Wall) > MaxLate {
+				// Capture itself fell behind (the box is overloaded): a
+				// late picture is dropped and counted, so the camera
+				// catches up instead of recording ever later.
+				st.skipped.Add(1)
+				st.forceKey.Store(true)
+				continue
+			}
+			if dropping && len(q) > 0 {
+				st.skipped.Add(1)
+				continue
+			}
+			dropping = false
+			select {
+			case q <- f:
+			default:
+				st.skipped.Add(1)
+				st.forceKey.Store(true)
+				dropping = true
+			}
 		}
-		st.observe(f)
-		if err := c.maskEncodePublish(f, masker, enc, st); err != nil {
-			return err
-		}
 	}
+	return c.runStages(ctx, src, masker, st, produce)
 }
 
-// runTranscode: access units → decode → mask → encode → hub. The encoder
-// is (re)created at the first picture and whenever the size changes; the
-// masker re-rasterizes per size by itself.
+// runTranscode: access units → decode → [bounded queue] → mask → encode →
+// hub, decoding and encoding on two goroutines (two cores). When the
+// mask+encode stage falls behind and the queue is full, the picture and
+// the rest of its GOP are dropped without decoding them (deterministic:
+// decoding resumes at the camera's next keyframe; see MaxSkipGOP for long
+// GOPs), counted, and the encoder starts again with a keyframe so the hole
+// is a gap on the record.
+// The encoder is (re)created at the first picture and whenever the size
+// changes; the masker re-rasterizes per size by itself.
 func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, masker *mask.Masker, st *runStats) error {
-	dec, err := codec.NewDecoder()
-	if err != nil {
-		return err
+	produce := func(ctx context.Context, q chan<- *media.Frame) error {
+		dec, err := codec.NewDecoder()
+		if err != nil {
+			return err
+		}
+		defer dec.Close()
+		skipping, draining := false, false
+		var lastKey time.Time
+		var gop time.Duration // the camera's last keyframe interval (0 = unknown)
+		for {
+			au, err := src.ReadAU(ctx)
+			if err != nil {
+				return fmt.Errorf("read: %w", err)
+			}
+			if au.Key {
+				if !lastKey.IsZero() && au.Wall.After(lastKey) {
+					gop = au.Wall.Sub(lastKey)
+				}
+				lastKey = au.Wall
+			}
+			if skipping && !au.Key {
+				st.skipped.Add(1)
+				continue
+			}
+			skipping = false
+			if len(au.Data) > c.deps.MaxAccessUnit {
+				st.refuse(au)
+				skipping = true
+				continue
+			}
+			pic, err := dec.Decode(au.Data)
+			if err != nil {
+				st.decodeErrors.Add(1)
+				continue // the decoder resynchronizes at the next keyframe
+			}
+			if pic == nil {
+				continue
+			}
+			pic.PTS, pic.Wall = au.PTS, au.Wall
+			if draining && len(q) > 0 {
+				st.skipped.Add(1)
+				continue
+			}
+			draining = false
+			select {
+			case q <- pic:
+			default:
+				st.skipped.Add(1)
+				st.forceKey.Store(true)
+				// Short GOPs: skip decoding the rest of the GOP (saves the
+				// decode). A camera with long or unknown GOPs (a keyframe
+				// every 60 s) would lose up to a minute that way: it keeps
+				// decoding and drops pictures until the queue has drained.
+				if gop > 0 && gop <= MaxSkipGOP {
+					skipping = true
+				} else {
+					draining = true
+				}
+			}
+		}
 	}
-	defer dec.Close()
+	return c.runStages(ctx, src, masker, st, produce)
+}
+
+// runStages runs produce on its own goroutine, feeding a queue of
+// frameQueue pictures, and masks, encodes and publishes them on this one.
+// It returns when either stage fails or ctx ends; the stage that stops
+// first stops the other.
+func (c *Camera) runStages(ctx context.Context, src source.Source, masker *mask.Masker, st *runStats, produce func(context.Context, chan<- *media.Frame) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	q := make(chan *media.Frame, frameQueue)
+	prodErr := make(chan error, 1)
+	go func() {
+		defer close(q)
+		prodErr <- produce(ctx, q)
+	}()
 	var enc *codec.Encoder
 	defer func() {
 		if enc != nil {
 			enc.Close()
 		}
 	}()
+	var encErr error
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
-		au, err := src.ReadAU(ctx)
-		if err != nil {
-			return fmt.Errorf("read: %w", err)
-		}
-		pic, err := dec.Decode(au.Data)
-		if err != nil {
-			st.decodeErrors++
-			continue // the decoder resynchronizes at the next keyframe
-		}
-		if pic == nil {
+		var pic *media.Frame
+		select {
+		case <-tick.C:
+			st.idle()
 			continue
+		case p, ok := <-q:
+			if !ok {
+				perr := <-prodErr
+				if encErr != nil {
+					return encErr
+				}
+				return perr
+			}
+			pic = p
 		}
-		pic.PTS, pic.Wall = au.PTS, au.Wall
+		if encErr != nil {
+			continue // drain until the producer has seen the cancel
+		}
 		if enc == nil || enc.Info().Width != pic.Width || enc.Info().Height != pic.Height {
 			if enc != nil {
 				enc.Close()
+				enc = nil
 			}
-			info := src.Info()
-			enc, err = codec.NewEncoder(codec.EncoderConfig{
-				Width: pic.Width, Height: pic.Height, FPS: info.FPS,
+			fps := src.Info().FPS
+			e, err := codec.NewEncoder(codec.EncoderConfig{
+				Width: pic.Width, Height: pic.Height, FPS: fps,
 				BitrateKbps: c.cfg.BitrateKbps, KeyframeInterval: c.cfg.KeyframeInterval,
 			})
 			if err != nil {
-				return err
+				encErr = err
+				cancel()
+				continue
 			}
-			st.info.Width, st.info.Height, st.info.FPS = pic.Width, pic.Height, info.FPS
+			enc = e
+			st.info.Width, st.info.Height, st.info.FPS = pic.Width, pic.Height, fps
 			st.encoder = c.encoderText()
 		}
 		st.observe(pic)
 		if err := c.maskEncodePublish(pic, masker, enc, st); err != nil {
-			return err
+			encErr = err
+			cancel()
 		}
 	}
 }
 
-// runPassthrough: the camera's access units go to the hub as they are. One
-// keyframe every few seconds is decoded for the snapshot and image health.
+// runPassthrough: the camera's access units go to the hub as they are. Now
+// and then a keyframe is handed to the shared look pool for the snapshot
+// and image health; its result comes back to this loop.
 func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st *runStats) error {
 	st.encoder = "passthrough: the camera's own H.264 (camera has no masks)"
 	h := fnv.New32a()
 	h.Write([]byte(c.cfg.ID))
 	every := PassthroughLook + time.Duration(h.Sum32()%5000)*time.Millisecond
 	var lastLook time.Time
+	looks := make(chan *media.Frame, 1) // at most one look in flight
+	inFlight := false
+	skipping := false
 	for {
 		au, err := src.ReadAU(ctx)
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		if au.Key && (lastLook.IsZero() || time.Since(lastLook) >= every || c.wantLook.Load()) {
-			lastLook = time.Now()
-			c.wantLook.Store(false)
-			c.look(au, st)
+		select {
+		case pic := <-looks:
+			inFlight = false
+			if pic != nil {
+				st.info.Width, st.info.Height = pic.Width, pic.Height
+				st.observe(pic)
+				c.keepSnapshot(pic, pic.Wall)
+			}
+		default:
+		}
+		if skipping && !au.Key {
+			st.skipped.Add(1)
+			continue
+		}
+		skipping = false
+		if len(au.Data) > c.deps.MaxAccessUnit {
+			// Storage refuses such a frame; the units up to the next
+			// keyframe depend on it (R23: counted, not a crash).
+			st.refuse(au)
+			skipping = true
+			continue
+		}
+		changed := au.Key && st.paramsChanged(au.Data)
+		if changed {
+			// New parameter sets (a new resolution): look at once so health
+			// and the snapshot show the new size.
+			c.deps.Logger.Info("camera changed its stream parameters", "camera", c.cfg.ID)
+		}
+		if au.Key && !inFlight && (lastLook.IsZero() || changed || time.Since(lastLook) >= every || c.wantLook.Load()) {
+			if c.deps.Looks.TryGo(func() { looks <- c.look(au) }) {
+				inFlight = true
+				lastLook = time.Now()
+				c.wantLook.Store(false)
+			}
 		}
 		if c.maskVersion() != st.maskVer {
 			// Masks arrived: never publish another unmasked unit (R2).
@@ -361,13 +534,14 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 }
 
 // look decodes one keyframe of a passthrough camera with a decoder that
-// lives only for it (a lone IDR decodes by itself), for image health and
-// the snapshot.
-func (c *Camera) look(au media.AccessUnit, st *runStats) {
+// lives only for it (a lone IDR decodes by itself), on a look-pool slot. It
+// touches nothing of the run: the picture goes back to the camera's loop
+// (nil when the keyframe did not decode).
+func (c *Camera) look(au media.AccessUnit) *media.Frame {
 	dec, err := codec.NewDecoder()
 	if err != nil {
 		c.deps.Logger.Warn("passthrough: decoder", "camera", c.cfg.ID, "err", err)
-		return
+		return nil
 	}
 	defer dec.Close()
 	pic, err := dec.Decode(au.Data)
@@ -375,12 +549,10 @@ func (c *Camera) look(au media.AccessUnit, st *runStats) {
 		pic, err = dec.Flush()
 	}
 	if err != nil || pic == nil {
-		return
+		return nil
 	}
 	pic.Wall = au.Wall
-	st.info.Width, st.info.Height = pic.Width, pic.Height
-	st.observe(pic)
-	c.keepSnapshot(pic, au.Wall)
+	return pic
 }
 
 func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *codec.Encoder, st *runStats) error {
@@ -402,6 +574,11 @@ func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *cod
 	if now := time.Now(); now.Sub(st.lastSnap) >= 500*time.Millisecond {
 		c.keepMasked(m, f.Wall)
 		st.lastSnap = now
+	}
+	if st.forceKey.Swap(false) {
+		// Pictures were dropped before this one: start a new GOP so the
+		// recorder cuts the segment at the hole and loses nothing after it.
+		enc.ForceKeyframe()
 	}
 	au, ok, err := enc.Encode(m)
 	if err != nil {
@@ -435,14 +612,22 @@ type runStats struct {
 	winFrames, winBytes int
 	total               uint64
 	lastSnap            time.Time
+	lastWall            time.Time // of the last published unit
+	sps                 []byte    // the passthrough stream's last SPS
+	spsSize             [2]int    // and the picture size it gives
 	recording           bool
 	encoder             string
-	decodeErrors        uint64
-	src                 dropper // nil: the source does not count drops
-	lostSeen            uint64  // source drops + decode errors already reported
-	image               *ImageHealth
-	imageFlags          []string
-	maskVer             uint64
+	// decodeErrors and skipped are counted by the decode/capture stage:
+	// pictures that did not decode, and units or pictures the pipeline
+	// dropped (queue full, rest of a GOP, oversized).
+	decodeErrors, skipped atomic.Uint64
+	refused               atomic.Uint64 // oversized units among skipped
+	forceKey              atomic.Bool   // the next encoded picture is an IDR
+	src                   dropper       // nil: the source does not count drops
+	lostSeen              uint64        // source drops + decode errors already reported
+	image                 *ImageHealth
+	imageFlags            []string
+	maskVer               uint64
 }
 
 // observe looks at an unmasked picture, in memory only, for image health
@@ -469,24 +654,64 @@ func (st *runStats) published(au media.AccessUnit) {
 	st.total++
 	st.winFrames++
 	st.winBytes += len(au.Data)
+	st.lastWall = au.Wall
 	if !st.recording {
 		st.recording = true
 		c.setState(health.StateRecording, "")
 	}
+	st.report()
+}
+
+// idle is called about once a second by a masked camera's encode stage,
+// so that a camera that publishes nothing (every picture dropped) still
+// reports its loss and goes degraded.
+func (st *runStats) idle() {
+	if st.winStart.IsZero() {
+		st.winStart = time.Now()
+		return
+	}
+	st.report()
+}
+
+// flush reports the last, partial window when a run ends, so that the
+// totals in health (frames kept, dropped) are exact.
+func (st *runStats) flush() {
+	if !st.winStart.IsZero() {
+		st.reportWindow(true)
+	}
+}
+
+// report sends the window's figures to health once the window is a second
+// old.
+func (st *runStats) report() { st.reportWindow(false) }
+
+func (st *runStats) reportWindow(final bool) {
+	c := st.cam
 	el := time.Since(st.winStart)
-	if el < time.Second || c.deps.Health == nil {
+	if (el < time.Second && !final) || el <= 0 || c.deps.Health == nil {
 		return
 	}
 	fps := float64(st.winFrames) / el.Seconds()
 	kbps := float64(st.winBytes) * 8 / 1000 / el.Seconds()
-	total, wall, info, enc, flags := st.total, au.Wall, st.info, st.encoder, st.imageFlags
-	lost := st.decodeErrors
+	total, wall, info, enc, flags := st.total, st.lastWall, st.info, st.encoder, st.imageFlags
+	lost := st.decodeErrors.Load() + st.skipped.Load()
 	if st.src != nil {
 		lost += st.src.Dropped()
 	}
 	newLost := lost - st.lostSeen
 	st.lostSeen = lost
 	dropping := newLost > 0 && float64(newLost) > DropDegradeRatio*float64(uint64(st.winFrames)+newLost)
+	if final {
+		// The run is ending: exact totals only; the supervisor reports
+		// the state that follows.
+		c.deps.Health.UpdateCamera(c.cfg.ID, func(h *health.Camera) {
+			h.Frames, h.Dropped = total, h.Dropped+newLost
+			if !wall.IsZero() {
+				h.LastFrame = wall
+			}
+		})
+		return
+	}
 	if dropping {
 		c.deps.Logger.Warn("camera dropping frames", "camera", c.cfg.ID, "lost", newLost, "kept", st.winFrames, "window", el.Round(time.Millisecond))
 	}
@@ -523,4 +748,38 @@ func (c *Camera) keepSnapshot(f *media.Frame, at time.Time) {
 		copy(c.snap.V, f.V)
 	}
 	c.snapTime = at
+}
+
+// refuse counts an access unit larger than Deps.MaxAccessUnit (storage
+// would refuse it) as dropped.
+func (st *runStats) refuse(au media.AccessUnit) {
+	st.skipped.Add(1)
+	if st.refused.Add(1) == 1 || st.refused.Load()%100 == 0 {
+		st.cam.deps.Logger.Warn("camera sent an oversized access unit; dropped up to the next keyframe",
+			"camera", st.cam.cfg.ID, "bytes", len(au.Data), "max", st.cam.deps.MaxAccessUnit, "refused_total", st.refused.Load())
+	}
+}
+
+// paramsChanged reports whether the keyframe au carries an SPS for another
+// picture size than the last one seen in this run (not for the first). Only
+// an SPS whose bytes changed is parsed (some encoders vary ids per IDR).
+func (st *runStats) paramsChanged(au []byte) bool {
+	for _, n := range codec.SplitAnnexB(au) {
+		if len(n) == 0 || n[0]&0x1f != codec.NALSPS {
+			continue
+		}
+		if bytes.Equal(n, st.sps) {
+			return false
+		}
+		st.sps = append(st.sps[:0], n...)
+		var p h264.SPS
+		if err := p.Unmarshal(n); err != nil {
+			return false
+		}
+		size := [2]int{p.Width(), p.Height()}
+		changed := st.spsSize != [2]int{} && size != st.spsSize
+		st.spsSize = size
+		return changed
+	}
+	return false
 }

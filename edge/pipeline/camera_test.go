@@ -103,7 +103,9 @@ func TestCameraSupervisorRestarts(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if aus < 40 || keys < 2 {
+	// The unpaced source outruns the encoder: what does not fit the stage
+	// queue is dropped and counted (issue 14), so fewer than 2×40 arrive.
+	if aus < 20 || keys < 2 {
 		t.Fatalf("hub carried %d access units, %d keyframes", aus, keys)
 	}
 	hl.mu.Lock()

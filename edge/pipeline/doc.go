@@ -8,4 +8,18 @@
 // broken picture. Publishing never blocks, so no reader can stall
 // recording. What enters the hub has been masked (the encoder accepts only
 // mask.Masked pictures).
+//
+// Cost and loss (issue 14). A masked camera runs two stages: capture or
+// decode on one goroutine, mask+encode on another, with a queue of
+// frameQueue pictures between them. When the encoder falls behind, the
+// rest of the camera's GOP is dropped undecoded (GOPs up to MaxSkipGOP;
+// longer ones are decoded and dropped until the queue drains), late raw
+// pictures (MaxLate) are dropped, and the encoder restarts with a
+// keyframe so the hole is a gap on the record. A passthrough camera
+// decodes a keyframe only now and then, on a LookPool shared by all
+// cameras, never on its read loop. Access units larger than
+// Deps.MaxAccessUnit are refused with the rest of their GOP. Every lost
+// unit or picture is counted in health (Dropped, which /metrics and the
+// beacon carry), and a camera losing more than DropDegradeRatio of a
+// window is degraded; nothing is lost silently.
 package pipeline

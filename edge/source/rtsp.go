@@ -286,6 +286,7 @@ func (s *rtspSource) handleAU(nalus [][]byte, pts int64) error {
 		return nil
 	}
 	if s.needKey {
+		s.dropped.Add(1) // the rest of a GOP after a drop is lost too (issue 14)
 		return nil
 	}
 	size := 0

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"math"
 	"net"
 	"strings"
 	"testing"
@@ -277,5 +278,47 @@ func TestProbe(t *testing.T) {
 	}
 	if _, err := Probe(context.Background(), "test://pattern?width=64&height=48", Options{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRTSPDropsAreCounted (issue 14, R23): a pipeline that stops reading
+// loses units once the queue is full, and then every unit up to the next
+// keyframe; Dropped counts each one, so received + dropped accounts for
+// every picture the camera sent (no silent loss).
+func TestRTSPDropsAreCounted(t *testing.T) {
+	srv := startRig(t, "", "")
+	publish(t, srv, "cam", rtsprig.FFmpegArgs("320x240", 60))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	src, err := Open(ctx, srv.URL("cam")+"?transport=tcp", Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	cs := src.(CodedSource)
+	first, err := cs.ReadAU(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second) // ~240 units sent, the queue holds 128
+	received := uint64(1)
+	last := first
+	until := time.Now().Add(2 * time.Second)
+	for time.Now().Before(until) {
+		au, err := cs.ReadAU(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		received++
+		last = au
+	}
+	dropped := src.(interface{ Dropped() uint64 }).Dropped()
+	sent := uint64(math.Round((last.PTS-first.PTS).Seconds()*60)) + 1
+	t.Logf("sent %d, received %d, dropped %d", sent, received, dropped)
+	if dropped < 60 {
+		t.Fatalf("only %d units counted as dropped after 4 s without reading", dropped)
+	}
+	if received+dropped+2 < sent || received+dropped > sent+2 {
+		t.Fatalf("sent %d, received %d + dropped %d: loss not counted", sent, received, dropped)
 	}
 }
