@@ -26,7 +26,6 @@ import (
 	"github.com/edgerec/edgerec/storage"
 )
 
-
 // kpDirDigest maps every path under dir to its SHA-256 ("dir" for
 // directories, the target for symlinks).
 func kpDirDigest(t *testing.T, dir string) map[string]string {
