@@ -394,6 +394,10 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	sent := sendWipeCertificate(ctx, cfg, doc, upKey)
+	// The uplink's files (sealed key and password, CA and certificate the
+	// installer's bundle put there) served to send the certificate; they go
+	// now (issue 13: nothing of the device's identity survives).
+	removed = append(removed, removeUplinkFiles(*dir)...)
 	fmt.Fprintf(e.stdout, "device %s wiped (%d steps, %d bytes overwritten, complete=%v); removed %s\ncertificate: %s%s\n",
 		cfg.Device.ID, len(rep.Steps), rep.BytesOverwritten, cert.Complete, strings.Join(removed, ", "), path, sent)
 	if !cert.Complete {
@@ -407,8 +411,18 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 // certificate and was sent upstream), TLS and uplink keys, the outbox and
 // the config (camera names and positions are confidential, R19).
 func removeDeviceSecrets(dir string) []string {
+	return removeFiles(dir, policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", vaultDir, "uplink-audit.seq", "tls", "web", "exports", filepath.Join("keys", "uplink-id.key"), keyFaultFile)
+}
+
+// removeUplinkFiles removes <data>/uplink (sealed client key and MQTT
+// password, and CA/cert files placed there) after the wipe certificate was
+// sent through it.
+func removeUplinkFiles(dir string) []string { return removeFiles(dir, "uplink") }
+
+// removeFiles overwrites and removes the named files and directories of dir.
+func removeFiles(dir string, names ...string) []string {
 	var removed []string
-	for _, name := range []string{policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", vaultDir, "uplink-audit.seq", "tls", "web", "exports", filepath.Join("keys", "uplink-id.key")} {
+	for _, name := range names {
 		p := filepath.Join(dir, name)
 		if _, err := os.Lstat(p); err != nil {
 			continue

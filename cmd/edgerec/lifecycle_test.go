@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,11 +225,21 @@ lan: {listen: "127.0.0.1:18445"}
 	if code, stdout, errOut := runCLI(t, "check", "--data", data); code == 0 || !strings.Contains(stdout+errOut, "no data") {
 		t.Fatalf("check after wipe: %d %s %s", code, stdout, errOut)
 	}
-	for _, name := range []string{"root.key", "policy.db", "device.ed25519", "edgerec.yaml", "index.db"} {
-		if _, err := os.Stat(filepath.Join(data, name)); err == nil {
-			t.Errorf("%s survived the decommission", name)
+	// Only the wipe marker and the public key (to check the certificate
+	// against) stay; every secret, sealed or not, and every maintenance
+	// file is gone (issue 13, R25).
+	_ = filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == data {
+			return nil
 		}
-	}
+		rel, _ := filepath.Rel(data, p)
+		switch rel {
+		case storage.WipeMarkerFile, "device.ed25519.pub":
+		default:
+			t.Errorf("%s survived the decommission", rel)
+		}
+		return nil
+	})
 	// The device refuses to record (no config, no store) until provisioned.
 	if code, _, errOut := runCLI(t, "run", "--config", cfgPath); code == 0 || !strings.Contains(errOut, "wiped") && !strings.Contains(errOut, "no data") {
 		t.Fatalf("run after wipe: %d %s", code, errOut)

@@ -112,7 +112,7 @@ func (d *daemonWiper) finish() {
 	if !d.done.Load() {
 		return
 	}
-	removed := removeDeviceSecrets(d.dataDir)
+	removed := append(removeDeviceSecrets(d.dataDir), removeUplinkFiles(d.dataDir)...)
 	p := filepath.Join(d.dataDir, devkey.PrivateFile)
 	if fi, err := os.Stat(p); err == nil {
 		overwriteFile(p, fi.Size())
