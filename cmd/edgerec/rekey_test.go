@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/edgerec/edgerec/hal/tpm"
 	"github.com/edgerec/edgerec/hal/tpm/swtpmtest"
+	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/storage"
 )
 
@@ -115,5 +117,55 @@ func TestRekeyFileToTPMAndRotate(t *testing.T) {
 	}
 	if n := frames(); n != 20 {
 		t.Fatalf("%d frames after rotation", n)
+	}
+}
+
+// `edgerec rekey` from the CLI (issue 13): only an admin; a demo-style
+// file store moves onto a TPM; the config then names tpm2 (a start with the
+// old name would be refused); the rekey is audited; check reports the new
+// provider and the audit chain stays whole.
+func TestCLIRekeyToTPM(t *testing.T) {
+	sw := swtpmtest.New(t)
+	data := provisionCLI(t, "gw-rekey")
+	p := setupPeople(t, data)
+	p.ps.Close()
+	pw := map[string]string{"EDGEREC_PASSWORD": p.pwd}
+	if code, _, errOut := runCLIEnv(t, pw, "rekey", "--data", data, "--user", p.opName, "--key-provider", "tpm2", "--tpm", sw.Spec()); code == 0 || !strings.Contains(errOut, "not an admin") {
+		t.Fatalf("rekey by an operator: %d %s", code, errOut)
+	}
+	code, out, errOut := runCLIEnv(t, pw, "rekey", "--data", data, "--user", p.adminName, "--key-provider", "tpm2", "--tpm", sw.Spec())
+	if code != 0 || !strings.Contains(out, "root key file → tpm2") {
+		t.Fatalf("rekey: %d %s %s", code, out, errOut)
+	}
+	cfg, err := deviceConfig(data)
+	if err != nil || cfg.Storage.KeyProvider != "tpm2" || cfg.Storage.TPM != sw.Spec() {
+		t.Fatalf("config after rekey: %+v %v", cfg.Storage, err)
+	}
+	code, out, errOut = runCLI(t, "check", "--data", data)
+	if code != 0 || !strings.Contains(out, "root key: tpm2") || !strings.Contains(out, "audit: ok") {
+		t.Fatalf("check after rekey: %d %s %s", code, out, errOut)
+	}
+	ps, err := policy.Open(context.Background(), policy.Config{DataDir: data}, policy.Deps{Sealer: testVault(t, data)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	recs, err := ps.AuditAfter(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok, refused int
+	for _, r := range recs {
+		if r.Action == "device.rekey" {
+			switch r.Result {
+			case "ok":
+				ok++
+			case "refused":
+				refused++
+			}
+		}
+	}
+	if ok != 1 || refused != 1 {
+		t.Fatalf("audit: %d device.rekey ok, %d refused", ok, refused)
 	}
 }
