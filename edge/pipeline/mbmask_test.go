@@ -80,8 +80,22 @@ func (s *noiseSource) Read(ctx context.Context) (*media.Frame, error) {
 		r := s.rnd()
 		f.U[i], f.V[i] = byte(r), byte(r>>8)
 	}
+	// A live camera: pictures come at the frame rate with wall-clock
+	// times (the masked pipeline drops pictures that are late or that
+	// find its queue full, and counts them; a test that wants every
+	// picture must not outrun it).
+	if s.n == 0 {
+		s.t0 = time.Now()
+	}
 	f.PTS = time.Duration(s.n) * time.Second / time.Duration(s.info.FPS)
 	f.Wall = s.t0.Add(f.PTS)
+	if d := time.Until(f.Wall); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	s.n++
 	return f, nil
 }
@@ -136,7 +150,7 @@ func recordMaskedNoise(t *testing.T, w, h, kbps, frames int, masks []mask.Mask) 
 	var aus [][]byte
 	for time.Now().Before(deadline) {
 		aus = aus[:0]
-		err := st.ReadFrames(ctx, "cam", t0, t0.Add(time.Hour), func(f storage.Frame) error {
+		err := st.ReadFrames(ctx, "cam", t0, t0.Add(3*time.Hour), func(f storage.Frame) error {
 			aus = append(aus, f.Data)
 			return nil
 		})
