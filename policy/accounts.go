@@ -2,7 +2,6 @@ package policy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/grants"
+	"github.com/edgerec/edgerec/policy/kind"
 	"github.com/edgerec/edgerec/policy/password"
 	"github.com/edgerec/edgerec/policy/perm"
 	"github.com/edgerec/edgerec/policy/users"
@@ -53,7 +53,7 @@ func checkPassword(pw []byte) error {
 }
 
 // ErrInvalid is returned for bad input (wrapped with the field).
-var ErrInvalid = errors.New("policy: invalid input")
+var ErrInvalid = kind.New(kind.Invalid, "policy: invalid input")
 
 // newUserTx creates a user row (no role) in tx whose password was set by
 // by ("" = the user themself).

@@ -17,6 +17,7 @@ import (
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/policy/grants"
+	"github.com/edgerec/edgerec/policy/kind"
 	"github.com/edgerec/edgerec/policy/password"
 	"github.com/edgerec/edgerec/policy/perm"
 	"github.com/edgerec/edgerec/policy/users"
@@ -39,10 +40,10 @@ const schemaVersion = "1"
 
 // Errors.
 var (
-	ErrBadCredentials = errors.New("policy: bad credentials")
-	ErrForbidden      = errors.New("policy: forbidden")
-	ErrNotFound       = errors.New("policy: not found")
-	ErrExists         = errors.New("policy: exists")
+	ErrBadCredentials = kind.New(kind.Forbidden, "policy: bad credentials")
+	ErrForbidden      = kind.New(kind.Forbidden, "policy: forbidden")
+	ErrNotFound       = kind.New(kind.NotFound, "policy: not found")
+	ErrExists         = kind.New(kind.Conflict, "policy: exists")
 	ErrCorrupt        = errors.New("policy: corrupt database")
 	ErrLocked         = errors.New("policy: database in use")
 )

@@ -15,6 +15,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/edgerec/edgerec/edge/mask"
+	"github.com/edgerec/edgerec/policy/kind"
 	"github.com/edgerec/edgerec/policy/rules"
 )
 
@@ -138,7 +139,7 @@ func (c *Config) CameraRetention(cam Camera) time.Duration {
 }
 
 // ErrRefused is wrapped by Refusal's errors.
-var ErrRefused = errors.New("camera refused")
+var ErrRefused = kind.New(kind.Refused, "camera refused")
 
 // Refusal returns why the recorder must not start cam, or nil. A config with
 // such a camera still parses: the recorder refuses that camera, shows and

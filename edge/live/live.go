@@ -18,6 +18,7 @@ import (
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/policy/kind"
 )
 
 // Feed is one reader of a camera's masked, coded stream; *pipeline.Reader
@@ -35,12 +36,12 @@ type Source interface {
 
 // Errors.
 var (
-	ErrUnknownCamera  = errors.New("live: unknown camera")
-	ErrTooManyViewers = errors.New("live: too many viewers")
+	ErrUnknownCamera  = kind.New(kind.NotFound, "live: unknown camera")
+	ErrTooManyViewers = kind.New(kind.Unavailable, "live: too many viewers")
 	// ErrViewerLimit: this viewer (user) already has MaxPerViewer sessions.
-	ErrViewerLimit    = errors.New("live: per-user live view limit reached")
-	ErrUnknownSession = errors.New("live: unknown session")
-	ErrClosed         = errors.New("live: server closed")
+	ErrViewerLimit    = kind.New(kind.TooMany, "live: per-user live view limit reached")
+	ErrUnknownSession = kind.New(kind.NotFound, "live: unknown session")
+	ErrClosed         = kind.New(kind.Unavailable, "live: server closed")
 )
 
 // Config configures the live view.

@@ -1,12 +1,13 @@
 package live
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/edgerec/edgerec/policy/kind"
 )
 
 // MaxOfferBytes bounds an SDP offer. Browsers send 3–8 KiB.
@@ -14,7 +15,7 @@ const MaxOfferBytes = 64 << 10
 
 // ErrBadOffer is wrapped by every refusal of an offer (the web layer answers
 // 400 with the message).
-var ErrBadOffer = errors.New("live: bad SDP offer")
+var ErrBadOffer = kind.New(kind.Invalid, "live: bad SDP offer")
 
 // CheckOffer validates an offer before pion parses it again: bounded, UTF-8,
 // well-formed SDP with at least one video section that can receive, no

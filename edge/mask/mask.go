@@ -1,9 +1,10 @@
 package mask
 
 import (
-	"errors"
 	"fmt"
 	"math"
+
+	"github.com/edgerec/edgerec/policy/kind"
 )
 
 // Style is how a mask hides what it covers.
@@ -21,7 +22,7 @@ const MaxPoints = 256
 
 // ErrInvalid is wrapped by every error Validate and New return for a bad
 // mask or bad options.
-var ErrInvalid = errors.New("invalid mask")
+var ErrInvalid = kind.New(kind.Invalid, "invalid mask")
 
 // Point is a polygon vertex in normalized picture coordinates: (0,0) is the
 // top-left corner of the picture and (1,1) the bottom-right one, so a mask

@@ -15,15 +15,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/health"
-	"github.com/edgerec/edgerec/edge/live"
-	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/audit"
-	"github.com/edgerec/edgerec/policy/grants"
+	"github.com/edgerec/edgerec/policy/kind"
 	"github.com/edgerec/edgerec/policy/perm"
-	"github.com/edgerec/edgerec/policy/rules"
 	"github.com/edgerec/edgerec/policy/users"
 )
 
@@ -137,29 +133,29 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 // fail answers err: the known refusals with their 4xx and their message
 // (they carry ids and reasons, never internals), anything else 500.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	// Packages classify their errors (policy/kind); the page maps classes,
+	// not the sentinels of eight packages (issue 15).
 	status := 0
-	switch {
-	case errors.Is(err, policy.ErrCorrupt), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-	case errors.Is(err, policy.ErrNotFound), errors.Is(err, ErrUnknownCamera), errors.Is(err, live.ErrUnknownCamera),
-		errors.Is(err, fs.ErrNotExist), errors.Is(err, live.ErrUnknownSession):
+	switch kind.Of(err) {
+	case kind.NotFound:
 		status = http.StatusNotFound
-	case errors.Is(err, config.ErrRefused), errors.Is(err, rules.ErrProhibitedZone), errors.Is(err, rules.ErrUnknownZone):
+	case kind.Refused:
 		status = http.StatusUnprocessableEntity
-	case errors.Is(err, policy.ErrExists), errors.Is(err, ErrCameraExists), errors.Is(err, grants.ErrNotPending), errors.Is(err, ErrCoverageConflict),
-		errors.Is(err, grants.ErrRequestExpired):
+	case kind.Conflict:
 		status = http.StatusConflict
-	case errors.Is(err, policy.ErrForbidden), errors.Is(err, grants.ErrSelfApproval), errors.Is(err, grants.ErrNotApprover),
-		errors.Is(err, grants.ErrForbidden), errors.Is(err, grants.ErrNotRevocable), errors.Is(err, grants.ErrNotHolder),
-		errors.Is(err, grants.ErrOutOfScope), errors.Is(err, grants.ErrNotActive), errors.Is(err, policy.ErrBadCredentials):
+	case kind.Forbidden:
 		status = http.StatusForbidden
-	case errors.Is(err, policy.ErrInvalid), errors.Is(err, grants.ErrInvalid), errors.Is(err, grants.ErrValidity),
-		errors.Is(err, grants.ErrTimeRange), errors.Is(err, users.ErrBadName), errors.Is(err, mask.ErrInvalid),
-		errors.Is(err, ErrInvalid), errors.Is(err, live.ErrBadOffer), errors.Is(err, perm.ErrUnknownRole):
+	case kind.Invalid:
 		status = http.StatusBadRequest
-	case errors.Is(err, live.ErrViewerLimit):
+	case kind.TooMany:
 		status = http.StatusTooManyRequests
-	case errors.Is(err, live.ErrTooManyViewers), errors.Is(err, ErrUnavailable), errors.Is(err, live.ErrClosed):
+	case kind.Unavailable:
 		status = http.StatusServiceUnavailable
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		status = 0
+	} else if status == 0 && errors.Is(err, fs.ErrNotExist) {
+		status = http.StatusNotFound
 	}
 	if status == 0 {
 		s.internalError(w, r, err)

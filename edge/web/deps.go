@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"image"
 	"io"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/edgerec/edgerec/edge/live"
 	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/policy/kind"
 	"github.com/edgerec/edgerec/storage"
 )
 
@@ -19,13 +19,13 @@ import (
 // or signage wrap config.ErrRefused or rules.ErrProhibitedZone (422), bad
 // masks wrap mask.ErrInvalid (400).
 var (
-	ErrCameraExists = errors.New("web: camera id already in use")
+	ErrCameraExists = kind.New(kind.Conflict, "web: camera id already in use")
 	// ErrCoverageConflict: an approved coverage change can no longer be
 	// applied as approved (the camera changed since the request); the
 	// manager revoked it (409).
-	ErrCoverageConflict = errors.New("web: the camera changed since the request; the change was not applied and the request is revoked")
-	ErrInvalid          = errors.New("web: invalid input")
-	ErrUnavailable      = errors.New("web: not available")
+	ErrCoverageConflict = kind.New(kind.Conflict, "web: the camera changed since the request; the change was not applied and the request is revoked")
+	ErrInvalid          = kind.New(kind.Invalid, "web: invalid input")
+	ErrUnavailable      = kind.New(kind.Unavailable, "web: not available")
 )
 
 // Device is a local capture device an installer can add (V4L2).

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/policy/kind"
 	"github.com/edgerec/edgerec/policy/perm"
 )
 
@@ -26,7 +27,7 @@ type HealthSource interface {
 
 // ErrUnknownCamera may be returned (wrapped) by Cameras or Live for a camera
 // they do not know; the API answers 404.
-var ErrUnknownCamera = errors.New("web: unknown camera")
+var ErrUnknownCamera = kind.New(kind.NotFound, "web: unknown camera")
 
 // Config configures the LAN page.
 type Config struct {

@@ -3,7 +3,6 @@ package grants
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/edgerec/edgerec/policy/kind"
 	"github.com/edgerec/edgerec/policy/perm"
 )
 
@@ -37,18 +37,18 @@ const (
 
 // Errors (wrapped with the field or the reason).
 var (
-	ErrInvalid        = errors.New("invalid request")
-	ErrValidity       = errors.New("validity out of bounds")
-	ErrTimeRange      = errors.New("bad time range")
-	ErrSelfApproval   = errors.New("requester cannot approve or deny their own request (four eyes)")
-	ErrNotApprover    = errors.New("not allowed to approve")
-	ErrNotPending     = errors.New("request is not pending")
-	ErrRequestExpired = errors.New("request expired before a decision")
-	ErrNotActive      = errors.New("grant is not active")
-	ErrOutOfScope     = errors.New("outside the grant's scope")
-	ErrNotHolder      = errors.New("grant belongs to another user")
-	ErrForbidden      = errors.New("role may not request this")
-	ErrNotRevocable   = errors.New("not allowed to revoke")
+	ErrInvalid        = kind.New(kind.Invalid, "invalid request")
+	ErrValidity       = kind.New(kind.Invalid, "validity out of bounds")
+	ErrTimeRange      = kind.New(kind.Invalid, "bad time range")
+	ErrSelfApproval   = kind.New(kind.Forbidden, "requester cannot approve or deny their own request (four eyes)")
+	ErrNotApprover    = kind.New(kind.Forbidden, "not allowed to approve")
+	ErrNotPending     = kind.New(kind.Conflict, "request is not pending")
+	ErrRequestExpired = kind.New(kind.Conflict, "request expired before a decision")
+	ErrNotActive      = kind.New(kind.Forbidden, "grant is not active")
+	ErrOutOfScope     = kind.New(kind.Forbidden, "outside the grant's scope")
+	ErrNotHolder      = kind.New(kind.Forbidden, "grant belongs to another user")
+	ErrForbidden      = kind.New(kind.Forbidden, "role may not request this")
+	ErrNotRevocable   = kind.New(kind.Forbidden, "not allowed to revoke")
 )
 
 // Actor is who acts: a user id and that user's current role.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/edgerec/edgerec/policy/kind"
 )
 
 //go:generate go run ./gen -o ../PERMISSIONS.md
@@ -170,7 +172,7 @@ func (m *Matrix) MayHoldGrant(r Role, p Permission) bool { return m.Cell(r, p) =
 
 // Errors.
 var (
-	ErrUnknownRole       = errors.New("unknown role")
+	ErrUnknownRole       = kind.New(kind.Invalid, "unknown role")
 	ErrUnknownPermission = errors.New("unknown permission")
 )
 

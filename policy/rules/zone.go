@@ -1,10 +1,11 @@
 package rules
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/edgerec/edgerec/policy/kind"
 )
 
 // ZoneType is what a camera looks at, declared by the installer (R1).
@@ -42,10 +43,10 @@ const (
 )
 
 // ErrProhibitedZone is wrapped by CheckZone when a zone must not be recorded.
-var ErrProhibitedZone = errors.New("prohibited zone")
+var ErrProhibitedZone = kind.New(kind.Refused, "prohibited zone")
 
 // ErrUnknownZone is wrapped by CheckZone for a zone type it does not know.
-var ErrUnknownZone = errors.New("unknown zone type")
+var ErrUnknownZone = kind.New(kind.Refused, "unknown zone type")
 
 // prohibitedReason is why a zone is never recordable.
 func prohibitedReason(z ZoneType) (string, bool) {

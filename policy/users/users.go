@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/edgerec/edgerec/policy/kind"
 )
 
 // Errors.
 var (
-	ErrBadName = errors.New("invalid username")
+	ErrBadName = kind.New(kind.Invalid, "invalid username")
 	ErrCorrupt = errors.New("corrupt user record")
 )
 
