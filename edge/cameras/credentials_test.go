@@ -117,3 +117,46 @@ func TestManagerPasswords(t *testing.T) {
 		t.Fatalf("audit %+v", al.events)
 	}
 }
+
+// TestSealInlineCredentials: a password written inline in the config file
+// by hand is reported as an outside edit (R16), then moved into the vault
+// at start: the file keeps the reference and is the device's own write,
+// each move is audited "camera.credential_sealed" without the password,
+// and the camera opens its source with it (issue 13, R32).
+func TestSealInlineCredentials(t *testing.T) {
+	r := newRig(t)
+	r.cfg.Cameras[0].Source = "rtsp://admin:pw-inline@127.0.0.1:9/x"
+	data, err := r.cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.path, data, 0o600); err != nil { // by hand: no record
+		t.Fatal(err)
+	}
+	al := &auditLog{}
+	m := r.manager(Deps{Audit: al, Vault: r.st.Vault()})
+	if err := m.CheckExternalEdit(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SealInlineCredentials(); err != nil {
+		t.Fatal(err)
+	}
+	if len(al.events) != 2 || al.events[0].Action != "config.external_change" || al.events[1].Action != "camera.credential_sealed" ||
+		al.events[1].Target != "demo1" || strings.Contains(al.events[1].Detail, "pw-inline") {
+		t.Fatalf("audit %+v", al.events)
+	}
+	c, _ := m.Camera("demo1")
+	if c.Source != "rtsp://admin@127.0.0.1:9/x" || c.Credential != "vault:camera/demo1/password" {
+		t.Fatalf("camera %+v", c)
+	}
+	if u, err := m.creds.sourceURL(&c); err != nil || u != "rtsp://admin:pw-inline@127.0.0.1:9/x" {
+		t.Fatalf("source %q %v", u, err)
+	}
+	grepDir(t, r.dir, "pw-inline")
+	if err := m.CheckExternalEdit(r.ctx); err != nil || len(al.events) != 2 {
+		t.Fatalf("the rewrite is not the device's own: %v %+v", err, al.events)
+	}
+	if err := m.SealInlineCredentials(); err != nil || len(al.events) != 2 {
+		t.Fatalf("nothing left to move: %v %+v", err, al.events)
+	}
+}
