@@ -99,7 +99,7 @@
 //	LAN page      Bootstrap, Authenticate, Allowed/Check, CreateUser,
 //	              SetPassword, SetTraining, SetDisabled, Request, Approve,
 //	              Deny, Revoke, ReleaseHold, UseGrant, Grant(s), Users, Review, Audit,
-//	              UseCoverage/RefuseCoverage (camera manager, coverage.go),
+//	              UseCoverage/RefuseCoverage (edge/cameras, coverage.go),
 //	              AuditAfter, VerifyAudit
 //	uplink        Head() (seq, hash); AuditAfter(ctx, seq, max)
 //	check         VerifyDir(ctx, dataDir, pinnedPub or nil) → audit.Report

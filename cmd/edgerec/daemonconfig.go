@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/mask"
 )
@@ -38,7 +39,7 @@ func demoConfig(dir string) (daemonConfig, error) {
 		if err != nil {
 			return daemonConfig{}, err
 		}
-		if err := writeConfigFile(path, data, c); err != nil {
+		if err := cameras.WriteConfigFile(path, data, c); err != nil {
 			return daemonConfig{}, err
 		}
 	}

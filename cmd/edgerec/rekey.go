@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/perm"
 	"github.com/edgerec/edgerec/storage"
@@ -77,7 +78,7 @@ func cmdRekey(ctx context.Context, e *env, args []string) error {
 		}
 		data, err := cfg.Marshal()
 		if err == nil {
-			err = writeConfigFile(filepath.Join(*dir, "edgerec.yaml"), data, cfg)
+			err = cameras.WriteConfigFile(filepath.Join(*dir, "edgerec.yaml"), data, cfg)
 		}
 		if err != nil {
 			return fmt.Errorf("rekey done, but %s/edgerec.yaml could not be updated to storage.key_provider: %s: %w", *dir, rep.To, err)

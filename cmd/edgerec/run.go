@@ -9,10 +9,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/live"
@@ -172,13 +172,12 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		return fmt.Errorf("watchdog %s: %w", dc.Watchdog, err)
 	}
 
-	cams := newCameraManager(ctx, dc.Config, dc.ConfigPath, store, tracker, ps, log, dc.SegmentLength, errs)
-	cams.clockSynced = clockSynced(brd)
-	cams.cov, cams.propDir = ps, filepath.Join(dc.DataDir, "coverage")
+	camDeps := cameras.Deps{Store: store, Health: tracker, Audit: ps, Coverage: ps, ClockSynced: clockSynced(brd), Logger: log}
 	if v := store.Vault(); v != nil {
-		cams.creds = newCredStore(dc.DataDir, v)
+		camDeps.Vault = v
 	}
-	if err := checkExternalEdit(ctx, dc.ConfigPath, dc.Config, ps, tracker); err != nil {
+	cams := cameras.New(cameras.Config{File: dc.Config, Path: dc.ConfigPath, DataDir: dc.DataDir, SegmentLength: dc.SegmentLength, MaxAccessUnit: storage.MaxFrameSize}, camDeps)
+	if err := cams.CheckExternalEdit(ctx); err != nil {
 		log.Error("config record", "err", err) // R16
 		tracker.Raise("config.record", health.SevWarning, "config record: "+err.Error())
 	}
@@ -188,12 +187,21 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		log.Error("camera passwords not moved into the vault", "err", err)
 		tracker.Raise("config.credentials", health.SevWarning, "camera passwords are still in the config file: "+err.Error())
 	}
-	cams.StartAll()
-	cams.ApplyApproved(ctx) // R27: changes approved while the daemon was down
+	wg.Add(1)
+	go func() { // starts the cameras, then R27: changes approved while the daemon was down
+		defer wg.Done()
+		if err := cams.Run(ctx); err != nil {
+			select {
+			case errs <- err:
+			default:
+			}
+		}
+	}()
+	<-cams.Started()
 	defer cams.Wait()
 	defer cancel()
 
-	live, err := live.New(live.Config{AllowLoopback: loopbackListen(dc.Listen), LAN: dc.Allowlist, MaxPerViewer: dc.LiveMaxPerUser}, live.Deps{Source: liveSource{cams}, Logger: log.With("part", "live")})
+	live, err := live.New(live.Config{AllowLoopback: loopbackListen(dc.Listen), LAN: dc.Allowlist, MaxPerViewer: dc.LiveMaxPerUser}, live.Deps{Source: cams, Logger: log.With("part", "live")})
 	if err != nil {
 		return fmt.Errorf("live view: %w", err)
 	}
@@ -210,7 +218,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing,
 		LiveMaxDuration: dc.LiveMaxDuration},
-		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Alerts: relay, Sealer: store.Vault(), Logger: log.With("part", "web"),
+		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Alerts: relay, Sealer: store.Vault(), Logger: log.With("part", "web"),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
 				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by, store.Vault())
 				return doc, err
@@ -340,18 +348,6 @@ func humanDuration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.0f minutes", d.Minutes())
 	}
-}
-
-// refusalRule reduces a refusal reason to the rule it names, for the audit
-// detail (no camera names).
-func refusalRule(reason string) string {
-	switch {
-	case strings.Contains(reason, "(R1)") || strings.Contains(reason, "prohibited"):
-		return "R1 prohibited zone"
-	case strings.Contains(reason, "(R3)") || strings.Contains(reason, "signage"):
-		return "R3 signage attestation missing"
-	}
-	return "policy"
 }
 
 // loopbackListen reports whether the LAN page listens on loopback only

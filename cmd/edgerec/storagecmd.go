@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/export"
 	"github.com/edgerec/edgerec/edge/web"
@@ -162,7 +162,7 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
-	if err := writeConfigFile(cfgOut, data, c); err != nil {
+	if err := cameras.WriteConfigFile(cfgOut, data, c); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "provisioned device %s in %s\nroot key:     %s\nring:         %s\nsigning key:  ed25519 %s\n              %s  (record it off the device: exports and wipe certificates are signed with it; edgerec verify --key)\nTLS cert:     SHA-256 %s  (the LAN page's certificate: check it in the browser)\nsetup code:   %s  (one time: creates the first admin on the LAN page)\nconfig:       %s\nstart:        edgerec run --config %s\n",
@@ -237,23 +237,5 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 // --config) into the vault of the freshly provisioned store in dir; c keeps
 // references (issue 13, R32). It returns how many it moved.
 func sealConfigPasswords(ctx context.Context, dir string, c *config.Config, v *keys.Vault) (int, error) {
-	if !slices.ContainsFunc(c.Cameras, config.Camera.InlinePassword) {
-		return 0, nil
-	}
-	creds := newCredStore(dir, v)
-	n := 0
-	for i := range c.Cameras {
-		sealed, err := creds.takePassword(&c.Cameras[i])
-		if err != nil {
-			return n, err
-		}
-		if sealed == nil {
-			continue
-		}
-		if err := creds.putSealed(config.CredentialName(c.Cameras[i].ID), sealed); err != nil {
-			return n, fmt.Errorf("camera %s: password: %w", c.Cameras[i].ID, err)
-		}
-		n++
-	}
-	return n, nil
+	return cameras.SealPasswords(dir, c, v)
 }

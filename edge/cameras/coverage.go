@@ -1,4 +1,4 @@
-package main
+package cameras
 
 import (
 	"context"
@@ -16,14 +16,13 @@ import (
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/edge/web"
-	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/grants"
 )
 
-// coveragePolicy is the part of the policy store the camera manager needs
-// for coverage changes (R27).
-type coveragePolicy interface {
+// CoveragePolicy is the part of the policy store the manager needs for
+// coverage changes (R27).
+type CoveragePolicy interface {
 	Grant(ctx context.Context, id string) (grants.Grant, error)
 	Grants(ctx context.Context) ([]grants.Grant, error)
 	UseCoverage(ctx context.Context, id, actorID, digest string) error
@@ -93,13 +92,13 @@ type proposal struct {
 	SealedPassword []byte `json:"sealed_password,omitempty"`
 }
 
-func (m *cameraManager) proposalPath(digest string) string {
+func (m *Manager) proposalPath(digest string) string {
 	return filepath.Join(m.propDir, digest+".json")
 }
 
 // proposeLocked keeps the change base → after of kind and returns the
 // *web.NeedsApproval the page turns into a request. Nothing else changes.
-func (m *cameraManager) proposeLocked(base, after *config.Camera, kind string, sealed []byte) error {
+func (m *Manager) proposeLocked(base, after *config.Camera, kind string, sealed []byte) error {
 	if m.propDir == "" {
 		return fmt.Errorf("%w: this device keeps no proposals (no data dir); the change needs an approver (R27)", web.ErrUnavailable)
 	}
@@ -122,7 +121,7 @@ func (m *cameraManager) proposeLocked(base, after *config.Camera, kind string, s
 
 // loadProposal reads the proposal of digest and checks that its bytes hash
 // to digest.
-func (m *cameraManager) loadProposal(digest string) (proposal, error) {
+func (m *Manager) loadProposal(digest string) (proposal, error) {
 	var p proposal
 	if m.propDir == "" || len(digest) != 64 || strings.ContainsAny(digest, "./\\") {
 		return p, fmt.Errorf("no proposal %s", digest)
@@ -148,7 +147,7 @@ func (m *cameraManager) loadProposal(digest string) (proposal, error) {
 // grant. If the camera changed since the request, nothing is applied and
 // the grant is revoked by the device (audited "coverage.conflict"); the
 // error wraps web.ErrCoverageConflict.
-func (m *cameraManager) ApplyCoverage(ctx context.Context, id, actor string) error {
+func (m *Manager) ApplyCoverage(ctx context.Context, id, actor string) error {
 	if m.cov == nil {
 		return fmt.Errorf("%w: coverage changes", web.ErrUnavailable)
 	}
@@ -164,7 +163,7 @@ func (m *cameraManager) ApplyCoverage(ctx context.Context, id, actor string) err
 	return m.applyLocked(ctx, &g, actor)
 }
 
-func (m *cameraManager) applyLocked(ctx context.Context, g *grants.Grant, actor string) error {
+func (m *Manager) applyLocked(ctx context.Context, g *grants.Grant, actor string) error {
 	if m.stopped {
 		return fmt.Errorf("%w: the device is stopping", web.ErrUnavailable)
 	}
@@ -228,7 +227,7 @@ func (m *cameraManager) applyLocked(ctx context.Context, g *grants.Grant, actor 
 	return nil
 }
 
-func (m *cameraManager) conflictLocked(ctx context.Context, g *grants.Grant, reason string) error {
+func (m *Manager) conflictLocked(ctx context.Context, g *grants.Grant, reason string) error {
 	if err := m.cov.RefuseCoverage(ctx, g.ID, reason); err != nil {
 		m.log.Error("coverage: refuse", "grant", g.ID, "err", err)
 	}
@@ -236,11 +235,11 @@ func (m *cameraManager) conflictLocked(ctx context.Context, g *grants.Grant, rea
 	return fmt.Errorf("%w (%s: %s)", web.ErrCoverageConflict, g.ID, reason)
 }
 
-// ApplyApproved runs at start, before the cameras start: it applies the
+// applyApproved runs in Run, after the cameras started: it applies the
 // coverage changes approved while the daemon was not running (or consumed
 // but not finished before a crash), each once, and deletes proposals that
 // no pending or approved request refers to any more.
-func (m *cameraManager) ApplyApproved(ctx context.Context) {
+func (m *Manager) applyApproved(ctx context.Context) {
 	if m.cov == nil || m.propDir == "" {
 		return
 	}
@@ -265,7 +264,7 @@ func (m *cameraManager) ApplyApproved(ctx context.Context) {
 		case st == grants.Requested:
 			keep[g.Digest] = true
 		case g.Status == grants.Approved && (g.Uses > 0 || st == grants.Approved):
-			if err := m.applyLocked(ctx, g, policy.ActorDevice); err != nil {
+			if err := m.applyLocked(ctx, g, actorDevice); err != nil {
 				m.log.Warn("coverage: approved change not applied", "grant", g.ID, "err", err)
 			}
 		}

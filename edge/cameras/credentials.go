@@ -1,4 +1,4 @@
-package main
+package cameras
 
 import (
 	"errors"
@@ -7,22 +7,23 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/edgerec/edgerec/edge/config"
 )
 
-// sealer is the vault of sealed secrets ((*keys.Vault) of the store; issue
+// Sealer is the vault of sealed secrets ((*keys.Vault) of the store; issue
 // 13, R32).
-type sealer interface {
+type Sealer interface {
 	Seal(name string, plain []byte) ([]byte, error)
 	Open(name string, sealed []byte) ([]byte, error)
 }
 
-// vaultDir is the directory, in the data dir, of the sealed items the
+// VaultDir is the directory, in the data dir, of the sealed items the
 // config refers to: <data>/vault/<name>, e.g. vault/camera/cam1/password,
 // each file one value sealed by the vault for that name (0600).
-const vaultDir = "vault"
+const VaultDir = "vault"
 
 // errNoCredential means the vault has no item for a reference.
 var errNoCredential = errors.New("no such item in the vault")
@@ -35,11 +36,36 @@ var vaultItemName = regexp.MustCompile(`^[a-z0-9_-][a-z0-9_.-]*(/[a-z0-9_-][a-z0
 // only "vault:camera/<id>/password").
 type credStore struct {
 	dir string // <data>/vault
-	v   sealer
+	v   Sealer
 }
 
-func newCredStore(dataDir string, v sealer) *credStore {
-	return &credStore{dir: filepath.Join(dataDir, vaultDir), v: v}
+func newCredStore(dataDir string, v Sealer) *credStore {
+	return &credStore{dir: filepath.Join(dataDir, VaultDir), v: v}
+}
+
+// SealPasswords moves the inline camera passwords of c into the vault of
+// the data dir (provision --config); c keeps references (issue 13, R32).
+// It returns how many it moved.
+func SealPasswords(dataDir string, c *config.Config, v Sealer) (int, error) {
+	if !slices.ContainsFunc(c.Cameras, config.Camera.InlinePassword) {
+		return 0, nil
+	}
+	creds := newCredStore(dataDir, v)
+	n := 0
+	for i := range c.Cameras {
+		sealed, err := creds.takePassword(&c.Cameras[i])
+		if err != nil {
+			return n, err
+		}
+		if sealed == nil {
+			continue
+		}
+		if err := creds.putSealed(config.CredentialName(c.Cameras[i].ID), sealed); err != nil {
+			return n, fmt.Errorf("camera %s: password: %w", c.Cameras[i].ID, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 func (s *credStore) path(name string) (string, error) {

@@ -1,27 +1,23 @@
-package main
+package cameras
 
 import (
 	"context"
 	"errors"
 	"image"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/edgerec/edgerec/edge/config"
-	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/grants"
 	"github.com/edgerec/edgerec/policy/perm"
-	"github.com/edgerec/edgerec/storage"
 )
 
 func sqMask(name string, style mask.Style, x0, y0, x1, y1 float64) config.Mask {
-	return config.Mask{Name: name, Style: style, Polygon: [][]float64{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}}}
+	return fileMasks([]mask.Mask{square(name, style, x0, y0, x1, y1)})[0]
 }
 
 // TestClassifyChange: what applies at once and what waits for an approved
@@ -67,78 +63,65 @@ func TestClassifyChange(t *testing.T) {
 	}
 }
 
-// covRig is a camera manager over a real policy store, real storage and a
-// real pipeline, with an approver ("boss") and an installer.
+// covRig is a manager over a real policy store, real storage and a real
+// pipeline, with an approver ("boss") and an installer.
 type covRig struct {
-	ctx     context.Context
-	m       *cameraManager
-	ps      *policy.Store
-	path    string
-	boss    string
-	inst    string
-	tracker *health.Tracker
+	*rig
+	m    *Manager
+	ps   *policy.Store
+	boss string
+	inst string
 }
 
 func newCovRig(t *testing.T) *covRig {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 16 << 20}); err != nil {
+	r := newRig(t)
+	ctx := r.ctx
+	if _, err := policy.Provision(ctx, r.dir, r.st.Vault()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := policy.Provision(ctx, dir, testVault(t, dir)); err != nil {
-		t.Fatal(err)
-	}
-	p := setupPeople(t, dir)
-	inst := func() string {
-		id, err := p.ps.CreateUser(ctx, p.admin, "ian", []byte("one-time from the admin"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.ps.SetPassword(ctx, id, id, []byte("one-time from the admin"), []byte(p.pwd)); err != nil {
-			t.Fatal(err)
-		}
-		g, err := p.ps.Request(ctx, p.admin, grants.Request{Action: grants.AssignRole, Purpose: "staff", Validity: 30 * 24 * time.Hour, Subject: id, Role: string(perm.Installer)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.ps.Approve(ctx, p.boss, g.ID); err != nil {
-			t.Fatal(err)
-		}
-		return id
-	}()
-	st, err := storage.Open(ctx, dir, storage.Options{})
+	ps, err := policy.Open(ctx, policy.Config{DataDir: r.dir}, policy.Deps{Sealer: r.st.Vault()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Demo(dir)
-	cfg.Cameras[0].Source = "test://pattern?width=320&height=240&fps=15"
-	path := filepath.Join(dir, "edgerec.yaml")
-	data, _ := cfg.Marshal()
-	if err := writeConfigFile(path, data, cfg); err != nil {
+	t.Cleanup(func() { _ = ps.Close() })
+	const pwd = "correct horse battery"
+	admin, err := ps.Bootstrap(ctx, "alice", []byte(pwd))
+	if err != nil {
 		t.Fatal(err)
 	}
-	tr := health.NewTracker("demo", "t", nil)
-	m := newCameraManager(ctx, cfg, path, st, tr, p.ps, slog.New(slog.DiscardHandler), time.Second, make(chan error, 1))
-	m.cov, m.propDir = p.ps, filepath.Join(dir, "coverage")
-	m.StartAll()
-	t.Cleanup(func() {
-		cancel()
-		m.Wait()
-		_ = st.Close()
-		_ = p.ps.Close()
-	})
-	return &covRig{ctx: ctx, m: m, ps: p.ps, path: path, boss: p.boss, inst: inst, tracker: tr}
+	person := func(name string, role perm.Role, approver string) string {
+		id, err := ps.CreateUser(ctx, admin.ID, name, []byte("one-time from the admin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ps.SetPassword(ctx, id, id, []byte("one-time from the admin"), []byte(pwd)); err != nil {
+			t.Fatal(err)
+		}
+		g, err := ps.Request(ctx, admin.ID, grants.Request{Action: grants.AssignRole, Purpose: "staff", Validity: 30 * 24 * time.Hour, Subject: id, Role: string(role)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ps.Approve(ctx, approver, g.ID); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	boss := person("bob", perm.Approver, admin.ID)
+	inst := person("ian", perm.Installer, boss)
+	m := r.manager(Deps{Audit: ps, Coverage: ps})
+	run(t, ctx, m)
+	return &covRig{rig: r, m: m, ps: ps, boss: boss, inst: inst}
 }
 
-// windowLuma returns the luma values inside the demo's "window" fill mask
-// (0.05..0.35 × 0.08..0.40) of the camera's latest masked picture.
-func (r *covRig) windowLuma(t *testing.T, cam string) (lo, hi uint8) {
+// lumaRange returns the luma values inside x0..x1 × y0..y1 (normalized) of
+// the camera's latest masked picture.
+func lumaRange(t *testing.T, m *Manager, cam string, x0, y0, x1, y1 float64) (lo, hi uint8) {
 	t.Helper()
 	var img image.Image
 	var err error
 	for i := 0; i < 50; i++ {
-		if img, _, err = r.m.Snapshot(r.ctx, cam); err == nil {
+		if img, _, err = m.Snapshot(context.Background(), cam); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -149,13 +132,20 @@ func (r *covRig) windowLuma(t *testing.T, cam string) (lo, hi uint8) {
 	y := img.(*image.YCbCr)
 	b := y.Bounds()
 	lo, hi = 255, 0
-	for py := int(0.12 * float64(b.Dy())); py < int(0.36*float64(b.Dy())); py++ {
-		for px := int(0.08 * float64(b.Dx())); px < int(0.32*float64(b.Dx())); px++ {
+	for py := int(y0 * float64(b.Dy())); py < int(y1*float64(b.Dy())); py++ {
+		for px := int(x0 * float64(b.Dx())); px < int(x1*float64(b.Dx())); px++ {
 			v := y.Y[y.YOffset(px, py)]
 			lo, hi = min(lo, v), max(hi, v)
 		}
 	}
 	return lo, hi
+}
+
+// windowLuma returns the luma values inside the demo's "window" fill mask
+// (0.05..0.35 × 0.08..0.40) of the camera's latest masked picture.
+func (r *covRig) windowLuma(t *testing.T, cam string) (lo, hi uint8) {
+	t.Helper()
+	return lumaRange(t, r.m, cam, 0.08, 0.12, 0.32, 0.36)
 }
 
 func (r *covRig) auditCount(t *testing.T, action, grant string) int {
@@ -188,19 +178,19 @@ func TestR27CoverageReductionsWait(t *testing.T) {
 	if lo, hi := r.windowLuma(t, "demo1"); lo != hi || hi > 20 {
 		t.Fatalf("window not filled at start: luma %d..%d", lo, hi)
 	}
-	window, door := cam.Masks[0], cam.Masks[1]
+	window, door := cam.Masks[0].Mask(), cam.Masks[1].Mask()
 	shrunk := window
-	shrunk.Polygon = [][]float64{{0.05, 0.08}, {0.35, 0.08}, {0.35, 0.30}, {0.05, 0.30}}
+	shrunk.Polygon = []mask.Point{{X: 0.05, Y: 0.08}, {X: 0.35, Y: 0.08}, {X: 0.35, Y: 0.30}, {X: 0.05, Y: 0.30}}
 	pixel := window
 	pixel.Style = mask.StylePixelate
 	zoned := cam
 	zoned.Zone = "corridor"
 	attacks := map[string]func() error{
-		"delete mask":      func() error { return m.SetMasks(ctx, "", "demo1", []config.Mask{door}) },
-		"shrink mask":      func() error { return m.SetMasks(ctx, "", "demo1", []config.Mask{shrunk, door}) },
-		"fill to pixelate": func() error { return m.SetMasks(ctx, "", "demo1", []config.Mask{pixel, door}) },
-		"zone change":      func() error { return m.UpdateCamera(ctx, "", zoned) },
-		"remove camera":    func() error { return m.RemoveCamera(ctx, "", "demo1") },
+		"delete mask":      func() error { return m.SetMasks(ctx, "demo1", []mask.Mask{door}) },
+		"shrink mask":      func() error { return m.SetMasks(ctx, "demo1", []mask.Mask{shrunk, door}) },
+		"fill to pixelate": func() error { return m.SetMasks(ctx, "demo1", []mask.Mask{pixel, door}) },
+		"zone change":      func() error { return m.Update(ctx, zoned) },
+		"remove camera":    func() error { return m.Remove(ctx, "demo1") },
 	}
 	pending := map[string]web.CoverageChange{}
 	for name, attack := range attacks {
@@ -279,12 +269,12 @@ func TestR27CoverageReductionsWait(t *testing.T) {
 	}
 
 	// Adding coverage applies at once.
-	if err := m.SetMasks(ctx, "", "demo1", []config.Mask{door, window}); err != nil {
+	if err := m.SetMasks(ctx, "demo1", []mask.Mask{door, window}); err != nil {
 		t.Fatalf("adding a mask: %v", err)
 	}
 	cam2 := cam
 	cam2.ID, cam2.Masks = "cam2", nil
-	if err := m.AddCamera(ctx, "", cam2); err != nil {
+	if err := m.Add(ctx, cam2); err != nil {
 		t.Fatalf("adding a camera: %v", err)
 	}
 	reloaded, _ = config.Load(r.path)

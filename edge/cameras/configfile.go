@@ -1,4 +1,4 @@
-package main
+package cameras
 
 import (
 	"context"
@@ -36,10 +36,11 @@ func recordOf(data []byte, c *config.Config) writtenRecord {
 	return r
 }
 
-// writeConfigFile writes the config file atomically and then the record of
+// WriteConfigFile writes the config file atomically and then the record of
 // that write (a crash between the two is reported at the next start as an
-// outside change: a false alarm, never a missed one).
-func writeConfigFile(path string, data []byte, c *config.Config) error {
+// outside change: a false alarm, never a missed one). Every writer of the
+// config file uses it (the manager, provision, rekey, the demo).
+func WriteConfigFile(path string, data []byte, c *config.Config) error {
 	if err := writeFileAtomic(path, data, 0o600); err != nil {
 		return err
 	}
@@ -107,39 +108,37 @@ func sortedKeys(m map[string]string) []string {
 	return out
 }
 
-// checkExternalEdit runs at daemon start (R16): if the config file is not
-// what the device last wrote, it writes the audit record
-// "config.external_change" (camera ids only), raises the health alert
-// "config.external" (which goes upstream as an alert.raised event with
-// that code; the audit record goes upstream too) and records the file as
-// seen, so one edit is reported once.
-func checkExternalEdit(ctx context.Context, path string, c *config.Config, au auditor, tracker *health.Tracker) error {
-	if path == "" {
+// CheckExternalEdit runs at daemon start, before SealInlineCredentials and
+// Run (R16): if the config file is not what the device last wrote, it
+// writes the audit record "config.external_change" (camera ids only),
+// raises the health alert "config.external" (which goes upstream as an
+// alert.raised event with that code; the audit record goes upstream too)
+// and records the file as seen, so one edit is reported once. Without a
+// path it does nothing.
+func (m *Manager) CheckExternalEdit(ctx context.Context) error {
+	if m.cfgPath == "" {
 		return nil
 	}
-	data, err := os.ReadFile(path)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	data, err := os.ReadFile(m.cfgPath)
 	if err != nil {
 		return fmt.Errorf("config record: %w", err)
 	}
-	summary, err := externalChange(path, data, c)
+	summary, err := externalChange(m.cfgPath, data, m.cfg)
 	if err != nil || summary == "" {
 		return err
 	}
-	if _, err := au.Audit(ctx, audit.Event{Actor: "device", Action: "config.external_change", TargetKind: audit.KindConfig,
-		Target: "edgerec.yaml", Result: audit.ResultOK, Detail: clipDetail(summary, 1000)}); err != nil {
-		return fmt.Errorf("audit config change: %w", err)
+	if m.audit != nil {
+		if _, err := m.audit.Audit(ctx, audit.Event{Actor: actorDevice, Action: "config.external_change", TargetKind: audit.KindConfig,
+			Target: "edgerec.yaml", Result: audit.ResultOK, Detail: clipDetail(summary, 1000)}); err != nil {
+			return fmt.Errorf("audit config change: %w", err)
+		}
 	}
-	tracker.Raise("config.external", health.SevWarning, "the config file was changed outside the device: "+clipDetail(summary, 300))
-	rec, err := json.Marshal(recordOf(data, c))
+	m.tracker.Raise("config.external", health.SevWarning, "the config file was changed outside the device: "+clipDetail(summary, 300))
+	rec, err := json.Marshal(recordOf(data, m.cfg))
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(writtenPath(path), rec, 0o600)
-}
-
-func clipDetail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return writeFileAtomic(writtenPath(m.cfgPath), rec, 0o600)
 }
