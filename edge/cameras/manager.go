@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/edgerec/edgerec/edge/record"
 	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/policy/audit"
+	"github.com/edgerec/edgerec/policy/rules"
 	"github.com/edgerec/edgerec/policy/grants"
 )
 
@@ -183,7 +183,7 @@ func (m *Manager) startLocked(c config.Camera) {
 		m.log.Warn("camera refused by policy", "camera", c.ID, "reason", reason)
 		m.tracker.SetCamera(health.Camera{ID: c.ID, Name: c.Name, State: health.StateRefused, Reason: reason, Masked: len(c.Masks) > 0})
 		m.tracker.Warn("refused:"+c.ID, fmt.Sprintf("camera %s refused: %s", c.ID, reason))
-		m.auditEvent(audit.Event{Action: "camera.refuse", TargetKind: audit.KindCamera, Target: c.ID, Result: "refused", Detail: refusalRule(reason)})
+		m.auditEvent(audit.Event{Action: "camera.refuse", TargetKind: audit.KindCamera, Target: c.ID, Result: "refused", Detail: refusalRule(err)})
 		return
 	}
 	m.tracker.Clear("refused:" + c.ID)
@@ -552,13 +552,13 @@ func fileMasks(masks []mask.Mask) []config.Mask {
 	return out
 }
 
-// refusalRule reduces a refusal reason to the rule it names, for the audit
-// detail (no camera names).
-func refusalRule(reason string) string {
+// refusalRule names the rule a refusal comes from, for the audit detail
+// (no camera names): by error value, not by text.
+func refusalRule(err error) string {
 	switch {
-	case strings.Contains(reason, "(R1)") || strings.Contains(reason, "prohibited"):
+	case errors.Is(err, rules.ErrProhibitedZone), errors.Is(err, rules.ErrUnknownZone):
 		return "R1 prohibited zone"
-	case strings.Contains(reason, "(R3)") || strings.Contains(reason, "signage"):
+	case errors.Is(err, config.ErrNoSignage):
 		return "R3 signage attestation missing"
 	}
 	return "policy"

@@ -141,6 +141,10 @@ func (c *Config) CameraRetention(cam Camera) time.Duration {
 // ErrRefused is wrapped by Refusal's errors.
 var ErrRefused = kind.New(kind.Refused, "camera refused")
 
+// ErrNoSignage is wrapped by Refusal for a camera without a signage
+// attestation (R3).
+var ErrNoSignage = kind.New(kind.Refused, "no signage attestation")
+
 // Refusal returns why the recorder must not start cam, or nil. A config with
 // such a camera still parses: the recorder refuses that camera, shows and
 // audits the reason, and runs the others. Reasons: its zone is prohibited at
@@ -151,7 +155,7 @@ func (c *Config) Refusal(cam Camera) error {
 		return fmt.Errorf("camera %q refused: %w: %w", cam.ID, err, ErrRefused)
 	}
 	if !cam.Signage.Complete() {
-		return fmt.Errorf("camera %q refused: no signage attestation (attested_by and date) — commissioning is incomplete (R3): %w", cam.ID, ErrRefused)
+		return fmt.Errorf("camera %q refused: %w (attested_by and date) — commissioning is incomplete (R3): %w", cam.ID, ErrNoSignage, ErrRefused)
 	}
 	return nil
 }
