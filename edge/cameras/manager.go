@@ -18,8 +18,8 @@ import (
 	"github.com/edgerec/edgerec/edge/record"
 	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/policy/audit"
-	"github.com/edgerec/edgerec/policy/rules"
 	"github.com/edgerec/edgerec/policy/grants"
+	"github.com/edgerec/edgerec/policy/rules"
 )
 
 // ErrUnknownCamera is returned for a camera id the device does not have;
