@@ -12,10 +12,17 @@ import (
 	"github.com/edgerec/edgerec/policy/users"
 )
 
-// Policy is the part of *policy.Store the LAN page uses: accounts, the
-// permission check, requests and grants, the review report and the audit
-// log. Pass the store itself.
+// Policy is what the LAN page needs of the policy store (pass the
+// *policy.Store itself): three small parts, each declared here by the
+// handlers that use it (issue 15).
 type Policy interface {
+	Accounts
+	Requests
+	AuditLog
+}
+
+// Accounts: sign-in, the permission check and account management.
+type Accounts interface {
 	Bootstrap(ctx context.Context, name string, pw []byte) (policy.Principal, error)
 	Authenticate(ctx context.Context, name string, pw []byte) (policy.Principal, error)
 	Principal(ctx context.Context, userID string) (policy.Principal, error)
@@ -25,6 +32,11 @@ type Policy interface {
 	SetTraining(ctx context.Context, actorID, userID string, date time.Time) error
 	SetDisabled(ctx context.Context, actorID, userID string, disabled bool, reason string) error
 	Users(ctx context.Context) ([]users.User, error)
+}
+
+// Requests: four-eyes requests and the grants they become, their use, and
+// the permission review report.
+type Requests interface {
 	Request(ctx context.Context, actorID string, r grants.Request) (grants.Grant, error)
 	Approve(ctx context.Context, actorID, id string) (grants.Grant, error)
 	Deny(ctx context.Context, actorID, id, reason string) (grants.Grant, error)
@@ -34,6 +46,10 @@ type Policy interface {
 	Grants(ctx context.Context) ([]grants.Grant, error)
 	UseGrant(ctx context.Context, id, actorID, action, camera string, from, to time.Time) error
 	Review(ctx context.Context) (review.Report, error)
+}
+
+// AuditLog: writing, reading and verifying the audit chain.
+type AuditLog interface {
 	Audit(ctx context.Context, e audit.Event) (audit.Record, error)
 	AuditAfter(ctx context.Context, seq uint64, max int) ([]audit.Record, error)
 	Head() (uint64, [32]byte)
