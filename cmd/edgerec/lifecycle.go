@@ -148,26 +148,11 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var camName string
-	for _, c := range cfg.Cameras {
-		if c.ID == *cam {
-			camName = c.Name
-		}
-	}
 	ps, p, err := cliLogin(ctx, e, *dir, *user)
 	if err != nil {
 		return err
 	}
 	defer ps.Close()
-	g, err := ps.Grant(ctx, *grantID)
-	if err != nil {
-		return fmt.Errorf("grant %s: %w", *grantID, err)
-	}
-	names := userNames(ctx, ps)
-	var approvers []string
-	for _, a := range g.Approvals {
-		approvers = append(approvers, names[a.By])
-	}
 	st, err := openStoreCLI(ctx, *dir)
 	if err != nil {
 		return err
@@ -181,42 +166,19 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var opaque string
-	if k, err := uplink.LoadOrCreateKey(uplink.KeyPath(*dir), st.Vault()); err == nil {
-		opaque = uplink.OpaqueID(k, *cam)
-	}
+	defer clear(key)
 	tmp, err := os.CreateTemp(filepath.Dir(abs), ".export-*.mp4")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	seq, _ := ps.Head()
-	req := export.Request{
-		Device: cfg.Device.ID, Camera: *cam, CameraName: camName, OpaqueCameraID: opaque,
-		From: from, To: to, GrantID: *grantID,
-		Requester: names[g.Requester], Approver: strings.Join(approvers, ", "), Exporter: p.Name,
-		AuditSeq: seq + 1, FileName: filepath.Base(abs),
-		Authorizer: export.AuthorizerFunc(func(ctx context.Context, gid, camera string, f, t time.Time) error {
-			return ps.UseGrant(ctx, gid, p.ID, grants.Export, camera, f, t)
-		}),
-	}
+	defer tmp.Close()
 	start := time.Now()
-	m, err := export.Export(ctx, st, req, tmp, func(done, total time.Duration) {
-		progressBar(e.stderr, done, total)
-	})
+	m, doc, err := export.Signed(ctx, st, ps, export.SignedRequest{
+		Subject: exportSubject(*dir, cfg, vault, *cam), Camera: *cam, From: from, To: to,
+		GrantID: *grantID, Actor: p.ID, FileName: filepath.Base(abs), Key: key,
+	}, fileSink{tmp}, func(done, total time.Duration) { progressBar(e.stderr, done, total) })
 	fmt.Fprintln(e.stderr)
-	if err != nil {
-		tmp.Close()
-		_, _ = ps.Audit(ctx, audit.Event{Actor: p.ID, Action: "export", TargetKind: audit.KindCamera, Target: *cam, Grant: *grantID, Result: "refused", Detail: errorClass(err)})
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	doc, err := export.SignManifest(m, key)
 	if err != nil {
 		return err
 	}
@@ -226,24 +188,36 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	if err := os.Rename(tmp.Name(), abs); err != nil {
 		return err
 	}
-	if _, err := ps.Audit(ctx, audit.Event{Actor: p.ID, Action: "export", TargetKind: audit.KindCamera, Target: *cam, Grant: *grantID, Result: audit.ResultOK, Detail: "sha256 " + m.File.SHA256}); err != nil {
-		return fmt.Errorf("export written but not audited: %w", err)
-	}
 	fmt.Fprintf(e.stdout, "exported %s (%s of video in %s)\nmanifest %s\nverify with: edgerec verify %s\n",
 		abs, m.End.Sub(m.Start).Round(time.Second), time.Since(start).Round(time.Millisecond), export.ManifestPath(abs), abs)
 	return nil
 }
 
-func errorClass(err error) string {
-	for _, c := range []struct {
-		e    error
-		name string
-	}{{export.ErrNotAuthorized, "not authorized"}, {export.ErrInvalidRange, "invalid range"}, {export.ErrNoFootage, "no footage"}, {export.ErrBadStream, "bad stream"}} {
-		if errors.Is(err, c.e) {
-			return c.name
+// fileSink is an export written to a plain temporary file.
+type fileSink struct{ *os.File }
+
+func (f fileSink) Commit() error {
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// exportSubject names the device and camera in an export's manifest: the
+// device id and camera name from the config, the camera's opaque upstream
+// id from the uplink id key in the vault (R19). The CLI and the daemon's
+// export runner both use it.
+func exportSubject(dir string, cfg *config.Config, vault uplink.Sealer, camera string) export.Subject {
+	s := export.Subject{Device: cfg.Device.ID}
+	for _, c := range cfg.Cameras {
+		if c.ID == camera {
+			s.CameraName = c.Name
 		}
 	}
-	return "failed"
+	if k, err := uplink.LoadOrCreateKey(uplink.KeyPath(dir), vault); err == nil {
+		s.OpaqueCameraID = uplink.OpaqueID(k, camera)
+	}
+	return s
 }
 
 func progressBar(w io.Writer, done, total time.Duration) {
