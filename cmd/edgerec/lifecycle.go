@@ -9,18 +9,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/export"
+	"github.com/edgerec/edgerec/edge/export/decommission"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink"
 	"github.com/edgerec/edgerec/policy"
-	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/policy/grants"
 	"github.com/edgerec/edgerec/storage"
@@ -81,16 +81,6 @@ func cliVault(ctx context.Context, dir string) (*keys.Vault, error) {
 // deviceConfig loads <dir>/edgerec.yaml.
 func deviceConfig(dir string) (*config.Config, error) {
 	return config.Load(filepath.Join(dir, "edgerec.yaml"))
-}
-
-func userNames(ctx context.Context, ps *policy.Store) map[string]string {
-	names := map[string]string{}
-	if us, err := ps.Users(ctx); err == nil {
-		for _, u := range us {
-			names[u.ID] = u.Name
-		}
-	}
-	return names
 }
 
 func openStoreCLI(ctx context.Context, dir string) (*storage.Store, error) {
@@ -306,28 +296,12 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	closePolicy := sync.OnceFunc(func() { ps.Close() })
+	defer closePolicy()
 	if err := ps.UseGrant(ctx, *grantID, p.ID, grants.Decommission, "", time.Time{}, time.Time{}); err != nil {
-		ps.Close()
 		return fmt.Errorf("decommission grant %s: %w; nothing changed", *grantID, err)
 	}
-	g, _ := ps.Grant(ctx, *grantID)
-	names := userNames(ctx, ps)
-	var approver string
-	for _, a := range g.Approvals {
-		approver = names[a.By]
-	}
-	rec, err := ps.Audit(ctx, audit.Event{Actor: p.ID, Action: "decommission", TargetKind: audit.KindDevice, Grant: *grantID, Result: audit.ResultOK, Detail: fmt.Sprintf("passes %d", *passes)})
-	if err != nil {
-		ps.Close()
-		return fmt.Errorf("audit: %w; nothing changed", err)
-	}
-	seq, head := ps.Head()
-	ps.Close()
 	vault, err := cliVault(ctx, *dir)
-	if err != nil {
-		return err
-	}
-	key, err := devkey.Load(*dir, vault)
 	if err != nil {
 		return err
 	}
@@ -336,104 +310,44 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 	upKey := wipeUplinkKey(*dir, cfg, vault)
 	defer clear(upKey.pem)
 	fmt.Fprintf(e.stderr, "wiping %s (device %s)…\n", *dir, cfg.Device.ID)
-	rep, err := storage.Wipe(ctx, *dir, storage.WipeOptions{Keys: dirKeys(*dir, nil), Passes: *passes, Progress: func(done, total int64) {
-		if total > 0 {
-			progressBar(e.stderr, time.Duration(done), time.Duration(total))
-		}
-	}})
+	d := decommission.New(decommission.Config{DataDir: *dir, DeviceID: cfg.Device.ID, Keys: dirKeys(*dir, nil), Passes: *passes,
+		CertPath: *certOut, Secrets: deviceSecrets()},
+		decommission.Deps{Policy: ps,
+			SigningKey: func() (ed25519.PrivateKey, error) { return devkey.Load(*dir, vault) },
+			Stop:       func(context.Context) { closePolicy() },
+			Send:       func(ctx context.Context, doc []byte) string { return sendWipeCertificate(ctx, cfg, doc, upKey) },
+			Progress: func(done, total int64) {
+				if total > 0 {
+					progressBar(e.stderr, time.Duration(done), time.Duration(total))
+				}
+			}})
+	res, err := d.Run(ctx, *grantID, p.ID)
 	fmt.Fprintln(e.stderr)
-	if err != nil {
-		return fmt.Errorf("wipe: %w", err)
-	}
-	removed := removeDeviceSecrets(*dir)
-	cert := export.NewWipeCertificate(cfg.Device.ID, rep, time.Now())
-	cert.Trigger, cert.Grant, cert.Admin, cert.Approver = "grant", *grantID, p.Name, approver
-	cert.AuditSeq, cert.AuditHead = rec.Seq, fmt.Sprintf("%x", head)
-	_ = seq
-	doc, err := export.SignWipeCertificate(cert, key)
-	clear(key)
+	// What is left of the device's identity goes once the certificate
+	// was sent through the uplink files (issue 13: nothing survives).
+	removed := d.RemoveSecrets()
 	if err != nil {
 		return err
 	}
-	// The signing key goes last: it signed the certificate.
-	if fi, err := os.Stat(filepath.Join(*dir, devkey.PrivateFile)); err == nil {
-		overwriteFile(filepath.Join(*dir, devkey.PrivateFile), fi.Size())
-		_ = os.Remove(filepath.Join(*dir, devkey.PrivateFile))
-	}
-	path := *certOut
-	if path == "" {
-		path = filepath.Join(*dir, "wipe-certificate.json")
-	}
-	if err := writeFileAtomic(path, doc, 0o644); err != nil {
-		return err
-	}
-	sent := sendWipeCertificate(ctx, cfg, doc, upKey)
-	// The uplink's files (sealed key and password, CA and certificate the
-	// installer's bundle put there) served to send the certificate; they go
-	// now (issue 13: nothing of the device's identity survives).
-	removed = append(removed, removeUplinkFiles(*dir)...)
 	fmt.Fprintf(e.stdout, "device %s wiped (%d steps, %d bytes overwritten, complete=%v); removed %s\ncertificate: %s%s\n",
-		cfg.Device.ID, len(rep.Steps), rep.BytesOverwritten, cert.Complete, strings.Join(removed, ", "), path, sent)
-	if !cert.Complete {
+		cfg.Device.ID, len(res.Report.Steps), res.Report.BytesOverwritten, res.Certificate.Complete, strings.Join(removed, ", "), res.Path, res.Sent)
+	if !res.Certificate.Complete {
 		return errors.New("some wipe steps failed (see the certificate)")
 	}
 	return nil
 }
 
-// removeDeviceSecrets removes what is left of the device's identity and
-// private data after storage.Wipe: users and audit db (its head is in the
-// certificate and was sent upstream), TLS and uplink keys, the outbox and
-// the config (camera names and positions are confidential, R19).
-func removeDeviceSecrets(dir string) []string {
-	return removeFiles(dir, policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", vaultDir, "uplink-audit.seq", "tls", "web", "exports", filepath.Join("keys", "uplink-id.key"), keyFaultFile)
+// deviceSecrets are the names under the data dir that a decommission
+// removes after storage.Wipe (the CLI and the daemon alike): users and
+// audit db (its head is in the certificate, which was sent upstream), TLS
+// and uplink keys and files, the outbox and the config (camera names and
+// positions are confidential, R19).
+func deviceSecrets() []string {
+	return []string{policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", vaultDir, "uplink-audit.seq", "tls", "web", "exports",
+		filepath.Join("keys", "uplink-id.key"), keyFaultFile, "uplink"}
 }
 
-// removeUplinkFiles removes <data>/uplink (sealed client key and MQTT
-// password, and CA/cert files placed there) after the wipe certificate was
-// sent through it.
-func removeUplinkFiles(dir string) []string { return removeFiles(dir, "uplink") }
-
-// removeFiles overwrites and removes the named files and directories of dir.
-func removeFiles(dir string, names ...string) []string {
-	var removed []string
-	for _, name := range names {
-		p := filepath.Join(dir, name)
-		if _, err := os.Lstat(p); err != nil {
-			continue
-		}
-		// Every file, also inside directories (TLS, web, exports), is
-		// overwritten before it is unlinked; all of them were sealed under
-		// the vault that storage.Wipe destroyed first (issue 13).
-		_ = filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				if fi, err := d.Info(); err == nil {
-					overwriteFile(f, fi.Size())
-				}
-			}
-			return nil
-		})
-		if err := os.RemoveAll(p); err == nil {
-			removed = append(removed, name)
-		}
-	}
-	return removed
-}
-
-func overwriteFile(path string, size int64) {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	zero := make([]byte, 64<<10)
-	for off := int64(0); off < size; off += int64(len(zero)) {
-		n := min(int64(len(zero)), size-off)
-		if _, err := f.WriteAt(zero[:n], off); err != nil {
-			return
-		}
-	}
-	_ = f.Sync()
-}
+func overwriteFile(path string, size int64) { decommission.Overwrite(path, size) }
 
 // wipeKey is the uplink client key resolved before a wipe.
 type wipeKey struct {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/export/decommission"
 	"github.com/edgerec/edgerec/edge/export/jobs"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/live"
@@ -142,11 +143,11 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	var wiper *daemonWiper
+	var wiper *decommission.Decommissioner
 	defer func() {
 		ps.Close()
 		if wiper != nil {
-			wiper.finish() // after a decommission: remove the closed files
+			finishDecommission(wiper, log) // after a decommission: remove the closed files
 		}
 	}()
 
@@ -208,7 +209,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	}
 	defer exports.Close() // destroys the export keys, erases the files
 	auxCtx, stopAux := context.WithCancel(ctx)
-	wiper = &daemonWiper{dataDir: dc.DataDir, keys: kps, deviceID: dc.DeviceID, cams: cams, stopAux: stopAux, store: store, ps: ps, up: up, shutdown: cancel, tracker: tracker, log: log}
+	wiper = daemonDecommission(dc, kps, store, ps, up, cams, stopAux, cancel, tracker, log)
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing,
 		LiveMaxDuration: dc.LiveMaxDuration},
