@@ -59,7 +59,7 @@ func TestTiming(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		at = append(at, t0.Add(time.Duration(i)*1001*time.Second/30000))
 	}
-	at = append(at, t0.Add(5*time.Second))                 // after a gap
+	at = append(at, t0.Add(5*time.Second))                  // after a gap
 	at = append(at, t0.Add(5*time.Second-time.Millisecond)) // clock stepped back
 	key := func(i int) bool { return i%10 == 3 }
 	s, st, b := mux(t, Config{End: t0.Add(time.Minute)}, at, key, nil)
