@@ -9,18 +9,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/export"
+	"github.com/edgerec/edgerec/edge/export/decommission"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink"
 	"github.com/edgerec/edgerec/policy"
-	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/policy/grants"
 	"github.com/edgerec/edgerec/storage"
@@ -83,16 +83,6 @@ func deviceConfig(dir string) (*config.Config, error) {
 	return config.Load(filepath.Join(dir, "edgerec.yaml"))
 }
 
-func userNames(ctx context.Context, ps *policy.Store) map[string]string {
-	names := map[string]string{}
-	if us, err := ps.Users(ctx); err == nil {
-		for _, u := range us {
-			names[u.ID] = u.Name
-		}
-	}
-	return names
-}
-
 func openStoreCLI(ctx context.Context, dir string) (*storage.Store, error) {
 	st, err := storage.Open(ctx, dir, storage.Options{Keys: dirKeys(dir, nil)})
 	if err != nil {
@@ -148,26 +138,11 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var camName string
-	for _, c := range cfg.Cameras {
-		if c.ID == *cam {
-			camName = c.Name
-		}
-	}
 	ps, p, err := cliLogin(ctx, e, *dir, *user)
 	if err != nil {
 		return err
 	}
 	defer ps.Close()
-	g, err := ps.Grant(ctx, *grantID)
-	if err != nil {
-		return fmt.Errorf("grant %s: %w", *grantID, err)
-	}
-	names := userNames(ctx, ps)
-	var approvers []string
-	for _, a := range g.Approvals {
-		approvers = append(approvers, names[a.By])
-	}
 	st, err := openStoreCLI(ctx, *dir)
 	if err != nil {
 		return err
@@ -181,42 +156,19 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var opaque string
-	if k, err := uplink.LoadOrCreateKey(uplink.KeyPath(*dir), st.Vault()); err == nil {
-		opaque = uplink.OpaqueID(k, *cam)
-	}
+	defer clear(key)
 	tmp, err := os.CreateTemp(filepath.Dir(abs), ".export-*.mp4")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	seq, _ := ps.Head()
-	req := export.Request{
-		Device: cfg.Device.ID, Camera: *cam, CameraName: camName, OpaqueCameraID: opaque,
-		From: from, To: to, GrantID: *grantID,
-		Requester: names[g.Requester], Approver: strings.Join(approvers, ", "), Exporter: p.Name,
-		AuditSeq: seq + 1, FileName: filepath.Base(abs),
-		Authorizer: export.AuthorizerFunc(func(ctx context.Context, gid, camera string, f, t time.Time) error {
-			return ps.UseGrant(ctx, gid, p.ID, grants.Export, camera, f, t)
-		}),
-	}
+	defer tmp.Close()
 	start := time.Now()
-	m, err := export.Export(ctx, st, req, tmp, func(done, total time.Duration) {
-		progressBar(e.stderr, done, total)
-	})
+	m, doc, err := export.Signed(ctx, st, ps, export.SignedRequest{
+		Subject: exportSubject(*dir, cfg, vault, *cam), Camera: *cam, From: from, To: to,
+		GrantID: *grantID, Actor: p.ID, FileName: filepath.Base(abs), Key: key,
+	}, fileSink{tmp}, func(done, total time.Duration) { progressBar(e.stderr, done, total) })
 	fmt.Fprintln(e.stderr)
-	if err != nil {
-		tmp.Close()
-		_, _ = ps.Audit(ctx, audit.Event{Actor: p.ID, Action: "export", TargetKind: audit.KindCamera, Target: *cam, Grant: *grantID, Result: "refused", Detail: errorClass(err)})
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	doc, err := export.SignManifest(m, key)
 	if err != nil {
 		return err
 	}
@@ -226,24 +178,36 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	if err := os.Rename(tmp.Name(), abs); err != nil {
 		return err
 	}
-	if _, err := ps.Audit(ctx, audit.Event{Actor: p.ID, Action: "export", TargetKind: audit.KindCamera, Target: *cam, Grant: *grantID, Result: audit.ResultOK, Detail: "sha256 " + m.File.SHA256}); err != nil {
-		return fmt.Errorf("export written but not audited: %w", err)
-	}
 	fmt.Fprintf(e.stdout, "exported %s (%s of video in %s)\nmanifest %s\nverify with: edgerec verify %s\n",
 		abs, m.End.Sub(m.Start).Round(time.Second), time.Since(start).Round(time.Millisecond), export.ManifestPath(abs), abs)
 	return nil
 }
 
-func errorClass(err error) string {
-	for _, c := range []struct {
-		e    error
-		name string
-	}{{export.ErrNotAuthorized, "not authorized"}, {export.ErrInvalidRange, "invalid range"}, {export.ErrNoFootage, "no footage"}, {export.ErrBadStream, "bad stream"}} {
-		if errors.Is(err, c.e) {
-			return c.name
+// fileSink is an export written to a plain temporary file.
+type fileSink struct{ *os.File }
+
+func (f fileSink) Commit() error {
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// exportSubject names the device and camera in an export's manifest: the
+// device id and camera name from the config, the camera's opaque upstream
+// id from the uplink id key in the vault (R19). The CLI and the daemon's
+// export runner both use it.
+func exportSubject(dir string, cfg *config.Config, vault uplink.Sealer, camera string) export.Subject {
+	s := export.Subject{Device: cfg.Device.ID}
+	for _, c := range cfg.Cameras {
+		if c.ID == camera {
+			s.CameraName = c.Name
 		}
 	}
-	return "failed"
+	if k, err := uplink.LoadOrCreateKey(uplink.KeyPath(dir), vault); err == nil {
+		s.OpaqueCameraID = uplink.OpaqueID(k, camera)
+	}
+	return s
 }
 
 func progressBar(w io.Writer, done, total time.Duration) {
@@ -332,28 +296,12 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	closePolicy := sync.OnceFunc(func() { ps.Close() })
+	defer closePolicy()
 	if err := ps.UseGrant(ctx, *grantID, p.ID, grants.Decommission, "", time.Time{}, time.Time{}); err != nil {
-		ps.Close()
 		return fmt.Errorf("decommission grant %s: %w; nothing changed", *grantID, err)
 	}
-	g, _ := ps.Grant(ctx, *grantID)
-	names := userNames(ctx, ps)
-	var approver string
-	for _, a := range g.Approvals {
-		approver = names[a.By]
-	}
-	rec, err := ps.Audit(ctx, audit.Event{Actor: p.ID, Action: "decommission", TargetKind: audit.KindDevice, Grant: *grantID, Result: audit.ResultOK, Detail: fmt.Sprintf("passes %d", *passes)})
-	if err != nil {
-		ps.Close()
-		return fmt.Errorf("audit: %w; nothing changed", err)
-	}
-	seq, head := ps.Head()
-	ps.Close()
 	vault, err := cliVault(ctx, *dir)
-	if err != nil {
-		return err
-	}
-	key, err := devkey.Load(*dir, vault)
 	if err != nil {
 		return err
 	}
@@ -362,104 +310,44 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 	upKey := wipeUplinkKey(*dir, cfg, vault)
 	defer clear(upKey.pem)
 	fmt.Fprintf(e.stderr, "wiping %s (device %s)…\n", *dir, cfg.Device.ID)
-	rep, err := storage.Wipe(ctx, *dir, storage.WipeOptions{Keys: dirKeys(*dir, nil), Passes: *passes, Progress: func(done, total int64) {
-		if total > 0 {
-			progressBar(e.stderr, time.Duration(done), time.Duration(total))
-		}
-	}})
+	d := decommission.New(decommission.Config{DataDir: *dir, DeviceID: cfg.Device.ID, Keys: dirKeys(*dir, nil), Passes: *passes,
+		CertPath: *certOut, Secrets: deviceSecrets()},
+		decommission.Deps{Policy: ps,
+			SigningKey: func() (ed25519.PrivateKey, error) { return devkey.Load(*dir, vault) },
+			Stop:       func(context.Context) { closePolicy() },
+			Send:       func(ctx context.Context, doc []byte) string { return sendWipeCertificate(ctx, cfg, doc, upKey) },
+			Progress: func(done, total int64) {
+				if total > 0 {
+					progressBar(e.stderr, time.Duration(done), time.Duration(total))
+				}
+			}})
+	res, err := d.Run(ctx, *grantID, p.ID)
 	fmt.Fprintln(e.stderr)
-	if err != nil {
-		return fmt.Errorf("wipe: %w", err)
-	}
-	removed := removeDeviceSecrets(*dir)
-	cert := export.NewWipeCertificate(cfg.Device.ID, rep, time.Now())
-	cert.Trigger, cert.Grant, cert.Admin, cert.Approver = "grant", *grantID, p.Name, approver
-	cert.AuditSeq, cert.AuditHead = rec.Seq, fmt.Sprintf("%x", head)
-	_ = seq
-	doc, err := export.SignWipeCertificate(cert, key)
-	clear(key)
+	// What is left of the device's identity goes once the certificate
+	// was sent through the uplink files (issue 13: nothing survives).
+	removed := d.RemoveSecrets()
 	if err != nil {
 		return err
 	}
-	// The signing key goes last: it signed the certificate.
-	if fi, err := os.Stat(filepath.Join(*dir, devkey.PrivateFile)); err == nil {
-		overwriteFile(filepath.Join(*dir, devkey.PrivateFile), fi.Size())
-		_ = os.Remove(filepath.Join(*dir, devkey.PrivateFile))
-	}
-	path := *certOut
-	if path == "" {
-		path = filepath.Join(*dir, "wipe-certificate.json")
-	}
-	if err := writeFileAtomic(path, doc, 0o644); err != nil {
-		return err
-	}
-	sent := sendWipeCertificate(ctx, cfg, doc, upKey)
-	// The uplink's files (sealed key and password, CA and certificate the
-	// installer's bundle put there) served to send the certificate; they go
-	// now (issue 13: nothing of the device's identity survives).
-	removed = append(removed, removeUplinkFiles(*dir)...)
 	fmt.Fprintf(e.stdout, "device %s wiped (%d steps, %d bytes overwritten, complete=%v); removed %s\ncertificate: %s%s\n",
-		cfg.Device.ID, len(rep.Steps), rep.BytesOverwritten, cert.Complete, strings.Join(removed, ", "), path, sent)
-	if !cert.Complete {
+		cfg.Device.ID, len(res.Report.Steps), res.Report.BytesOverwritten, res.Certificate.Complete, strings.Join(removed, ", "), res.Path, res.Sent)
+	if !res.Certificate.Complete {
 		return errors.New("some wipe steps failed (see the certificate)")
 	}
 	return nil
 }
 
-// removeDeviceSecrets removes what is left of the device's identity and
-// private data after storage.Wipe: users and audit db (its head is in the
-// certificate and was sent upstream), TLS and uplink keys, the outbox and
-// the config (camera names and positions are confidential, R19).
-func removeDeviceSecrets(dir string) []string {
-	return removeFiles(dir, policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", vaultDir, "uplink-audit.seq", "tls", "web", "exports", filepath.Join("keys", "uplink-id.key"), keyFaultFile)
+// deviceSecrets are the names under the data dir that a decommission
+// removes after storage.Wipe (the CLI and the daemon alike): users and
+// audit db (its head is in the certificate, which was sent upstream), TLS
+// and uplink keys and files, the outbox and the config (camera names and
+// positions are confidential, R19).
+func deviceSecrets() []string {
+	return []string{policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", vaultDir, "uplink-audit.seq", "tls", "web", "exports",
+		filepath.Join("keys", "uplink-id.key"), keyFaultFile, "uplink"}
 }
 
-// removeUplinkFiles removes <data>/uplink (sealed client key and MQTT
-// password, and CA/cert files placed there) after the wipe certificate was
-// sent through it.
-func removeUplinkFiles(dir string) []string { return removeFiles(dir, "uplink") }
-
-// removeFiles overwrites and removes the named files and directories of dir.
-func removeFiles(dir string, names ...string) []string {
-	var removed []string
-	for _, name := range names {
-		p := filepath.Join(dir, name)
-		if _, err := os.Lstat(p); err != nil {
-			continue
-		}
-		// Every file, also inside directories (TLS, web, exports), is
-		// overwritten before it is unlinked; all of them were sealed under
-		// the vault that storage.Wipe destroyed first (issue 13).
-		_ = filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				if fi, err := d.Info(); err == nil {
-					overwriteFile(f, fi.Size())
-				}
-			}
-			return nil
-		})
-		if err := os.RemoveAll(p); err == nil {
-			removed = append(removed, name)
-		}
-	}
-	return removed
-}
-
-func overwriteFile(path string, size int64) {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	zero := make([]byte, 64<<10)
-	for off := int64(0); off < size; off += int64(len(zero)) {
-		n := min(int64(len(zero)), size-off)
-		if _, err := f.WriteAt(zero[:n], off); err != nil {
-			return
-		}
-	}
-	_ = f.Sync()
-}
+func overwriteFile(path string, size int64) { decommission.Overwrite(path, size) }
 
 // wipeKey is the uplink client key resolved before a wipe.
 type wipeKey struct {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/export/decommission"
+	"github.com/edgerec/edgerec/edge/export/jobs"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/live"
 	"github.com/edgerec/edgerec/edge/source"
@@ -141,11 +143,11 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	var wiper *daemonWiper
+	var wiper *decommission.Decommissioner
 	defer func() {
 		ps.Close()
 		if wiper != nil {
-			wiper.finish() // after a decommission: remove the closed files
+			finishDecommission(wiper, log) // after a decommission: remove the closed files
 		}
 	}()
 
@@ -208,17 +210,18 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = live.Run(ctx) }()
 
-	exports, err := newExporter(dc.DataDir, cams.Config, store, ps, log.With("part", "export"))
+	exports, err := jobs.New(jobs.Config{Dir: filepath.Join(dc.DataDir, "exports")}, jobs.Deps{Store: store, Policy: ps,
+		Device: exportDevice{dir: dc.DataDir, config: cams.Config, vault: store.Vault()}, Logger: log.With("part", "export")})
 	if err != nil {
 		return fmt.Errorf("exports: %w", err)
 	}
 	defer exports.Close() // destroys the export keys, erases the files
 	auxCtx, stopAux := context.WithCancel(ctx)
-	wiper = &daemonWiper{dataDir: dc.DataDir, keys: kps, deviceID: dc.DeviceID, cams: cams, stopAux: stopAux, store: store, ps: ps, up: up, shutdown: cancel, tracker: tracker, log: log}
+	wiper = daemonDecommission(dc, kps, store, ps, up, cams, stopAux, cancel, tracker, log)
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing,
 		LiveMaxDuration: dc.LiveMaxDuration},
-		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Alerts: relay, Sealer: store.Vault(), Logger: log.With("part", "web"),
+		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: webExports{exports}, Decommission: wiper, WipeArmed: button.Armed, Alerts: relay, Sealer: store.Vault(), Logger: log.With("part", "web"),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
 				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by, store.Vault())
 				return doc, err

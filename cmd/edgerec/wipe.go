@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"crypto/ed25519"
+	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/edgerec/edgerec/edge/export"
+	"github.com/edgerec/edgerec/edge/export/decommission"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink"
 	"github.com/edgerec/edgerec/policy"
@@ -18,106 +15,61 @@ import (
 	"github.com/edgerec/edgerec/storage"
 )
 
-// daemonWiper decommissions a running device from the LAN wizard (R25),
-// after the page has used the two-person decommission grant and the admin
-// typed the device id: recording stops, the store is closed and wiped
-// (root key first), the signed certificate is written and sent upstream,
-// and the daemon exits; the remaining secrets (users and audit db, TLS and
-// uplink keys, config, signing key) are removed when everything is closed.
-type daemonWiper struct {
-	dataDir  string
-	keys     storage.KeyProviders
-	deviceID string
-	cams     *cameraManager
-	stopAux  func() // stops the maintenance loop that uses the store
-	store    *storage.Store
-	ps       *policy.Store
-	up       *uplink.Uplink
-	shutdown func()
-	tracker  *health.Tracker
-	log      *slog.Logger
-
-	mu   sync.Mutex
-	done atomic.Bool
+// daemonDecommission wires the decommission procedure
+// (edge/export/decommission) into the running daemon, for the LAN wizard
+// (R25) after the page has used the two-person decommission grant (or the
+// wipe button was held) and the admin typed the device id: recording
+// stops, the store is closed and wiped, the signed certificate is written
+// and sent through the running uplink, and the daemon exits; runDaemon
+// removes the remaining secrets when everything is closed.
+func daemonDecommission(dc daemonConfig, kps storage.KeyProviders, store *storage.Store, ps *policy.Store, up *uplink.Uplink,
+	cams *cameraManager, stopAux, shutdown func(), tracker *health.Tracker, log *slog.Logger) *decommission.Decommissioner {
+	return decommission.New(decommission.Config{DataDir: dc.DataDir, DeviceID: dc.DeviceID, Keys: kps, Secrets: deviceSecrets()},
+		decommission.Deps{Policy: ps, Logger: log,
+			// The signing key opens under the vault, whose key dies with
+			// the store's Close: it is loaded first.
+			SigningKey: func() (ed25519.PrivateKey, error) {
+				if store.Vault() == nil {
+					return nil, errors.New("the store has no vault")
+				}
+				return devkey.Load(dc.DataDir, store.Vault())
+			},
+			Stop: func(context.Context) {
+				tracker.Raise(alertWiping, health.SevCritical, "decommission: the device is wiping itself")
+				cams.StopAll()
+				stopAux()
+				if err := store.Close(); err != nil {
+					log.Error("decommission: closing store", "err", err)
+				}
+			},
+			Send: func(ctx context.Context, doc []byte) string { return sendViaUplink(ctx, up, doc, log) },
+			// Answer the page, then stop the daemon.
+			Done: func() { time.AfterFunc(2*time.Second, shutdown) },
+		})
 }
 
-func (d *daemonWiper) Decommission(ctx context.Context, grantID, actorID string) ([]byte, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.done.Load() {
-		return nil, fmt.Errorf("this device is already wiped")
+// sendViaUplink queues the certificate on the running uplink and waits up
+// to 15 s for the broker to take it.
+func sendViaUplink(ctx context.Context, up *uplink.Uplink, doc []byte, log *slog.Logger) string {
+	if up == nil {
+		return ""
 	}
-	// The signing key opens under the vault, whose key dies with the
-	// store's Close: load it first (and refuse before stopping anything).
-	vault := d.store.Vault()
-	if vault == nil {
-		return nil, fmt.Errorf("decommission: the store has no vault")
+	if err := up.Event(ctx, uplink.Event{Kind: uplink.EventWipeCertificate, Detail: doc}); err != nil {
+		log.Error("decommission: certificate not queued upstream", "err", err)
+		return " (not sent upstream: " + err.Error() + ")"
 	}
-	key, err := devkey.Load(d.dataDir, vault)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(key)
-	d.log.Warn("decommission: stopping recording and wiping", "grant", grantID)
-	if d.tracker != nil {
-		d.tracker.Raise(alertWiping, health.SevCritical, "decommission: the device is wiping itself")
-	}
-	d.cams.StopAll()
-	d.stopAux()
-	if err := d.store.Close(); err != nil {
-		d.log.Error("decommission: closing store", "err", err)
-	}
-	rep, err := storage.Wipe(ctx, d.dataDir, storage.WipeOptions{Keys: d.keys})
-	if err != nil {
-		return nil, fmt.Errorf("wipe: %w", err)
-	}
-	d.done.Store(true)
-	g, _ := d.ps.Grant(ctx, grantID)
-	names := userNames(ctx, d.ps)
-	cert := export.NewWipeCertificate(d.deviceID, rep, time.Now())
-	cert.Trigger, cert.Grant, cert.Admin = "grant", grantID, names[actorID]
-	if grantID == "" {
-		cert.Trigger = "button" // wipe button held 10 s + this admin's confirmation
-	}
-	for _, a := range g.Approvals {
-		cert.Approver = names[a.By]
-	}
-	seq, head := d.ps.Head()
-	cert.AuditSeq, cert.AuditHead = seq, fmt.Sprintf("%x", head)
-	doc, err := export.SignWipeCertificate(cert, key)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(filepath.Join(d.dataDir, "wipe-certificate.json"), doc, 0o644); err != nil {
-		d.log.Error("decommission: writing certificate", "err", err)
-	}
-	if d.up != nil {
-		if err := d.up.Event(ctx, uplink.Event{Kind: uplink.EventWipeCertificate, Detail: doc}); err != nil {
-			d.log.Error("decommission: certificate not queued upstream", "err", err)
-		} else {
-			deadline := time.Now().Add(15 * time.Second)
-			for time.Now().Before(deadline) && !(d.up.Connected() && d.up.OutboxStats().Count == 0) {
-				time.Sleep(200 * time.Millisecond)
-			}
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if up.Connected() && up.OutboxStats().Count == 0 {
+			return " (sent upstream)"
 		}
 	}
-	// Answer the page, then stop the daemon.
-	time.AfterFunc(2*time.Second, d.shutdown)
-	return doc, nil
+	return " (NOT sent upstream within 15 s)"
 }
 
-// finish removes what is left of the device's identity once every part has
-// closed its files (called by runDaemon on exit).
-func (d *daemonWiper) finish() {
-	if !d.done.Load() {
-		return
+// finishDecommission removes what is left of the device's identity once
+// every part has closed its files (runDaemon on exit).
+func finishDecommission(d *decommission.Decommissioner, log *slog.Logger) {
+	if removed := d.RemoveSecrets(); removed != nil {
+		log.Warn("decommission complete: the device will not record until provisioned again", "removed", removed)
 	}
-	removed := append(removeDeviceSecrets(d.dataDir), removeUplinkFiles(d.dataDir)...)
-	p := filepath.Join(d.dataDir, devkey.PrivateFile)
-	if fi, err := os.Stat(p); err == nil {
-		overwriteFile(p, fi.Size())
-		_ = os.Remove(p)
-		removed = append(removed, devkey.PrivateFile)
-	}
-	d.log.Warn("decommission complete: the device will not record until provisioned again", "removed", removed)
 }

@@ -5,28 +5,43 @@
 //
 // # MP4
 //
-// Fragmented MP4 (ISO BMFF, written with mediacommon's fmp4): an init
-// segment (ftyp, moov with an avc1 sample entry whose avcC comes from the
-// first keyframe's SPS/PPS, timescale 90 kHz) and one fragment (moof+mdat)
-// per GOP, capped at MaxFragmentFrames. The file starts at the keyframe at
-// or before From (storage.ReadFrames) and ends with the last frame before
-// To. Sample times are Frame.Time relative to the first frame at 90 kHz,
-// rounded once per frame so durations never drift; the last frame lasts one
-// frame interval, clipped at To. A gap in the footage shows as the frame
-// before it lasting until the footage resumes, so the timeline of the file
-// is the wall-clock timeline (the manifest lists the covered spans). The
-// access units are copied byte for byte (AUD NAL units dropped, in-band
-// SPS/PPS kept): nothing is decoded or re-encoded, so the masks burned in
-// before recording (R2, D3) are exactly what the file shows.
+// Fragmented MP4, written by edge/export/fmp4 (the device's one muxer;
+// playback on the LAN page uses it too, so a range played back and
+// exported has the same sample timing): an init segment (timescale
+// 90 kHz, avc1 with the first keyframe's SPS/PPS) and one fragment per GOP,
+// capped at MaxFragmentFrames. The file starts at the keyframe at or
+// before From (storage.ReadFrames) and ends with the last frame before To.
+// Sample times are Frame.Time relative to the first frame at 90 kHz,
+// rounded once per frame so durations never drift; the last frame lasts
+// one frame interval, clipped at To. A gap in the footage shows as the
+// frame before it lasting until the footage resumes, so the timeline of
+// the file is the wall-clock timeline (the manifest lists the covered
+// spans). The access units are copied byte for byte (AUD NAL units
+// dropped, in-band SPS/PPS kept): nothing is decoded or re-encoded, so the
+// masks burned in before recording (R2, D3) are exactly what the file
+// shows.
 //
-// The MP4 is written strictly sequentially to a plain io.Writer (each
-// fragment is built in memory, then written once; nothing is seeked back
-// to), so a caller can seal it on the way to disk: the daemon writes it
-// through a storage/seal sealed stream under a per-export key held only in
-// memory, so an export never sits in the data directory in the clear
-// (issue 13, R17). The manifest holds no footage (names, grant, range,
-// hashes, the video format such as "avc1.42c01e", not the SPS) and is
-// stored as it is.
+// The MP4 is written strictly sequentially to a plain io.Writer, so a
+// caller can seal it on the way to disk: the daemon's export runner
+// (edge/export/jobs) writes it through a storage/seal sealed stream under
+// a per-export key held only in memory, so an export never sits in the
+// data directory in the clear (issue 13, R17). The manifest holds no
+// footage (names, grant, range, hashes, the video format such as
+// "avc1.42c01e", not the SPS) and is stored as it is.
+//
+// # One way from a grant to a file
+//
+// Signed is the only way the device turns an export grant into a file;
+// `edgerec export` and the daemon's runner both call it with the policy
+// store: the grant check (UseGrant: the exporter's own approved,
+// unexpired grant covering camera and range; audited) runs before a byte
+// is read; the export itself is audited ("export", the file's SHA-256) and
+// the manifest cites that record's sequence (AuditSeq), names the
+// requester, every approver joined with ", ", and the exporter, and is
+// signed with the device key. A refusal is audited too.
+//
+// Decommission (R25), the other signed document's procedure, is in
+// edge/export/decommission, used by the CLI and the daemon alike.
 //
 // # Authorization
 //

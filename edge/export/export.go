@@ -10,10 +10,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/bluenviron/mediacommon/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/pkg/formats/fmp4"
-	"github.com/bluenviron/mediacommon/pkg/formats/fmp4/seekablebuffer"
-
+	"github.com/edgerec/edgerec/edge/export/fmp4"
 	"github.com/edgerec/edgerec/storage"
 )
 
@@ -64,15 +61,16 @@ var (
 	ErrNotAuthorized = errors.New("export: not authorized")
 	ErrInvalidRange  = errors.New("export: invalid range")
 	ErrNoFootage     = errors.New("export: no footage in the range")
-	ErrBadStream     = errors.New("export: stored stream cannot be exported")
+	// ErrBadStream is the muxer's (edge/export/fmp4).
+	ErrBadStream = fmp4.ErrBadStream
 )
 
 // MaxFragmentFrames caps the frames of one fragment (a GOP is one fragment
 // unless it is longer).
-const MaxFragmentFrames = 300
+const MaxFragmentFrames = fmp4.MaxFragmentFrames
 
 // Timescale of the video track.
-const Timescale = 90000
+const Timescale = fmp4.Timescale
 
 // Export writes the MP4 of req to w and returns its (unsigned) manifest;
 // sign it with SignManifest. progress, if set, is called after each
@@ -127,32 +125,38 @@ func Export(ctx context.Context, store Reader, req Request, w io.Writer, progres
 		File:     FileInfo{Name: req.FileName, Format: "fmp4"},
 		Video:    VideoInfo{Timescale: Timescale},
 	}
-	mw := &muxer{
-		out:      &countingWriter{w: w, h: sha256.New()},
-		to:       req.To,
-		progress: progress,
-		total:    total,
-		m:        &m,
-	}
+	out := &countingWriter{w: w, h: sha256.New()}
+	mux := fmp4.New(out, fmp4.Config{End: req.To, OnFragment: func(done time.Duration) {
+		if progress != nil {
+			progress(min(done, total), total)
+		}
+	}})
 	err = store.ReadFrames(ctx, req.Camera, req.From, req.To, func(f storage.Frame) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return mw.add(f)
+		return mux.WriteFrame(f.Time, f.Key, f.Data)
 	})
 	if err == nil {
-		err = mw.finish()
+		err = mux.Close()
 	}
 	if err != nil {
 		return Manifest{}, err
 	}
-	if m.Video.Frames == 0 {
+	st := mux.Stats()
+	if st.Frames == 0 {
 		return Manifest{}, fmt.Errorf("%w: camera %s: no keyframe in [%s, %s)", ErrNoFootage, req.Camera,
 			req.From.Format(time.RFC3339), req.To.Format(time.RFC3339))
 	}
+	if progress != nil {
+		progress(total, total)
+	}
+	m.Start, m.End = st.Start.UTC(), st.End.UTC()
+	m.Video.Width, m.Video.Height, m.Video.Codec = st.Track.Width, st.Track.Height, st.Track.Codec
+	m.Video.Frames, m.Video.Keyframes, m.Video.Fragments = st.Frames, st.Keyframes, st.Fragments
 	m.Created = now().UTC()
-	m.File.Size = mw.out.n
-	m.File.SHA256 = hex.EncodeToString(mw.out.h.Sum(nil))
+	m.File.Size = out.n
+	m.File.SHA256 = hex.EncodeToString(out.h.Sum(nil))
 	// Coverage of what the file holds.
 	cov, err := store.Coverage(ctx, req.Camera, m.Start, m.End)
 	if err != nil {
@@ -183,175 +187,4 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		return n, fmt.Errorf("export: write: %w", err)
 	}
 	return n, nil
-}
-
-type sample struct {
-	t   time.Time
-	dts int64 // 90 kHz ticks from start
-	key bool
-	au  [][]byte
-}
-
-// muxer turns frames into an init segment and one fragment per GOP.
-type muxer struct {
-	out      *countingWriter
-	to       time.Time
-	progress func(done, total time.Duration)
-	total    time.Duration
-	m        *Manifest
-
-	started bool
-	start   time.Time
-	sps     []byte
-	pend    []sample
-	seq     uint32
-	lastDTS int64
-	lastDur int64 // duration of the previous sample (ticks), for the last one
-	buf     seekablebuffer.Buffer
-}
-
-func ticks(d time.Duration) int64 {
-	// round(d * 90000 / 1e9) without overflow for any realistic export
-	return (int64(d)*9 + 50_000) / 100_000
-}
-
-func (x *muxer) add(f storage.Frame) error {
-	var au h264.AnnexB
-	if err := au.Unmarshal(f.Data); err != nil {
-		return fmt.Errorf("%w: frame at %s: %v", ErrBadStream, f.Time.Format(time.RFC3339Nano), err)
-	}
-	nalus := au[:0]
-	var sps, pps []byte
-	idr := false
-	for _, n := range au {
-		if len(n) == 0 {
-			continue
-		}
-		switch h264.NALUType(n[0] & 0x1f) {
-		case h264.NALUTypeAccessUnitDelimiter:
-			continue
-		case h264.NALUTypeSPS:
-			sps = n
-		case h264.NALUTypePPS:
-			pps = n
-		case h264.NALUTypeIDR:
-			idr = true
-		}
-		nalus = append(nalus, n)
-	}
-	key := f.Key || idr
-	if !x.started {
-		if !key || sps == nil || pps == nil {
-			return nil // wait for a keyframe with parameter sets
-		}
-		if err := x.writeInit(sps, pps); err != nil {
-			return err
-		}
-		x.started = true
-		x.start = f.Time
-		x.m.Start = f.Time.UTC()
-	}
-	dts := ticks(f.Time.Sub(x.start))
-	if len(x.pend) > 0 || x.m.Video.Frames > 0 {
-		if dts <= x.lastDTS { // clock stepped back or duplicate time: keep the order
-			dts = x.lastDTS + 1
-		}
-	}
-	if key && len(x.pend) > 0 || len(x.pend) >= MaxFragmentFrames {
-		if err := x.flush(dts); err != nil {
-			return err
-		}
-	}
-	if len(x.pend) > 0 {
-		x.lastDur = dts - x.pend[len(x.pend)-1].dts
-	}
-	x.pend = append(x.pend, sample{t: f.Time, dts: dts, key: key, au: nalus})
-	x.lastDTS = dts
-	x.m.Video.Frames++
-	if key {
-		x.m.Video.Keyframes++
-	}
-	return nil
-}
-
-func (x *muxer) writeInit(sps, pps []byte) error {
-	var s h264.SPS
-	if err := s.Unmarshal(sps); err != nil {
-		return fmt.Errorf("%w: SPS: %v", ErrBadStream, err)
-	}
-	x.sps = sps
-	x.m.Video.Width, x.m.Video.Height = s.Width(), s.Height()
-	if len(sps) >= 4 {
-		x.m.Video.Codec = fmt.Sprintf("avc1.%02x%02x%02x", sps[1], sps[2], sps[3])
-	}
-	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: Timescale, Codec: &fmp4.CodecH264{SPS: sps, PPS: pps}}}}
-	x.buf.Reset()
-	if err := init.Marshal(&x.buf); err != nil {
-		return fmt.Errorf("export: init segment: %w", err)
-	}
-	_, err := x.out.Write(x.buf.Bytes())
-	return err
-}
-
-// flush writes the pending samples as one fragment; next is the dts of
-// the sample after them (the end of the last one).
-func (x *muxer) flush(next int64) error {
-	if len(x.pend) == 0 {
-		return nil
-	}
-	samples := make([]*fmp4.PartSample, len(x.pend))
-	for i, s := range x.pend {
-		end := next
-		if i+1 < len(x.pend) {
-			end = x.pend[i+1].dts
-		}
-		ps, err := fmp4.NewPartSampleH264(0, s.au)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrBadStream, err)
-		}
-		ps.IsNonSyncSample = !s.key
-		ps.Duration = uint32(max(end-s.dts, 1))
-		samples[i] = ps
-	}
-	x.seq++
-	part := fmp4.Part{SequenceNumber: x.seq, Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: uint64(x.pend[0].dts), Samples: samples}}}
-	x.buf.Reset()
-	if err := part.Marshal(&x.buf); err != nil {
-		return fmt.Errorf("export: fragment: %w", err)
-	}
-	if _, err := x.out.Write(x.buf.Bytes()); err != nil {
-		return err
-	}
-	x.m.Video.Fragments++
-	x.pend = x.pend[:0]
-	if x.progress != nil {
-		done := time.Duration(next) * time.Second / Timescale
-		x.progress(min(done, x.total), x.total)
-	}
-	return nil
-}
-
-// finish writes the last fragment: its last frame lasts one frame interval
-// (the previous one), clipped at To.
-func (x *muxer) finish() error {
-	if !x.started || len(x.pend) == 0 {
-		return nil
-	}
-	last := x.pend[len(x.pend)-1]
-	dur := x.lastDur
-	if dur <= 0 {
-		dur = Timescale / 15
-	}
-	if lim := ticks(x.to.Sub(x.start)) - last.dts; lim > 0 && dur > lim {
-		dur = lim
-	}
-	end := last.dts + max(dur, 1)
-	x.m.End = x.start.Add(time.Duration(end) * time.Second / Timescale).UTC()
-	if err := x.flush(end); err != nil {
-		return err
-	}
-	if x.progress != nil {
-		x.progress(x.total, x.total)
-	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +8,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/bluenviron/mediacommon/pkg/formats/fmp4"
-	"github.com/bluenviron/mediacommon/pkg/formats/fmp4/seekablebuffer"
-
-	"github.com/edgerec/edgerec/edge/codec"
+	"github.com/edgerec/edgerec/edge/export/fmp4"
 	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/policy/grants"
 	"github.com/edgerec/edgerec/storage"
@@ -160,7 +156,7 @@ func (s *Server) apiPlay(w http.ResponseWriter, r *http.Request, who principal) 
 	}
 	defer tc.Close()
 	floor := time.Unix(0, g.From)
-	mux := &fmp4Writer{w: w, origin: origin}
+	mux := newPlayMuxer(w, origin, to)
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Now().Add(2 * time.Minute))
 	lastCheck := time.Now()
@@ -185,21 +181,21 @@ func (s *Server) apiPlay(w http.ResponseWriter, r *http.Request, who principal) 
 		err = tc.finish(mux.frame)
 	}
 	if err == nil {
-		err = mux.finish()
+		err = mux.Close()
 	}
 	s.log.Debug("web: playback transcoded", "camera", id, "grant", gid, "frames_in", tc.in, "frames_out", tc.out, "skipped", tc.skipped)
 	switch {
-	case err == nil && !mux.started:
+	case err == nil && !mux.Stats().Started:
 		writeError(w, http.StatusNotFound, "no footage in this range")
 	case errors.Is(err, errGrantEnded):
 		note.detail = "stopped: grant no longer active"
 		s.log.Warn("web: playback stopped: grant no longer active", "grant", gid, "user", who.ID)
-		if !mux.started {
+		if !mux.Stats().Started {
 			writeError(w, http.StatusForbidden, "grant no longer active")
 			return
 		}
 		panic(http.ErrAbortHandler)
-	case err != nil && !mux.started:
+	case err != nil && !mux.Stats().Started:
 		s.fail(w, r, err)
 	case err != nil:
 		s.log.Warn("web: playback", "camera", id, "err", err)
@@ -209,128 +205,22 @@ func (s *Server) apiPlay(w http.ResponseWriter, r *http.Request, who principal) 
 	}
 }
 
-// fmp4Writer muxes H.264 access units (Annex-B, one per frame, keyframes
-// with SPS/PPS in band) into fragmented MP4: an init segment, then one
-// fragment (moof+mdat) per GOP. Timestamps are 90 kHz from origin, so
-// consecutive windows of one playback line up in the browser.
-type fmp4Writer struct {
-	w       http.ResponseWriter
-	origin  time.Time
-	started bool
-	seq     uint32
-	sps     []byte
-	pps     []byte
-	gop     []storage.Frame
-}
+// playMuxer is the playback stream: edge/export/fmp4 (the muxer exports
+// use, so playback and export of a range have the same sample timing),
+// timestamps from origin so consecutive windows of one playback line up
+// in the browser, a new init segment when the parameter sets change (MSE
+// accepts one between fragments), the HTTP headers sent with the first.
+type playMuxer struct{ *fmp4.Muxer }
 
-const timescale = 90000
-
-func (m *fmp4Writer) frame(f storage.Frame) error {
-	if f.Key && len(m.gop) > 0 {
-		if err := m.flush(f.Time); err != nil {
-			return err
-		}
-	}
-	if len(m.gop) == 0 && !f.Key {
-		return nil // wait for a keyframe
-	}
-	m.gop = append(m.gop, f)
-	return nil
-}
-
-func (m *fmp4Writer) finish() error {
-	if len(m.gop) == 0 {
+func newPlayMuxer(w http.ResponseWriter, origin, to time.Time) playMuxer {
+	return playMuxer{fmp4.New(w, fmp4.Config{Origin: origin, End: to, NewInitOnChange: true, OnInit: func(t fmp4.Track) error {
+		h := w.Header()
+		h.Set("Content-Type", "video/mp4")
+		h.Set("X-Codec", fmt.Sprintf("avc1.%02X%02X%02X", t.SPS[1], t.SPS[2], t.SPS[3]))
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
 		return nil
-	}
-	last := m.gop[len(m.gop)-1].Time.Add(time.Second / 15)
-	return m.flush(last)
+	}})}
 }
 
-func ticks(d time.Duration) int64 { return int64(d) * timescale / int64(time.Second) }
-
-// flush writes the buffered GOP (next is the time of the frame after it).
-func (m *fmp4Writer) flush(next time.Time) error {
-	gop := m.gop
-	m.gop = nil
-	var sps, pps []byte
-	for _, n := range codec.SplitAnnexB(gop[0].Data) {
-		if len(n) == 0 {
-			continue
-		}
-		switch n[0] & 0x1f {
-		case 7:
-			sps = n
-		case 8:
-			pps = n
-		}
-	}
-	if sps == nil || pps == nil || len(sps) < 4 {
-		return fmt.Errorf("web: playback: keyframe without SPS/PPS")
-	}
-	// A new init segment whenever the parameter sets change (the camera
-	// restarted with new masks or settings inside this window); MSE
-	// accepts a new init segment between fragments.
-	if !m.started || !bytes.Equal(sps, m.sps) || !bytes.Equal(pps, m.pps) {
-		m.sps, m.pps = bytes.Clone(sps), bytes.Clone(pps)
-		init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: timescale, Codec: &fmp4.CodecH264{SPS: sps, PPS: pps}}}}
-		var buf seekablebuffer.Buffer
-		if err := init.Marshal(&buf); err != nil {
-			return fmt.Errorf("web: playback: init: %w", err)
-		}
-		if !m.started {
-			h := m.w.Header()
-			h.Set("Content-Type", "video/mp4")
-			h.Set("X-Codec", fmt.Sprintf("avc1.%02X%02X%02X", sps[1], sps[2], sps[3]))
-			h.Set("Cache-Control", "no-store")
-			m.w.WriteHeader(http.StatusOK)
-			m.started = true
-		}
-		if _, err := m.w.Write(buf.Bytes()); err != nil {
-			return err
-		}
-	}
-	base := ticks(gop[0].Time.Sub(m.origin))
-	if base < 0 {
-		base = 0
-	}
-	pt := &fmp4.PartTrack{ID: 1, BaseTime: uint64(base)}
-	for i, f := range gop {
-		end := next
-		if i+1 < len(gop) {
-			end = gop[i+1].Time
-		}
-		d := ticks(end.Sub(f.Time))
-		if d <= 0 || d > timescale {
-			d = timescale / 15
-		}
-		var nalus [][]byte
-		for _, n := range codec.SplitAnnexB(f.Data) {
-			if len(n) == 0 {
-				continue
-			}
-			// Parameter sets stay in band as well as in the init segment:
-			// openh264 gives every IDR new SPS/PPS ids, and a player that
-			// keeps the first init segment (ffmpeg, a saved file) needs
-			// them to decode the next GOP. No AUDs.
-			if n[0]&0x1f == 9 {
-				continue
-			}
-			nalus = append(nalus, n)
-		}
-		smp, err := fmp4.NewPartSampleH264(0, nalus)
-		if err != nil {
-			return fmt.Errorf("web: playback: sample: %w", err)
-		}
-		smp.Duration = uint32(d)
-		smp.IsNonSyncSample = !f.Key
-		pt.Samples = append(pt.Samples, smp)
-	}
-	m.seq++
-	part := fmp4.Part{SequenceNumber: m.seq, Tracks: []*fmp4.PartTrack{pt}}
-	var buf seekablebuffer.Buffer
-	if err := part.Marshal(&buf); err != nil {
-		return fmt.Errorf("web: playback: fragment: %w", err)
-	}
-	_, err := m.w.Write(buf.Bytes())
-	return err
-}
+func (m playMuxer) frame(f storage.Frame) error { return m.WriteFrame(f.Time, f.Key, f.Data) }
