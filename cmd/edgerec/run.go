@@ -167,8 +167,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		go func() { defer wg.Done(); _ = pump.Run(ctx) }()
 	}
 	brd := board.New(board.Config{}, board.Deps{})
-	button := &wipeButton{}
-	startPanel(ctx, &wg, dc, tracker, ps, up, button, log.With("part", "panel"))
+	panel := startPanel(ctx, &wg, dc, tracker, ps, up, log.With("part", "panel"))
 	if err := startWatchdog(ctx, &wg, dc.Watchdog, brd, tracker, log.With("part", "watchdog")); err != nil {
 		return fmt.Errorf("watchdog %s: %w", dc.Watchdog, err)
 	}
@@ -211,7 +210,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing,
 		LiveMaxDuration: dc.LiveMaxDuration},
-		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: button.Armed, Alerts: relay, Sealer: store.Vault(), Logger: log.With("part", "web"),
+		web.Deps{Policy: ps, Health: tracker, Cameras: webCameras{cams}, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: panel.Armed, Alerts: relay, Sealer: store.Vault(), Logger: log.With("part", "web"),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
 				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by, store.Vault())
 				return doc, err
