@@ -4,11 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink"
-	"github.com/edgerec/edgerec/hal/board"
 	"github.com/edgerec/edgerec/hal/gpio"
 )
 
@@ -72,42 +70,4 @@ func (l gpioLight) SetLight(v health.Light) {
 	default:
 		l.g.SetLevel(gpio.LevelOK)
 	}
-}
-
-// clockSynced reports whether the kernel clock is NTP-synchronized; until
-// it is, segments carry the "clock not yet synced" flag (a Pi has no RTC).
-func clockSynced(b *board.Board) func() bool {
-	return func() bool {
-		st, err := b.ClockSync()
-		return err == nil && st == board.ClockSynced
-	}
-}
-
-// startWatchdog feeds the hardware watchdog while every recording camera
-// delivered a frame within the last 30 s (the box reboots if the recorder
-// hangs). Enabled with `run --watchdog /dev/watchdog`.
-func startWatchdog(ctx context.Context, wg *sync.WaitGroup, path string, b *board.Board, tracker *health.Tracker, log *slog.Logger) error {
-	if path == "" {
-		return nil
-	}
-	wd, err := b.OpenWatchdog(board.WatchdogConfig{Path: path, Logger: log})
-	if err != nil {
-		return err
-	}
-	healthy := func() bool {
-		for _, c := range tracker.Snapshot().Cameras {
-			if c.State == health.StateRecording && time.Since(c.LastFrame) > 30*time.Second {
-				return false
-			}
-		}
-		return true
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := wd.Keepalive(ctx, healthy); err != nil && ctx.Err() == nil {
-			log.Error("watchdog starved: the recorder is stuck; the board will reboot", "err", err)
-		}
-	}()
-	return nil
 }
