@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unsafe"
 
+	"github.com/edgerec/edgerec/hal/blockdev"
 	"github.com/edgerec/edgerec/storage/keys"
 	"github.com/edgerec/edgerec/storage/ring"
 	"golang.org/x/sys/unix"
@@ -220,8 +220,8 @@ func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err e
 	if f, err := os.OpenFile(ringTarget, os.O_RDWR, 0); err == nil {
 		rf = f
 		defer rf.Close()
-		rep.RingIsDevice = isBlockDevice(f)
-		if n, err := fileSize(f); err == nil {
+		rep.RingIsDevice = blockdev.IsBlockDevice(f)
+		if n, err := blockdev.Size(f); err == nil {
 			rep.RingBytes = n
 		}
 		b := make([]byte, ring.BlockSize)
@@ -421,13 +421,13 @@ func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err e
 		st.Result = ResultAbsent
 		add(st)
 	} else {
-		res, err := discard(rf, rep.RingBytes, rep.RingIsDevice)
-		st.Method, st.Note = res.method, res.note
+		res, err := blockdev.Discard(rf, 0, rep.RingBytes, true)
+		st.Method, st.Note = string(res.Method), res.Note
 		if err != nil {
 			return rep, fail(st, err)
 		}
 		st.Result = ResultNotSupported
-		if res.supported {
+		if res.Supported {
 			st.Result, st.Bytes = ResultOK, rep.RingBytes
 			rep.BytesDiscarded += rep.RingBytes
 		}
@@ -546,12 +546,12 @@ func destroyFile(path string) (n int64, found bool, note string, err error) {
 	if err := datasync(f); err != nil {
 		return 0, true, "", err
 	}
-	res, err := discard(f, st.Size(), false)
+	res, err := blockdev.Discard(f, 0, st.Size(), false)
 	if err != nil {
 		return int64(len(junk)), true, "", err
 	}
-	if !res.supported {
-		note = res.note
+	if !res.Supported {
+		note = res.Note
 	}
 	if err := datasync(f); err != nil {
 		return int64(len(junk)), true, note, err
@@ -598,76 +598,6 @@ func destroyTree(dir string) (files int, n int64, note string, err error) {
 }
 
 func datasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
-
-// The discard below is the same as hal/blockdev's, inlined because storage
-// imports nothing from hal (storage/layering_test.go).
-
-type discardResult struct {
-	method    string
-	supported bool
-	note      string
-}
-
-func isBlockDevice(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&fs.ModeDevice != 0 && st.Mode()&fs.ModeCharDevice == 0
-}
-
-func fileSize(f *os.File) (int64, error) {
-	if isBlockDevice(f) {
-		var n uint64
-		if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.BLKGETSIZE64, uintptr(unsafe.Pointer(&n))); e != 0 {
-			return 0, fmt.Errorf("BLKGETSIZE64: %w", e)
-		}
-		return int64(n), nil
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
-}
-
-// discard discards [0, n) of f: BLKSECDISCARD, else BLKDISCARD, on a block
-// device; fallocate(PUNCH_HOLE) on a file. "Not supported" is a result,
-// not an error.
-func discard(f *os.File, n int64, device bool) (discardResult, error) {
-	notSupp := func(err error) bool {
-		return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL)
-	}
-	if !device {
-		err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, n)
-		if err == nil {
-			return discardResult{method: "punch-hole", supported: true}, nil
-		}
-		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
-			return discardResult{method: "none", note: "file system cannot punch holes: " + err.Error()}, nil
-		}
-		return discardResult{method: "punch-hole"}, fmt.Errorf("punch hole: %w", err)
-	}
-	r := [2]uint64{0, uint64(n - n%512)}
-	ioctl := func(req uint) error {
-		if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), uintptr(req), uintptr(unsafe.Pointer(&r[0]))); e != 0 {
-			return e
-		}
-		return nil
-	}
-	err := ioctl(unix.BLKSECDISCARD)
-	if err == nil {
-		return discardResult{method: "blksecdiscard", supported: true}, nil
-	}
-	if !notSupp(err) {
-		return discardResult{method: "blksecdiscard"}, fmt.Errorf("BLKSECDISCARD: %w", err)
-	}
-	note := "secure discard not supported (" + err.Error() + "), plain discard used"
-	if err := ioctl(unix.BLKDISCARD); err != nil {
-		if notSupp(err) {
-			return discardResult{method: "none", note: "discard not supported: " + err.Error()}, nil
-		}
-		return discardResult{method: "blkdiscard"}, fmt.Errorf("BLKDISCARD: %w", err)
-	}
-	return discardResult{method: "blkdiscard", supported: true, note: note}, nil
-}
 
 // guessProvider names the provider of a store whose ring header is gone (an
 // interrupted wipe): from the marker, else from the files present.
