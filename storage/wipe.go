@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"io/fs"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -470,7 +471,7 @@ func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err e
 	if rep.RingIsDevice {
 		st.Note = "the ring device stays (header overwritten); symlink removed"
 	}
-	if err := keys.SyncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return rep, fail(st, err)
 	}
 	st.Result, st.Method = ResultOK, "unlink: "+strings.Join(removed, ", ")
@@ -492,27 +493,7 @@ func writeMarker(dir string, m wipeMarker) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+WipeMarkerFile+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, WipeMarkerFile)); err != nil {
-		return err
-	}
-	return keys.SyncDir(dir)
+	return fsutil.WriteFile(filepath.Join(dir, WipeMarkerFile), append(b, '\n'), 0o600)
 }
 
 // destroyFile overwrites path in place with random bytes, fdatasyncs,
@@ -564,7 +545,7 @@ func destroyFile(path string) (n int64, found bool, note string, err error) {
 	if err := os.Remove(path); err != nil {
 		return int64(len(junk)), true, note, err
 	}
-	return int64(len(junk)), true, note, keys.SyncDir(filepath.Dir(path))
+	return int64(len(junk)), true, note, fsutil.SyncDir(filepath.Dir(path))
 }
 
 // destroyTree destroys every regular file under dir (key files and any

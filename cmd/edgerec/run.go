@@ -17,7 +17,6 @@ import (
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/live"
 	"github.com/edgerec/edgerec/edge/retention"
-	"github.com/edgerec/edgerec/edge/source"
 	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/hal/board"
 	"github.com/edgerec/edgerec/policy/audit"
@@ -292,9 +291,6 @@ func prepareDataDir(dc daemonConfig) error {
 	probe.Close()
 	return os.Remove(filepath.Clean(name))
 }
-
-// redactSource is for messages that may name a camera source.
-func redactSource(u string) string { return source.Redact(u) }
 
 // refusalRule reduces a refusal reason to the rule it names, for the audit
 // detail (no camera names).
