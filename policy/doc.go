@@ -1,7 +1,6 @@
 // Package policy holds the rules of the product and the store of people and
 // permissions. It imports nothing from edge, hal or storage and never
-// net/http (README design §3; cmd/edgerec's layering test and this package's
-// TestLayeringPolicy check it).
+// net/http (README design §3; cmd/edgerec's layering test checks it).
 //
 // Subpackages, each owning one thing:
 //

@@ -1,7 +1,8 @@
 // Package storage is the recording store of edgerec (D4, D5, R5–R9): an
 // encrypted ring buffer of H.264 segments on the gateway's disk with a bbolt
 // index, crash recovery, retention by cryptographic erase, legal holds and an
-// integrity check. It imports no edge/ or policy/ package.
+// integrity check. It imports no edge/ or policy/ package; it uses
+// hal/blockdev for the wipe's discards (README design §3).
 //
 // # Parts
 //

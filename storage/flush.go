@@ -231,12 +231,32 @@ func applyChunk(tx *index.Tx, row *index.Segment, h *index.Head, lsn uint64, siz
 
 // evict removes (or moves to the hold area) every segment whose bytes lie
 // in the region that writing up to end will overwrite, and commits that
-// before returning.
+// before returning. Named steps: find the victims, copy the held ones to
+// the hold area (synced before any row points there), commit the index,
+// then tell the writers of open segments that were cut.
 func (s *Store) evict(end uint64) error {
 	if end <= uint64(s.hdr.DataSize) {
 		return nil
 	}
-	limit := end - uint64(s.hdr.DataSize)
+	victims, err := s.evictVictims(end - uint64(s.hdr.DataSize))
+	if err != nil || len(victims) == 0 {
+		return wrapIndex(err)
+	}
+	moved, err := s.evictToHold(victims)
+	if err != nil {
+		return err
+	}
+	cut, err := s.evictCommit(victims, moved)
+	if err != nil {
+		return fmt.Errorf("storage: evict: %w", wrapIndex(err))
+	}
+	s.evictNotifyWriters(cut)
+	return nil
+}
+
+// evictVictims returns the rows of the segments that start in the log
+// before limit.
+func (s *Store) evictVictims(limit uint64) ([]index.Segment, error) {
 	var victims []index.Segment
 	err := s.idx.View(func(tx *index.Tx) error {
 		var ierr error
@@ -257,10 +277,14 @@ func (s *Store) evict(end uint64) error {
 		}
 		return ierr
 	})
-	if err != nil || len(victims) == 0 {
-		return wrapIndex(err)
-	}
-	// Copy held segments to the hold area and sync before any row points there.
+	return victims, err
+}
+
+// evictToHold copies every held victim to the hold area (first fit) and
+// syncs; it returns the extent of each by segment id. A held segment that
+// does not fit stops the ring (ErrHoldFull): held footage is never
+// overwritten (R8).
+func (s *Store) evictToHold(victims []index.Segment) (map[uint64]*index.HoldExtent, error) {
 	moved := map[uint64]*index.HoldExtent{}
 	var exts []index.HoldExtent
 	if err := s.idx.View(func(tx *index.Tx) error {
@@ -268,7 +292,7 @@ func (s *Store) evict(end uint64) error {
 		exts, err = tx.Extents()
 		return err
 	}); err != nil {
-		return wrapIndex(err)
+		return nil, wrapIndex(err)
 	}
 	for i := range victims {
 		row := &victims[i]
@@ -277,11 +301,11 @@ func (s *Store) evict(end uint64) error {
 		}
 		off, ok := allocHold(exts, row.Bytes, s.hdr.HoldSize)
 		if !ok {
-			return fmt.Errorf("%w: held segment %d of %s (%d bytes) does not fit; the ring cannot advance until a hold is released",
+			return nil, fmt.Errorf("%w: held segment %d of %s (%d bytes) does not fit; the ring cannot advance until a hold is released",
 				ErrHoldFull, row.ID, row.Camera, row.Bytes)
 		}
 		if err := s.copyToHold(row, off); err != nil {
-			return err
+			return nil, err
 		}
 		e := index.HoldExtent{Off: off, Len: row.Bytes, Seg: row.ID}
 		exts = append(exts, e)
@@ -290,11 +314,19 @@ func (s *Store) evict(end uint64) error {
 	}
 	if len(moved) > 0 {
 		if err := s.ring.Sync(); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	return moved, nil
+}
+
+// evictCommit takes the victims out of the log in one transaction: a moved
+// one points at its hold extent (closed, marked recovered, if it was
+// open), the others are deleted. It returns the ids of the open segments
+// that were cut.
+func (s *Store) evictCommit(victims []index.Segment, moved map[uint64]*index.HoldExtent) ([]uint64, error) {
 	var cut []uint64
-	err = s.idx.Update(func(tx *index.Tx) error {
+	err := s.idx.Update(func(tx *index.Tx) error {
 		h, err := tx.Head()
 		if err != nil {
 			return err
@@ -313,21 +345,7 @@ func (s *Store) evict(end uint64) error {
 				cut = append(cut, row.ID)
 			}
 			if e := moved[row.ID]; e != nil {
-				row.InHold = true
-				row.Runs = []index.Run{{LSN: uint64(e.Off), N: row.Chunks}}
-				row.Keys = v.Keys // rewritten by copyToHold
-				if !row.Closed {
-					row.Closed, row.Recovered = true, true
-					h.Closed++
-					if err := tx.SetOpen(row.ID, false); err != nil {
-						return err
-					}
-				}
-				h.HoldUsed += e.Len
-				if err := tx.PutExtent(e); err != nil {
-					return err
-				}
-				if err := tx.PutSegment(&row); err != nil {
+				if err := evictMoveRow(tx, &h, &row, v, e); err != nil {
 					return err
 				}
 				continue
@@ -342,20 +360,42 @@ func (s *Store) evict(end uint64) error {
 		}
 		return tx.PutHead(&h)
 	})
-	if err != nil {
-		return fmt.Errorf("storage: evict: %w", wrapIndex(err))
-	}
-	if len(cut) > 0 {
-		s.mu.Lock()
-		for _, w := range s.writers {
-			if slices.Contains(cut, w.id) && w.s != nil {
-				w.evicted.Store(true)
-				s.log.Warn("open segment overwritten by the ring; it is longer than the ring holds", "segment", w.id)
-			}
+	return cut, err
+}
+
+// evictMoveRow points row at its hold extent e (v holds the keys
+// copyToHold rewrapped).
+func evictMoveRow(tx *index.Tx, h *index.Head, row, v *index.Segment, e *index.HoldExtent) error {
+	row.InHold = true
+	row.Runs = []index.Run{{LSN: uint64(e.Off), N: row.Chunks}}
+	row.Keys = v.Keys // rewritten by copyToHold
+	if !row.Closed {
+		row.Closed, row.Recovered = true, true
+		h.Closed++
+		if err := tx.SetOpen(row.ID, false); err != nil {
+			return err
 		}
-		s.mu.Unlock()
 	}
-	return nil
+	h.HoldUsed += e.Len
+	if err := tx.PutExtent(e); err != nil {
+		return err
+	}
+	return tx.PutSegment(row)
+}
+
+// evictNotifyWriters marks the writers of cut open segments evicted.
+func (s *Store) evictNotifyWriters(cut []uint64) {
+	if len(cut) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.writers {
+		if slices.Contains(cut, w.id) && w.s != nil {
+			w.evicted.Store(true)
+			s.log.Warn("open segment overwritten by the ring; it is longer than the ring holds", "segment", w.id)
+		}
+	}
 }
 
 // allocHold finds size bytes in the hold area (first fit).

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -160,7 +161,7 @@ func Provision(ctx context.Context, dir string, o ProvisionOptions) (err error) 
 		return fmt.Errorf("storage: provision: %w", err)
 	}
 	created = append(created, filepath.Join(dir, IndexFile))
-	if err := keys.SyncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return fmt.Errorf("storage: provision: %w", err)
 	}
 	return nil

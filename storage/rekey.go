@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -209,7 +210,7 @@ func Rekey(ctx context.Context, dir string, o RekeyOptions) (rep RekeyReport, er
 	if ne, nh := keys.CountFiles(filepath.Join(dir, KeysDir)); ne != rw.Epochs || nh != rw.Holds {
 		log.Warn("rekey: key files not named by the index are left behind and destroyed with the old keys", "epoch_files", ne, "rewrapped", rw.Epochs, "hold_files", nh, "holds", rw.Holds)
 	}
-	if err := keys.SyncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return rep, fmt.Errorf("storage: rekey: %w", err)
 	}
 
@@ -276,7 +277,7 @@ func finishRekey(ctx context.Context, dir string, o RekeyOptions, from, to Provi
 		if err := os.Rename(newDir, keysDir); err != nil {
 			return fmt.Errorf("storage: rekey: %w", err)
 		}
-		if err := keys.SyncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			return fmt.Errorf("storage: rekey: %w", err)
 		}
 	}
@@ -298,7 +299,7 @@ func finishRekey(ctx context.Context, dir string, o RekeyOptions, from, to Provi
 		if err := os.Rename(stagedFile, filepath.Join(dir, KeyFileOf(to))); err != nil {
 			return fmt.Errorf("storage: rekey: %w", err)
 		}
-		if err := keys.SyncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			return fmt.Errorf("storage: rekey: %w", err)
 		}
 	}
@@ -313,7 +314,7 @@ func finishRekey(ctx context.Context, dir string, o RekeyOptions, from, to Provi
 	if err := removeIfExists(filepath.Join(dir, RekeyMarkerFile)); err != nil {
 		return fmt.Errorf("storage: rekey: %w", err)
 	}
-	return keys.SyncDir(dir)
+	return fsutil.SyncDir(dir)
 }
 
 // abortRekey undoes an uncommitted rekey: the staged root is destroyed and
@@ -338,7 +339,7 @@ func abortRekey(ctx context.Context, dir string, o RekeyOptions, to Provider) er
 	if err := removeIfExists(filepath.Join(dir, RekeyMarkerFile)); err != nil {
 		return fmt.Errorf("storage: rekey: %w", err)
 	}
-	return keys.SyncDir(dir)
+	return fsutil.SyncDir(dir)
 }
 
 func writeRekeyMarker(dir string, m rekeyMarker) error {
@@ -362,7 +363,7 @@ func writeRekeyMarker(dir string, m rekeyMarker) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("storage: rekey: %w", err)
 	}
-	return keys.SyncDir(dir)
+	return fsutil.SyncDir(dir)
 }
 
 func exists(path string) bool {

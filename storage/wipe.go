@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"io/fs"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -14,8 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unsafe"
 
+	"github.com/edgerec/edgerec/hal/blockdev"
 	"github.com/edgerec/edgerec/storage/keys"
 	"github.com/edgerec/edgerec/storage/ring"
 	"golang.org/x/sys/unix"
@@ -171,23 +172,76 @@ func Wiped(dir string) (wiped, finished bool) {
 // ErrNotProvisioned; a finished wipe is ErrWiped. On an error the report
 // holds the steps done so far.
 func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err error) {
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	now := o.Now
-	if now == nil {
-		now = time.Now
-	}
-	if err := ctx.Err(); err != nil {
+	w, err := newWipeRun(ctx, dir, o)
+	if err != nil {
+		if w != nil {
+			return w.rep, err // what was read before the ring failed to open
+		}
 		return rep, err
 	}
+	defer w.close()
+	for _, step := range w.steps() {
+		if err := step(); err != nil {
+			return w.rep, err
+		}
+	}
+	return w.rep, nil
+}
+
+// wipeRun is one Wipe in progress: what identifies the ring, read before
+// anything is destroyed, and the report so far.
+type wipeRun struct {
+	ctx context.Context
+	dir string
+	o   WipeOptions
+	log *slog.Logger
+	now func() time.Time
+	rep WipeReport
+
+	ringLink   string   // dir/ring (a file, or a symlink to the ring)
+	ringTarget string   // what ringLink names
+	isLink     bool     // ringLink is a symlink
+	rf         *os.File // the ring, nil when absent
+	prov       Provider // from the ring header, else guessed
+}
+
+// steps is Wipe's order (see Wipe); each step records itself in the report
+// and returns an error only when the wipe must stop.
+func (w *wipeRun) steps() []func() error {
+	return []func() error{
+		w.stepMarker,      // 1
+		w.stepProviderKey, // 2
+		w.stepRootKey,     // 2
+		w.stepEpochKeys,   // 3
+		w.stepHoldKeys,    // 3
+		w.stepRingHeader,  // 4
+		w.stepIndex,       // 5
+		w.stepOverwrite,   // 6
+		w.stepDiscard,     // 7
+		w.stepRemove,      // 8
+		w.stepDone,        // 9
+	}
+}
+
+// newWipeRun checks that dir holds something to wipe and reads what
+// identifies the ring (id, size, provider) before anything is destroyed.
+func newWipeRun(ctx context.Context, dir string, o WipeOptions) (*wipeRun, error) {
+	w := &wipeRun{ctx: ctx, dir: dir, o: o, log: o.Logger, now: o.Now}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if o.Passes < 0 {
-		return rep, fmt.Errorf("%w: %d overwrite passes", ErrInvalid, o.Passes)
+		return nil, fmt.Errorf("%w: %d overwrite passes", ErrInvalid, o.Passes)
 	}
 	marked, finished := Wiped(dir)
 	if finished {
-		return rep, fmt.Errorf("%w (%s: already wiped)", ErrWiped, dir)
+		return nil, fmt.Errorf("%w (%s: already wiped)", ErrWiped, dir)
 	}
 	present := marked
 	for _, n := range append([]string{RingFile, IndexFile, KeysDir}, providerFiles...) {
@@ -196,295 +250,348 @@ func Wipe(ctx context.Context, dir string, o WipeOptions) (rep WipeReport, err e
 		}
 	}
 	if !present {
-		return rep, fmt.Errorf("%w: %s holds no store to wipe", ErrNotProvisioned, dir)
+		return nil, fmt.Errorf("%w: %s holds no store to wipe", ErrNotProvisioned, dir)
 	}
+	w.rep.Passes = o.Passes
+	w.rep.Started = w.now().UTC()
+	if err := w.openRing(); err != nil {
+		return w, err
+	}
+	if w.prov == 0 {
+		w.prov = guessProvider(dir) // header already gone: an interrupted wipe
+		w.rep.KeyProvider = w.prov.String()
+	}
+	return w, nil
+}
 
-	rep.Passes = o.Passes
-	rep.Started = now().UTC()
-	ringLink := filepath.Join(dir, RingFile)
-	rep.RingPath = ringLink
-	ringTarget := ringLink
-	isLink := false
-	if st, err := os.Lstat(ringLink); err == nil && st.Mode()&fs.ModeSymlink != 0 {
-		isLink = true
-		if t, err := filepath.EvalSymlinks(ringLink); err == nil {
-			ringTarget = t
-			rep.RingPath = t
+// openRing follows the ring symlink and reads the ring header, if any.
+func (w *wipeRun) openRing() error {
+	w.ringLink = filepath.Join(w.dir, RingFile)
+	w.rep.RingPath, w.ringTarget = w.ringLink, w.ringLink
+	if st, err := os.Lstat(w.ringLink); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		w.isLink = true
+		if t, err := filepath.EvalSymlinks(w.ringLink); err == nil {
+			w.ringTarget, w.rep.RingPath = t, t
 		}
 	}
-	// Read what identifies the ring before anything is destroyed.
-	var (
-		rf   *os.File
-		prov Provider
-	)
-	if f, err := os.OpenFile(ringTarget, os.O_RDWR, 0); err == nil {
-		rf = f
-		defer rf.Close()
-		rep.RingIsDevice = isBlockDevice(f)
-		if n, err := fileSize(f); err == nil {
-			rep.RingBytes = n
-		}
-		b := make([]byte, ring.BlockSize)
-		if _, err := f.ReadAt(b, 0); err == nil {
-			if h, err := ring.ParseHeader(b); err == nil {
-				rep.RingID = hex.EncodeToString(h.RingID[:])
-				rep.KeyProvider = h.Provider.String()
-				prov = h.Provider
-				if rep.RingIsDevice {
-					rep.RingBytes = h.Size // only the ring's part of a larger device
-				}
-			}
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return rep, fmt.Errorf("storage: wipe: open ring: %w", err)
+	f, err := os.OpenFile(w.ringTarget, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("storage: wipe: open ring: %w", err)
+	}
+	w.rf = f
+	w.rep.RingIsDevice = blockdev.IsBlockDevice(f)
+	if n, err := blockdev.Size(f); err == nil {
+		w.rep.RingBytes = n
+	}
+	b := make([]byte, ring.BlockSize)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return nil
+	}
+	h, err := ring.ParseHeader(b)
+	if err != nil {
+		return nil
+	}
+	w.rep.RingID = hex.EncodeToString(h.RingID[:])
+	w.rep.KeyProvider = h.Provider.String()
+	w.prov = h.Provider
+	if w.rep.RingIsDevice {
+		w.rep.RingBytes = h.Size // only the ring's part of a larger device
+	}
+	return nil
+}
 
-	add := func(s WipeStep) {
-		if s.Ended.IsZero() {
-			s.Ended = now().UTC()
-		}
-		rep.Steps = append(rep.Steps, s)
-		lvl := slog.LevelInfo
-		if s.Result == ResultFailed {
-			lvl = slog.LevelError
-		}
-		log.Log(ctx, lvl, "wipe step", "step", s.Name, "target", s.Target, "result", s.Result, "bytes", s.Bytes, "note", s.Note, "err", s.Error)
+func (w *wipeRun) close() {
+	if w.rf != nil {
+		w.rf.Close()
 	}
-	fail := func(s WipeStep, e error) error {
-		s.Result, s.Error = ResultFailed, e.Error()
-		add(s)
-		return fmt.Errorf("storage: wipe: %s: %w", s.Name, e)
-	}
+}
 
-	if prov == 0 {
-		prov = guessProvider(dir) // header already gone: an interrupted wipe
-		rep.KeyProvider = prov.String()
-	}
+func (w *wipeRun) step(name, target, method string) WipeStep {
+	return WipeStep{Name: name, Target: target, Method: method, Started: w.now().UTC()}
+}
 
-	// 1. Marker.
-	st := WipeStep{Name: StepMarker, Target: WipeMarkerFile, Started: now().UTC()}
-	if err := writeMarker(dir, wipeMarker{State: "wiping", RingID: rep.RingID, Provider: rep.KeyProvider, Started: rep.Started}); err != nil {
-		return rep, fail(st, err)
+// add records a finished step and logs it.
+func (w *wipeRun) add(s WipeStep) {
+	if s.Ended.IsZero() {
+		s.Ended = w.now().UTC()
+	}
+	w.rep.Steps = append(w.rep.Steps, s)
+	lvl := slog.LevelInfo
+	if s.Result == ResultFailed {
+		lvl = slog.LevelError
+	}
+	w.log.Log(w.ctx, lvl, "wipe step", "step", s.Name, "target", s.Target, "result", s.Result, "bytes", s.Bytes, "note", s.Note, "err", s.Error)
+}
+
+// fail records s as failed and returns the error that stops the wipe.
+func (w *wipeRun) fail(s WipeStep, e error) error {
+	s.Result, s.Error = ResultFailed, e.Error()
+	w.add(s)
+	return fmt.Errorf("storage: wipe: %s: %w", s.Name, e)
+}
+
+// 1. The marker: from here on Open refuses with ErrWiped.
+func (w *wipeRun) stepMarker() error {
+	st := w.step(StepMarker, WipeMarkerFile, "")
+	if err := writeMarker(w.dir, wipeMarker{State: "wiping", RingID: w.rep.RingID, Provider: w.rep.KeyProvider, Started: w.rep.Started}); err != nil {
+		return w.fail(st, err)
 	}
 	st.Result = ResultOK
-	add(st)
+	w.add(st)
+	return nil
+}
 
-	// 2. Root key: the provider's secret first (a TPM object is evicted;
-	// the Raspberry Pi OTP cannot be erased, so its wrapped root key file is
-	// what goes), then every file in the data directory that holds or names
-	// the root key.
-	if prov != ProviderFile {
-		st = WipeStep{Name: StepProviderKey, Target: prov.String(), Method: providerMethod(prov), Started: now().UTC()}
-		kp, err := provider(dir, o.Keys, prov)
-		if err == nil {
-			err = kp.Destroy(ctx)
-		}
-		if err != nil {
-			// Recorded as failed (the certificate says so) but the wipe
-			// goes on: without the wrapped keys destroyed below, the
-			// footage is noise on this medium even if the TPM kept its
-			// object; a copy taken before the wipe is the residual risk,
-			// and the report is not OK.
-			st.Result, st.Error = ResultFailed, err.Error()
-			add(st)
-		} else {
-			st.Result = ResultOK
-			if prov == ProviderRPiOTP {
-				st.Note = "the OTP key is one-time programmable and cannot be erased; the root key it wrapped is destroyed"
-			}
-			rep.KeysDestroyed++
-			add(st)
-		}
+// 2a. The provider's secret (a TPM object is evicted; the Raspberry Pi OTP
+// cannot be erased, so its wrapped root key file is what goes, in 2b).
+// A failure is recorded (the certificate says so) but the wipe goes on:
+// without the wrapped keys destroyed below, the footage is noise on this
+// medium even if the TPM kept its object; a copy taken before the wipe is
+// the residual risk, and the report is not OK.
+func (w *wipeRun) stepProviderKey() error {
+	if w.prov == ProviderFile {
+		return nil
 	}
-	st = WipeStep{Name: StepRootKey, Target: RootKeyFile, Method: "overwrite+fdatasync+discard+unlink", Started: now().UTC()}
+	st := w.step(StepProviderKey, w.prov.String(), providerMethod(w.prov))
+	kp, err := provider(w.dir, w.o.Keys, w.prov)
+	if err == nil {
+		err = kp.Destroy(w.ctx)
+	}
+	if err != nil {
+		st.Result, st.Error = ResultFailed, err.Error()
+		w.add(st)
+		return nil
+	}
+	st.Result = ResultOK
+	if w.prov == ProviderRPiOTP {
+		st.Note = "the OTP key is one-time programmable and cannot be erased; the root key it wrapped is destroyed"
+	}
+	w.rep.KeysDestroyed++
+	w.add(st)
+	return nil
+}
+
+// 2b. Every file in the data directory that holds or names the root key,
+// and the vault key.
+func (w *wipeRun) stepRootKey() error {
+	st := w.step(StepRootKey, RootKeyFile, "overwrite+fdatasync+discard+unlink")
 	for _, name := range append(providerFiles, filepath.Join(KeysDir, keys.VaultFile), filepath.Join(keysNewDir, keys.VaultFile)) {
-		n, found, note, err := destroyFile(filepath.Join(dir, name))
+		n, found, note, err := destroyFile(filepath.Join(w.dir, name))
 		st.Bytes += n
 		if note != "" {
 			st.Note = note
 		}
 		if err != nil {
-			return rep, fail(st, err)
+			return w.fail(st, err)
 		}
 		if found {
 			st.Files++
 			if !strings.HasSuffix(name, keys.VaultFile) {
 				st.Target = name
 			}
-			rep.KeysDestroyed++
+			w.rep.KeysDestroyed++
 		}
-		rep.BytesOverwritten += n
+		w.rep.BytesOverwritten += n
 	}
 	st.Result = ResultAbsent
 	if st.Files > 0 {
 		st.Result = ResultOK
 	}
-	add(st)
+	w.add(st)
+	return nil
+}
 
-	// 3. Epoch and hold keys.
-	for _, k := range []struct{ step, sub string }{{StepEpochKeys, "epochs"}, {StepHoldKeys, "holds"}} {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		st = WipeStep{Name: k.step, Target: filepath.Join(KeysDir, k.sub), Method: "overwrite+fdatasync+discard+unlink", Started: now().UTC()}
-		files, n, notes, err := destroyTree(filepath.Join(dir, KeysDir, k.sub))
-		st.Files, st.Bytes, st.Note = files, n, notes
-		rep.BytesOverwritten += n
-		rep.KeysDestroyed += files
-		if err != nil {
-			return rep, fail(st, err)
-		}
-		st.Result = ResultOK
-		if files == 0 {
-			st.Result = ResultAbsent
-		}
-		add(st)
+// 3. Epoch keys, then hold keys.
+func (w *wipeRun) stepEpochKeys() error { return w.destroyKeyTree(StepEpochKeys, "epochs") }
+func (w *wipeRun) stepHoldKeys() error  { return w.destroyKeyTree(StepHoldKeys, "holds") }
+
+func (w *wipeRun) destroyKeyTree(name, sub string) error {
+	if err := w.ctx.Err(); err != nil {
+		return err
 	}
-
-	// 4. Ring header.
-	st = WipeStep{Name: StepRingHeader, Target: rep.RingPath, Method: "overwrite+fdatasync", Started: now().UTC()}
-	if rf == nil {
-		st.Result = ResultAbsent
-		add(st)
-	} else {
-		junk := make([]byte, min(int64(ring.BlockSize), max(rep.RingBytes, 0)))
-		_, _ = rand.Read(junk)
-		if _, err := rf.WriteAt(junk, 0); err != nil {
-			return rep, fail(st, err)
-		}
-		if err := datasync(rf); err != nil {
-			return rep, fail(st, err)
-		}
-		st.Result, st.Bytes = ResultOK, int64(len(junk))
-		rep.BytesOverwritten += int64(len(junk))
-		add(st)
-	}
-
-	// 5. Index.
-	st = WipeStep{Name: StepIndex, Target: IndexFile, Method: "overwrite+fdatasync+discard+unlink", Started: now().UTC()}
-	n, found, note, err := destroyFile(filepath.Join(dir, IndexFile))
-	st.Bytes, st.Note = n, note
-	rep.BytesOverwritten += n
+	st := w.step(name, filepath.Join(KeysDir, sub), "overwrite+fdatasync+discard+unlink")
+	files, n, notes, err := destroyTree(filepath.Join(w.dir, KeysDir, sub))
+	st.Files, st.Bytes, st.Note = files, n, notes
+	w.rep.BytesOverwritten += n
+	w.rep.KeysDestroyed += files
 	if err != nil {
-		return rep, fail(st, err)
+		return w.fail(st, err)
+	}
+	st.Result = ResultOK
+	if files == 0 {
+		st.Result = ResultAbsent
+	}
+	w.add(st)
+	return nil
+}
+
+// 4. The ring's header block (ring id, key check value, layout).
+func (w *wipeRun) stepRingHeader() error {
+	st := w.step(StepRingHeader, w.rep.RingPath, "overwrite+fdatasync")
+	if w.rf == nil {
+		st.Result = ResultAbsent
+		w.add(st)
+		return nil
+	}
+	junk := make([]byte, min(int64(ring.BlockSize), max(w.rep.RingBytes, 0)))
+	_, _ = rand.Read(junk)
+	if _, err := w.rf.WriteAt(junk, 0); err != nil {
+		return w.fail(st, err)
+	}
+	if err := datasync(w.rf); err != nil {
+		return w.fail(st, err)
+	}
+	st.Result, st.Bytes = ResultOK, int64(len(junk))
+	w.rep.BytesOverwritten += int64(len(junk))
+	w.add(st)
+	return nil
+}
+
+// 5. index.db (segment keys wrapped by epoch keys, camera ids).
+func (w *wipeRun) stepIndex() error {
+	st := w.step(StepIndex, IndexFile, "overwrite+fdatasync+discard+unlink")
+	n, found, note, err := destroyFile(filepath.Join(w.dir, IndexFile))
+	st.Bytes, st.Note = n, note
+	w.rep.BytesOverwritten += n
+	if err != nil {
+		return w.fail(st, err)
 	}
 	for _, tmp := range []string{"." + IndexFile + ".tmp"} { // left by an interrupted Provision
-		if m, f2, _, err := destroyFile(filepath.Join(dir, tmp)); err == nil && f2 {
+		if m, f2, _, err := destroyFile(filepath.Join(w.dir, tmp)); err == nil && f2 {
 			st.Bytes += m
-			rep.BytesOverwritten += m
+			w.rep.BytesOverwritten += m
 		}
 	}
 	st.Result = ResultAbsent
 	if found {
 		st.Result, st.Files = ResultOK, 1
 	}
-	add(st)
+	w.add(st)
+	return nil
+}
 
-	// 6. Overwrite passes.
-	if rf != nil && o.Passes > 0 {
-		total := int64(o.Passes) * rep.RingBytes
-		var done int64
-		buf := make([]byte, 1<<20)
-		var seed [32]byte
-		_, _ = rand.Read(seed[:])
-		gen := mrand.NewChaCha8(seed)
-		for p := 1; p <= o.Passes; p++ {
-			st = WipeStep{Name: StepOverwrite, Target: rep.RingPath, Method: fmt.Sprintf("random pass %d/%d", p, o.Passes), Started: now().UTC()}
-			for off := int64(0); off < rep.RingBytes; off += int64(len(buf)) {
-				if err := ctx.Err(); err != nil {
-					st.Note = fmt.Sprintf("cancelled at byte %d", off)
-					return rep, fail(st, err)
-				}
-				b := buf[:min(int64(len(buf)), rep.RingBytes-off)]
-				_, _ = gen.Read(b)
-				if _, err := rf.WriteAt(b, off); err != nil {
-					return rep, fail(st, err)
-				}
-				st.Bytes += int64(len(b))
-				rep.BytesOverwritten += int64(len(b))
-				done += int64(len(b))
-				if o.Progress != nil {
-					o.Progress(done, total)
-				}
-			}
-			if err := datasync(rf); err != nil {
-				return rep, fail(st, err)
-			}
-			st.Result = ResultOK
-			add(st)
-		}
+// 6. Passes full overwrite passes of the ring with random bytes, each
+// fdatasync'ed, reporting progress (one step per pass).
+func (w *wipeRun) stepOverwrite() error {
+	if w.rf == nil || w.o.Passes <= 0 {
+		return nil
 	}
+	total := int64(w.o.Passes) * w.rep.RingBytes
+	var done int64
+	buf := make([]byte, 1<<20)
+	var seed [32]byte
+	_, _ = rand.Read(seed[:])
+	gen := mrand.NewChaCha8(seed)
+	for p := 1; p <= w.o.Passes; p++ {
+		st := w.step(StepOverwrite, w.rep.RingPath, fmt.Sprintf("random pass %d/%d", p, w.o.Passes))
+		for off := int64(0); off < w.rep.RingBytes; off += int64(len(buf)) {
+			if err := w.ctx.Err(); err != nil {
+				st.Note = fmt.Sprintf("cancelled at byte %d", off)
+				return w.fail(st, err)
+			}
+			b := buf[:min(int64(len(buf)), w.rep.RingBytes-off)]
+			_, _ = gen.Read(b)
+			if _, err := w.rf.WriteAt(b, off); err != nil {
+				return w.fail(st, err)
+			}
+			st.Bytes += int64(len(b))
+			w.rep.BytesOverwritten += int64(len(b))
+			done += int64(len(b))
+			if w.o.Progress != nil {
+				w.o.Progress(done, total)
+			}
+		}
+		if err := datasync(w.rf); err != nil {
+			return w.fail(st, err)
+		}
+		st.Result = ResultOK
+		w.add(st)
+	}
+	return nil
+}
 
-	// 7. Discard.
-	st = WipeStep{Name: StepDiscard, Target: rep.RingPath, Started: now().UTC()}
-	if rf == nil {
+// 7. Discard the whole ring (hal/blockdev: BLKSECDISCARD, else BLKDISCARD,
+// on a block device; punch hole on a file); "not-supported" is reported,
+// not failed.
+func (w *wipeRun) stepDiscard() error {
+	st := w.step(StepDiscard, w.rep.RingPath, "")
+	if w.rf == nil {
 		st.Result = ResultAbsent
-		add(st)
-	} else {
-		res, err := discard(rf, rep.RingBytes, rep.RingIsDevice)
-		st.Method, st.Note = res.method, res.note
-		if err != nil {
-			return rep, fail(st, err)
-		}
-		st.Result = ResultNotSupported
-		if res.supported {
-			st.Result, st.Bytes = ResultOK, rep.RingBytes
-			rep.BytesDiscarded += rep.RingBytes
-		}
-		if err := datasync(rf); err != nil {
-			return rep, fail(st, err)
-		}
-		add(st)
+		w.add(st)
+		return nil
 	}
+	res, err := blockdev.Discard(w.rf, 0, w.rep.RingBytes, true)
+	st.Method, st.Note = string(res.Method), res.Note
+	if err != nil {
+		return w.fail(st, err)
+	}
+	st.Result = ResultNotSupported
+	if res.Supported {
+		st.Result, st.Bytes = ResultOK, w.rep.RingBytes
+		w.rep.BytesDiscarded += w.rep.RingBytes
+	}
+	if err := datasync(w.rf); err != nil {
+		return w.fail(st, err)
+	}
+	w.add(st)
+	return nil
+}
 
-	// 8. Remove the ring file (or the symlink to a device) and the keys dir.
-	st = WipeStep{Name: StepRemove, Target: RingFile, Started: now().UTC()}
+// 8. Remove the ring file (a device stays, its header gone; the symlink
+// to it is removed) and the keys directories.
+func (w *wipeRun) stepRemove() error {
+	st := w.step(StepRemove, RingFile, "")
 	var removed []string
-	if rf != nil && !rep.RingIsDevice && isLink {
+	if w.rf != nil && !w.rep.RingIsDevice && w.isLink {
 		// A ring file outside dir that Provision created: remove it too.
-		if err := os.Remove(ringTarget); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return rep, fail(st, err)
+		if err := os.Remove(w.ringTarget); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return w.fail(st, err)
 		}
-		removed = append(removed, ringTarget)
+		removed = append(removed, w.ringTarget)
 	}
-	if err := os.Remove(ringLink); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return rep, fail(st, err)
+	if err := os.Remove(w.ringLink); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return w.fail(st, err)
 	} else if err == nil {
 		removed = append(removed, RingFile)
 	}
 	for _, kd := range []string{KeysDir, keysNewDir, keysOldDir} { // keys.new/old: an interrupted rekey
-		if !exists(filepath.Join(dir, kd)) {
+		if !exists(filepath.Join(w.dir, kd)) {
 			continue
 		}
-		if _, _, _, err := destroyTree(filepath.Join(dir, kd)); err != nil { // stray temp files
-			return rep, fail(st, err)
+		if _, _, _, err := destroyTree(filepath.Join(w.dir, kd)); err != nil { // stray temp files
+			return w.fail(st, err)
 		}
-		if err := os.RemoveAll(filepath.Join(dir, kd)); err != nil {
-			return rep, fail(st, err)
+		if err := os.RemoveAll(filepath.Join(w.dir, kd)); err != nil {
+			return w.fail(st, err)
 		}
 		removed = append(removed, kd)
 	}
-	if err := removeIfExists(filepath.Join(dir, RekeyMarkerFile)); err != nil {
-		return rep, fail(st, err)
+	if err := removeIfExists(filepath.Join(w.dir, RekeyMarkerFile)); err != nil {
+		return w.fail(st, err)
 	}
-	if rep.RingIsDevice {
+	if w.rep.RingIsDevice {
 		st.Note = "the ring device stays (header overwritten); symlink removed"
 	}
-	if err := keys.SyncDir(dir); err != nil {
-		return rep, fail(st, err)
+	if err := fsutil.SyncDir(w.dir); err != nil {
+		return w.fail(st, err)
 	}
 	st.Result, st.Method = ResultOK, "unlink: "+strings.Join(removed, ", ")
-	add(st)
+	w.add(st)
+	return nil
+}
 
-	// 9. Done.
-	rep.Finished = now().UTC()
-	st = WipeStep{Name: StepDone, Target: WipeMarkerFile, Started: rep.Finished}
-	if err := writeMarker(dir, wipeMarker{State: "wiped", RingID: rep.RingID, Started: rep.Started, Finished: rep.Finished}); err != nil {
-		return rep, fail(st, err)
+// 9. Mark the wipe finished.
+func (w *wipeRun) stepDone() error {
+	w.rep.Finished = w.now().UTC()
+	st := WipeStep{Name: StepDone, Target: WipeMarkerFile, Started: w.rep.Finished}
+	if err := writeMarker(w.dir, wipeMarker{State: "wiped", RingID: w.rep.RingID, Started: w.rep.Started, Finished: w.rep.Finished}); err != nil {
+		return w.fail(st, err)
 	}
 	st.Result = ResultOK
-	add(st)
-	return rep, nil
+	w.add(st)
+	return nil
 }
 
 func writeMarker(dir string, m wipeMarker) error {
@@ -492,27 +599,7 @@ func writeMarker(dir string, m wipeMarker) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+WipeMarkerFile+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, WipeMarkerFile)); err != nil {
-		return err
-	}
-	return keys.SyncDir(dir)
+	return fsutil.WriteFile(filepath.Join(dir, WipeMarkerFile), append(b, '\n'), 0o600)
 }
 
 // destroyFile overwrites path in place with random bytes, fdatasyncs,
@@ -546,12 +633,12 @@ func destroyFile(path string) (n int64, found bool, note string, err error) {
 	if err := datasync(f); err != nil {
 		return 0, true, "", err
 	}
-	res, err := discard(f, st.Size(), false)
+	res, err := blockdev.Discard(f, 0, st.Size(), false)
 	if err != nil {
 		return int64(len(junk)), true, "", err
 	}
-	if !res.supported {
-		note = res.note
+	if !res.Supported {
+		note = res.Note
 	}
 	if err := datasync(f); err != nil {
 		return int64(len(junk)), true, note, err
@@ -564,7 +651,7 @@ func destroyFile(path string) (n int64, found bool, note string, err error) {
 	if err := os.Remove(path); err != nil {
 		return int64(len(junk)), true, note, err
 	}
-	return int64(len(junk)), true, note, keys.SyncDir(filepath.Dir(path))
+	return int64(len(junk)), true, note, fsutil.SyncDir(filepath.Dir(path))
 }
 
 // destroyTree destroys every regular file under dir (key files and any
@@ -598,76 +685,6 @@ func destroyTree(dir string) (files int, n int64, note string, err error) {
 }
 
 func datasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
-
-// The discard below is the same as hal/blockdev's, inlined because storage
-// imports nothing from hal (storage/layering_test.go).
-
-type discardResult struct {
-	method    string
-	supported bool
-	note      string
-}
-
-func isBlockDevice(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&fs.ModeDevice != 0 && st.Mode()&fs.ModeCharDevice == 0
-}
-
-func fileSize(f *os.File) (int64, error) {
-	if isBlockDevice(f) {
-		var n uint64
-		if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.BLKGETSIZE64, uintptr(unsafe.Pointer(&n))); e != 0 {
-			return 0, fmt.Errorf("BLKGETSIZE64: %w", e)
-		}
-		return int64(n), nil
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
-}
-
-// discard discards [0, n) of f: BLKSECDISCARD, else BLKDISCARD, on a block
-// device; fallocate(PUNCH_HOLE) on a file. "Not supported" is a result,
-// not an error.
-func discard(f *os.File, n int64, device bool) (discardResult, error) {
-	notSupp := func(err error) bool {
-		return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL)
-	}
-	if !device {
-		err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, n)
-		if err == nil {
-			return discardResult{method: "punch-hole", supported: true}, nil
-		}
-		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
-			return discardResult{method: "none", note: "file system cannot punch holes: " + err.Error()}, nil
-		}
-		return discardResult{method: "punch-hole"}, fmt.Errorf("punch hole: %w", err)
-	}
-	r := [2]uint64{0, uint64(n - n%512)}
-	ioctl := func(req uint) error {
-		if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), uintptr(req), uintptr(unsafe.Pointer(&r[0]))); e != 0 {
-			return e
-		}
-		return nil
-	}
-	err := ioctl(unix.BLKSECDISCARD)
-	if err == nil {
-		return discardResult{method: "blksecdiscard", supported: true}, nil
-	}
-	if !notSupp(err) {
-		return discardResult{method: "blksecdiscard"}, fmt.Errorf("BLKSECDISCARD: %w", err)
-	}
-	note := "secure discard not supported (" + err.Error() + "), plain discard used"
-	if err := ioctl(unix.BLKDISCARD); err != nil {
-		if notSupp(err) {
-			return discardResult{method: "none", note: "discard not supported: " + err.Error()}, nil
-		}
-		return discardResult{method: "blkdiscard"}, fmt.Errorf("BLKDISCARD: %w", err)
-	}
-	return discardResult{method: "blkdiscard", supported: true, note: note}, nil
-}
 
 // guessProvider names the provider of a store whose ring header is gone (an
 // interrupted wipe): from the marker, else from the files present.

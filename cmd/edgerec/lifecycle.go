@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/export"
 	"github.com/edgerec/edgerec/edge/export/decommission"
@@ -343,7 +344,7 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 // and uplink keys and files, the outbox and the config (camera names and
 // positions are confidential, R19).
 func deviceSecrets() []string {
-	return []string{policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", vaultDir, "uplink-audit.seq", "tls", "web", "exports",
+	return []string{policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", cameras.VaultDir, "uplink-audit.seq", "tls", "web", "exports",
 		filepath.Join("keys", "uplink-id.key"), keyFaultFile, "uplink"}
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/edgerec/edgerec/edge/export/jobs"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/live"
-	"github.com/edgerec/edgerec/edge/source"
+	"github.com/edgerec/edgerec/edge/retention"
 	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/hal/board"
 	"github.com/edgerec/edgerec/policy/audit"
@@ -168,8 +168,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		go func() { defer wg.Done(); _ = pump.Run(ctx) }()
 	}
 	brd := board.New(board.Config{}, board.Deps{})
-	button := &wipeButton{}
-	startPanel(ctx, &wg, dc, tracker, ps, up, button, log.With("part", "panel"))
+	panel := startPanel(ctx, &wg, dc, tracker, ps, up, log.With("part", "panel"))
 	if err := startWatchdog(ctx, &wg, dc.Watchdog, brd, tracker, log.With("part", "watchdog")); err != nil {
 		return fmt.Errorf("watchdog %s: %w", dc.Watchdog, err)
 	}
@@ -221,7 +220,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing,
 		LiveMaxDuration: dc.LiveMaxDuration},
-		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: webExports{exports}, Decommission: wiper, WipeArmed: button.Armed, Alerts: relay, Sealer: store.Vault(), Logger: log.With("part", "web"),
+		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: webExports{exports}, Decommission: wiper, WipeArmed: panel.Armed, Alerts: relay, Sealer: store.Vault(), Logger: log.With("part", "web"),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
 				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by, store.Vault())
 				return doc, err
@@ -236,12 +235,13 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 			errs <- fmt.Errorf("LAN page: %w", err)
 		}
 	}()
+	keeper, err := retention.New(retention.Config{Floor: dc.RetentionFloor}, retention.Deps{Store: store, Policy: ps, Health: tracker,
+		Retention: func() map[string]time.Duration { return cameraRetention(dc.Config, cams.Cameras()) }, Logger: log.With("part", "retention")})
+	if err != nil {
+		return err
+	}
 	wg.Add(1)
-	go func() { defer wg.Done(); maintain(auxCtx, store, tracker, cams, dc, log) }()
-	wg.Add(1)
-	go func() { defer wg.Done(); runHolds(auxCtx, ps, store, tracker, log.With("part", "holds")) }()
-	wg.Add(1)
-	go func() { defer wg.Done(); runStale(auxCtx, ps, log.With("part", "review")) }()
+	go func() { defer wg.Done(); _ = keeper.Run(auxCtx) }() // R6, R7, R8, R14
 
 	select {
 	case <-srv.Ready():
@@ -270,48 +270,13 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	return runErr
 }
 
-// maintain keeps storage health current and applies retention (R6) with
-// each configured camera's retention.
-func maintain(ctx context.Context, store *storage.Store, tracker *health.Tracker, cams *cameraManager, dc daemonConfig, log *slog.Logger) {
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	lastRetention := time.Time{}
-	for {
-		st := store.Stats()
-		hz := store.Horizon()
-		tracker.SetStorage(health.Storage{
-			RingBytes: st.RingBytes, UsedBytes: st.UsedBytes, Segments: int(st.Segments),
-			Oldest: st.Oldest, Horizon: hz.Duration, HorizonFloor: dc.RetentionFloor,
-			Cipher: st.Cipher, ClosedSegment: uint64(st.ClosedSegments),
-		})
-		if st.Failed != nil {
-			tracker.Warn("storage", "storage stopped: "+st.Failed.Error())
-		}
-		if hz.Below(dc.RetentionFloor) {
-			tracker.Warn("horizon", fmt.Sprintf("retention horizon %s at the observed bitrate is below the policy floor %s (R7)", humanDuration(hz.Duration), humanDuration(dc.RetentionFloor)))
-		} else {
-			tracker.Clear("horizon")
-		}
-		retention := map[string]time.Duration{}
-		for _, c := range cams.Cameras() {
-			retention[c.ID] = dc.Config.CameraRetention(c)
-		}
-		if time.Since(lastRetention) > 10*time.Minute && len(retention) > 0 {
-			if rep, err := store.ApplyRetention(ctx, retention); err != nil {
-				log.Error("retention", "err", err)
-				tracker.Warn("retention", "retention failed: "+err.Error())
-			} else {
-				log.Debug("retention applied", "report", rep)
-				tracker.Clear("retention")
-			}
-			lastRetention = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+// cameraRetention is each configured camera's maximum age (R6).
+func cameraRetention(cfg *config.Config, cams []config.Camera) map[string]time.Duration {
+	m := make(map[string]time.Duration, len(cams))
+	for _, c := range cams {
+		m[c.ID] = cfg.CameraRetention(c)
 	}
+	return m
 }
 
 // prepareDataDir creates the demo data dir, or checks that a configured one
@@ -336,21 +301,6 @@ func prepareDataDir(dc daemonConfig) error {
 	name := probe.Name()
 	probe.Close()
 	return os.Remove(filepath.Clean(name))
-}
-
-// redactSource is for messages that may name a camera source.
-func redactSource(u string) string { return source.Redact(u) }
-
-// humanDuration formats a retention-scale duration: days, hours or minutes.
-func humanDuration(d time.Duration) string {
-	switch {
-	case d >= 48*time.Hour:
-		return fmt.Sprintf("%.1f days", d.Hours()/24)
-	case d >= 2*time.Hour:
-		return fmt.Sprintf("%.1f hours", d.Hours())
-	default:
-		return fmt.Sprintf("%.0f minutes", d.Minutes())
-	}
 }
 
 // loopbackListen reports whether the LAN page listens on loopback only

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -198,39 +199,10 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// writeFileAtomic writes via a temp file, fsync, rename and directory fsync.
+// writeFileAtomic is hal/fsutil.WriteFile (temporary file, fsync, rename,
+// directory fsync), under the name the subcommands use.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.WriteFile(path, data, mode)
 }
 
 // sealConfigPasswords moves the inline camera passwords of c (provision

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/edge/export/decommission"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink"
@@ -23,7 +24,7 @@ import (
 // and sent through the running uplink, and the daemon exits; runDaemon
 // removes the remaining secrets when everything is closed.
 func daemonDecommission(dc daemonConfig, kps storage.KeyProviders, store *storage.Store, ps *policy.Store, up *uplink.Uplink,
-	cams *cameraManager, stopAux, shutdown func(), tracker *health.Tracker, log *slog.Logger) *decommission.Decommissioner {
+	cams *cameras.Manager, stopAux, shutdown func(), tracker *health.Tracker, log *slog.Logger) *decommission.Decommissioner {
 	return decommission.New(decommission.Config{DataDir: dc.DataDir, DeviceID: dc.DeviceID, Keys: kps, Secrets: deviceSecrets()},
 		decommission.Deps{Policy: ps, Logger: log,
 			// The signing key opens under the vault, whose key dies with

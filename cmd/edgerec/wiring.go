@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink"
+	"github.com/edgerec/edgerec/hal/board"
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/grants"
@@ -99,6 +100,7 @@ func startUplink(dc daemonConfig, tracker *health.Tracker, ps *policy.Store, vau
 		DeviceID: dc.DeviceID, Firmware: version, BeaconInterval: u.BeaconInterval.D(),
 		OutboxPath: filepath.Join(dc.DataDir, "outbox.db"), IDKey: key,
 	}, uplink.Deps{Health: tracker, Alerts: tracker, AuditHead: ps.Head, Logger: log.With("part", "uplink"),
+		Board: uplinkBoard{board.New(board.Config{}, board.Deps{})}, // R23
 		// pump is set below, before the uplink runs and builds a beacon.
 		AuditWithheld: func() uint64 { return pump.Withheld() }})
 	if err != nil {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/edge/redact"
 	"os"
 	"strconv"
 	"strings"
@@ -180,7 +181,7 @@ func tokLine(t *token.Token) int {
 // scrub removes credentials from a message, in case a value was quoted,
 // and escapes control characters so that the message stays one line.
 func scrub(msg string) string {
-	msg = userinfoRE.ReplaceAllString(msg, "://REDACTED@")
+	msg = redact.Userinfo(msg)
 	if !strings.ContainsFunc(msg, unicode.IsControl) {
 		return msg
 	}

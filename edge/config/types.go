@@ -2,9 +2,8 @@ package config
 
 import (
 	"fmt"
+	"github.com/edgerec/edgerec/edge/redact"
 	"math"
-	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -350,34 +349,6 @@ func (s Secret) String() string {
 // GoString is like String.
 func (s Secret) GoString() string { return strconv.Quote(s.String()) }
 
-var (
-	userinfoRE   = regexp.MustCompile(`://[^/?#\s]*@`)
-	secretParams = regexp.MustCompile(`(?i)^(pass|passwd|password|pwd|secret|token|key|auth|apikey|api_key)$`)
-)
-
-// RedactURL replaces the userinfo (user and password) and secret-looking query
-// values of a URL. Unparseable input has anything between "://" and "@"
-// removed.
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return userinfoRE.ReplaceAllString(s, "://REDACTED@")
-	}
-	if u.User != nil {
-		u.User = url.User("REDACTED")
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		changed := false
-		for k := range q {
-			if secretParams.MatchString(k) {
-				q[k] = []string{"REDACTED"}
-				changed = true
-			}
-		}
-		if changed {
-			u.RawQuery = q.Encode()
-		}
-	}
-	return u.String()
-}
+// RedactURL is redact.URL: the userinfo (user and password) and
+// secret-looking query values of a URL replaced.
+func RedactURL(s string) string { return redact.URL(s) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/edge/redact"
 	"net/url"
 	"time"
 
@@ -80,14 +81,9 @@ func Open(ctx context.Context, rawURL string, o Options) (Source, error) {
 	}
 }
 
-// Redact returns rawURL with any password removed, for logs and errors.
-func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return u.Redacted()
-}
+// Redact is redact.URL: rawURL without its userinfo and secret query
+// values, for logs and errors.
+func Redact(rawURL string) string { return redact.URL(rawURL) }
 
 func redactErr(err error) string {
 	var ue *url.Error

@@ -143,9 +143,9 @@ type Deps struct {
 	AuditWithheld func() uint64
 	Logger        *slog.Logger
 	Now           func() time.Time
-	// Board reads temperature, throttling, load, memory and clock state;
-	// nil = LinuxBoard("/").
-	Board func() Board
+	// Board reads temperature, throttling, load, memory and clock state
+	// (cmd/edgerec: hal/board); nil = all unknown.
+	Board BoardReader
 	// OutboxWriteFault is passed to the outbox (tests simulate a full disk).
 	OutboxWriteFault func() error
 }

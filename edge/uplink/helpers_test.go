@@ -45,10 +45,10 @@ func fakeHealth(now func() time.Time) *health.Tracker {
 	return tr
 }
 
-func fixedBoard() Board {
+var fixedBoard = BoardFunc(func() Board {
 	t, thr, l, mt, ma := int32(48312), uint32(0x50000), 0.73, uint64(3884000), uint64(2911000)
 	return Board{TempMilliC: &t, Throttled: &thr, Load1: &l, MemTotalKiB: &mt, MemAvailKiB: &ma, Clock: wire.ClockSynced}
-}
+})
 
 func testKey() []byte {
 	k := sha256.Sum256([]byte("edgerec uplink test key"))

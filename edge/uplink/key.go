@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -89,38 +90,12 @@ func writeKeyFile(path string, data []byte, create bool) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("uplink: key dir: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".uplink-id-*")
-	if err != nil {
-		return fmt.Errorf("uplink: write key: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("uplink: write key: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("uplink: write key: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("uplink: write key: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("uplink: write key: %w", err)
-	}
+	write := fsutil.WriteFile
 	if create {
-		err = os.Link(tmp, path)
-	} else {
-		err = os.Rename(tmp, path)
+		write = fsutil.CreateFile // a key created concurrently by someone else wins
 	}
-	if err != nil {
+	if err := write(path, data, 0o600); err != nil {
 		return fmt.Errorf("uplink: write key: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -69,7 +69,7 @@ func defaultSeverity(kind string) health.Severity {
 	return health.SevInfo
 }
 
-func (u *Uplink) clock() uint8 { return u.deps.Board().Clock }
+func (u *Uplink) clock() uint8 { return u.deps.Board.ReadBoard().Clock }
 
 func (u *Uplink) opaque(local string) string {
 	if local == "" {
@@ -195,7 +195,7 @@ func (u *Uplink) overflowPayload(id uint64, l outbox.Lost) ([]byte, error) {
 
 // enqueueBeacon builds a beacon now and queues it (replacing a queued one).
 func (u *Uplink) enqueueBeacon() {
-	b := u.buildBeacon(u.deps.Health.Snapshot(), u.deps.Board(), u.ob.Stats())
+	b := u.buildBeacon(u.deps.Health.Snapshot(), u.deps.Board.ReadBoard(), u.ob.Stats())
 	err := u.enqueue(wire.KindBeacon, func(id uint64) (wire.Message, error) {
 		b.Seq = id
 		return &b, nil

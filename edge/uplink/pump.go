@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -232,37 +233,10 @@ func (p *AuditPump) queue(ctx context.Context, seq uint64, a AuditRecord) error 
 	return err
 }
 
-// save writes the position atomically: temp file, fsync, rename, fsync dir.
+// save writes the position atomically (hal/fsutil: temp file, fsync,
+// rename, fsync dir).
 func (p *AuditPump) save(pos uint64) error {
-	dir := filepath.Dir(p.cfg.PosFile)
-	f, err := os.CreateTemp(dir, ".uplink-audit-*")
-	if err != nil {
-		return fmt.Errorf("uplink: save audit position: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = f.WriteString(strconv.FormatUint(pos, 10) + "\n")
-	if err == nil {
-		err = f.Chmod(0o600)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p.cfg.PosFile)
-	}
-	if err != nil {
-		return fmt.Errorf("uplink: save audit position: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("uplink: save audit position: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := fsutil.WriteFile(p.cfg.PosFile, []byte(strconv.FormatUint(pos, 10)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("uplink: save audit position: %w", err)
 	}
 	return nil

@@ -88,30 +88,6 @@ func TestKeyPlainMigratedAndForeignRefused(t *testing.T) {
 	}
 }
 
-func TestLinuxBoard(t *testing.T) {
-	root := t.TempDir()
-	write := func(p, s string) {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, p), []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("sys/class/thermal/thermal_zone0/temp", "51540\n")
-	write("sys/devices/platform/soc/soc:firmware/get_throttled", "50005\n")
-	write("proc/loadavg", "0.42 0.30 0.25 1/123 4567\n")
-	write("proc/meminfo", "MemTotal:        3884000 kB\nMemFree:  100 kB\nMemAvailable:    2911000 kB\n")
-	b := LinuxBoard(root)()
-	if b.TempMilliC == nil || *b.TempMilliC != 51540 || b.Throttled == nil || *b.Throttled != 0x50005 ||
-		b.Load1 == nil || *b.Load1 != 0.42 || *b.MemTotalKiB != 3884000 || *b.MemAvailKiB != 2911000 {
-		t.Fatalf("board %+v", b)
-	}
-	if e := LinuxBoard(t.TempDir())(); e.TempMilliC != nil || e.Load1 != nil {
-		t.Fatal("missing files must read as unknown")
-	}
-}
-
 func newOffline(t *testing.T, tr *health.Tracker, now func() time.Time) *Uplink {
 	t.Helper()
 	u, err := New(Config{
@@ -286,5 +262,33 @@ func TestBeaconKeyProvider(t *testing.T) {
 	b := wire.Beacon{V: wire.Version, Device: "gw-u", Boot: "0123456789abcdef", KeyProvider: "Has Space"}
 	if _, err := wire.Marshal(&b); !errors.Is(err, wire.ErrInvalid) {
 		t.Fatalf("bad kp: %v", err)
+	}
+}
+
+// R23: the uplink reads no board file itself (issue 15: hal/board owns
+// them, wired by cmd/edgerec). Without a BoardReader every figure is
+// unknown and the clock is reported as unknown, never guessed.
+func TestNoBoardReaderIsUnknown(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC) }
+	tr := fakeHealth(now)
+	u, err := New(Config{
+		Broker: "mqtts://127.0.0.1:1", DeviceID: "gw-u", Firmware: "1.0", OutboxPath: filepath.Join(t.TempDir(), "o.db"),
+		IDKey: testKey(),
+	}, Deps{Health: tr, Now: now, AuditHead: auditHead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if c := u.clock(); c != wire.ClockUnknown {
+		t.Fatalf("clock %d, want unknown", c)
+	}
+	b := u.buildBeacon(tr.Snapshot(), u.deps.Board.ReadBoard(), outbox.Stats{})
+	if b.TempMilliC != nil || b.Throttled != nil || b.LoadCenti != nil || b.Clock != wire.ClockUnknown {
+		t.Fatalf("beacon invents board figures: %+v", b)
+	}
+	// A reader's figures reach the beacon.
+	u.deps.Board = fixedBoard
+	if b := u.buildBeacon(tr.Snapshot(), u.deps.Board.ReadBoard(), outbox.Stats{}); b.TempMilliC == nil || *b.TempMilliC != 48312 || b.Clock != wire.ClockSynced {
+		t.Fatalf("beacon from a reader: %+v", b)
 	}
 }

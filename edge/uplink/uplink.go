@@ -87,7 +87,7 @@ func New(cfg Config, deps Deps) (*Uplink, error) {
 		deps.Now = time.Now
 	}
 	if deps.Board == nil {
-		deps.Board = LinuxBoard("/")
+		deps.Board = BoardFunc(noBoard)
 	}
 	var bootID [8]byte
 	if _, err := rand.Read(bootID[:]); err != nil {

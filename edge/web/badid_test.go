@@ -171,7 +171,7 @@ func TestBadPathIDsEveryRoute(t *testing.T) {
 	// in order, no placeholder.
 	u, err := uplink.New(uplink.Config{Broker: "mqtts://127.0.0.1:1", DeviceID: "gw-test-01", Firmware: "1.0.0",
 		OutboxPath: filepath.Join(t.TempDir(), "outbox.db"), IDKey: make([]byte, uplink.KeySize)},
-		uplink.Deps{Health: e.health, Board: func() uplink.Board { return uplink.Board{} }})
+		uplink.Deps{Health: e.health, Board: uplink.BoardFunc(func() uplink.Board { return uplink.Board{} })})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -83,7 +84,7 @@ func writeSetupHash(dataDir, h string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("web: setup code: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, setupFile), []byte(h+"\n"), 0o600); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(dir, setupFile), []byte(h+"\n"), 0o600); err != nil {
 		return fmt.Errorf("web: setup code: %w", err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"io/fs"
 	"log/slog"
 	"math/big"
@@ -127,7 +128,7 @@ func loadOrCreateCert(dataDir, deviceID string, now time.Time, sealer Sealer, lo
 		if err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(certPath, certDER, 0o644); err != nil {
+		if err := fsutil.WriteFile(certPath, certDER, 0o644); err != nil {
 			return nil, fmt.Errorf("web: write certificate: %w", err)
 		}
 		if leaf, err = x509.ParseCertificate(certDER); err != nil {
@@ -155,7 +156,7 @@ func writeSealedKey(path string, key *ecdsa.PrivateKey, sealer Sealer) error {
 	if err != nil {
 		return fmt.Errorf("web: seal tls key: %w", err)
 	}
-	if err := writeFileAtomic(path, sealed, 0o600); err != nil {
+	if err := fsutil.WriteFile(path, sealed, 0o600); err != nil {
 		return fmt.Errorf("web: write tls key: %w", err)
 	}
 	return nil
@@ -184,7 +185,7 @@ func migrateLegacyTLS(dir string, sealer Sealer, log *slog.Logger) error {
 			}
 			if cp, err := os.ReadFile(legacyCert); err == nil {
 				if b, _ := pem.Decode(cp); b != nil && b.Type == "CERTIFICATE" {
-					if err := writeFileAtomic(filepath.Join(dir, certFileName), b.Bytes, 0o644); err != nil {
+					if err := fsutil.WriteFile(filepath.Join(dir, certFileName), b.Bytes, 0o644); err != nil {
 						return fmt.Errorf("web: write certificate: %w", err)
 					}
 				}
@@ -361,48 +362,6 @@ func fingerprint(der []byte) string {
 		b.WriteString(h[i : i+2])
 	}
 	return b.String()
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory: write, fsync, chmod, rename, fsync the directory. A power cut
-// leaves either the old file or the new one, never a torn one.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create temp: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("chmod temp: %w", err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write temp: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("fsync temp: %w", err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close temp: %w", err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir: %w", err)
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("fsync dir: %w", err)
-	}
-	return nil
 }
 
 // ProvisionCertificate creates (or loads) the device's TLS certificate at

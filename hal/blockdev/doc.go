@@ -13,5 +13,6 @@
 // error; an error means the discard was attempted and failed in a way that
 // needs attention (I/O error, bad file descriptor).
 //
-// It imports nothing from edge, storage or policy (README design §3).
+// storage's wipe is its user. It imports nothing from edge, storage or
+// policy (README design §3).
 package blockdev

@@ -177,6 +177,60 @@ func (b *Board) Throttled() (Throttle, error) {
 	return DecodeThrottle(uint32(n)), nil
 }
 
+// LoadAvg1 is the one-minute load average (/proc/loadavg).
+func (b *Board) LoadAvg1() (float64, error) {
+	v, err := b.read("proc/loadavg")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(v))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("%w: empty proc/loadavg", ErrUnknown)
+	}
+	l, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return 0, fmt.Errorf("board: proc/loadavg: %q is not a number", f[0])
+	}
+	return l, nil
+}
+
+// Memory is the kernel's memory figures in KiB (/proc/meminfo).
+type Memory struct {
+	TotalKiB, AvailableKiB uint64
+	Known                  bool // both lines were found
+}
+
+// Memory reads MemTotal and MemAvailable from /proc/meminfo.
+func (b *Board) Memory() (Memory, error) {
+	v, err := b.read("proc/meminfo")
+	if err != nil {
+		return Memory{}, err
+	}
+	var m Memory
+	var total, avail bool
+	for _, line := range strings.Split(string(v), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		n, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "MemTotal:":
+			m.TotalKiB, total = n, true
+		case "MemAvailable:":
+			m.AvailableKiB, avail = n, true
+		}
+	}
+	m.Known = total && avail
+	if !m.Known {
+		return m, fmt.Errorf("%w: proc/meminfo without MemTotal and MemAvailable", ErrUnknown)
+	}
+	return m, nil
+}
+
 // ClockState is the kernel's view of the wall clock.
 type ClockState int
 

@@ -211,3 +211,29 @@ func TestNoWatchdog(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// R23: load and memory for the beacon (they were read by edge/uplink
+// before issue 15); missing files are unknown, not a crash.
+func TestLoadAndMemory(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "proc/loadavg", "0.42 0.30 0.25 1/123 4567\n")
+	write(t, root, "proc/meminfo", "MemTotal:        3884000 kB\nMemFree:  100 kB\nMemAvailable:    2911000 kB\n")
+	b := New(Config{Root: root}, Deps{})
+	if l, err := b.LoadAvg1(); err != nil || l != 0.42 {
+		t.Fatalf("load %v %v", l, err)
+	}
+	if m, err := b.Memory(); err != nil || !m.Known || m.TotalKiB != 3884000 || m.AvailableKiB != 2911000 {
+		t.Fatalf("memory %+v %v", m, err)
+	}
+	empty := New(Config{Root: t.TempDir()}, Deps{})
+	if _, err := empty.LoadAvg1(); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("missing loadavg: %v", err)
+	}
+	if m, err := empty.Memory(); !errors.Is(err, ErrUnknown) || m.Known {
+		t.Fatalf("missing meminfo: %+v %v", m, err)
+	}
+	write(t, root, "proc/meminfo", "MemTotal: 10 kB\n")
+	if _, err := b.Memory(); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("meminfo without MemAvailable: %v", err)
+	}
+}

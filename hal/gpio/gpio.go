@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -97,7 +98,7 @@ var ErrPin = errors.New("gpio: pin")
 // Deps are GPIO's collaborators; all optional.
 type Deps struct {
 	Logger      *slog.Logger
-	Health      func() Level      // nil = always LevelOK
+	Health      func() Level      // nil = the level last given to SetLevel (LevelOK at first)
 	OnTamper    func(opened bool) // enclosure opened (true) or closed (false)
 	OnWipeArmed func()            // wipe button held for WipeHold
 
@@ -117,6 +118,8 @@ type GPIO struct {
 	note string
 
 	led, tamper, button gpio.PinIO
+
+	shown atomic.Int32 // SetLevel's level, read when Deps.Health is nil
 
 	mu        sync.Mutex
 	level     Level
@@ -218,6 +221,10 @@ func New(cfg Pins, deps Deps) (*GPIO, error) {
 	return g, nil
 }
 
+// SetLevel sets the health level the LED shows from the next sample on
+// (when Deps.Health is nil). It never blocks; safe for concurrent use.
+func (g *GPIO) SetLevel(l Level) { g.shown.Store(int32(l)) }
+
 // Available reports whether any pin is in use.
 func (g *GPIO) Available() bool { return g.led != nil || g.tamper != nil || g.button != nil }
 
@@ -268,7 +275,7 @@ func (g *GPIO) step(now time.Time) {
 	armed := false
 	g.mu.Lock()
 	if g.led != nil {
-		lvl := LevelOK
+		lvl := Level(g.shown.Load())
 		if g.deps.Health != nil {
 			lvl = g.deps.Health()
 		}

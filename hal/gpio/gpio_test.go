@@ -238,3 +238,40 @@ func TestLEDOnPatterns(t *testing.T) {
 		t.Fatal("unknown level")
 	}
 }
+
+// R24: without Deps.Health the LED shows the level pushed with SetLevel
+// (edge/health's Panel drives it that way).
+func TestR24SetLevel(t *testing.T) {
+	led := &gpiotest.Pin{N: "GPIO17", Num: 17}
+	now := time.Date(2025, 3, 10, 8, 0, 0, 0, time.UTC)
+	g, err := New(Pins{StatusLED: "GPIO17"}, Deps{
+		Lookup: func(string) (gpio.PinIO, error) { return led, nil },
+		Now:    func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := func(d time.Duration) string {
+		var b strings.Builder
+		for end := now.Add(d); now.Before(end); now = now.Add(Tick) {
+			g.step(now)
+			if led.Read() == gpio.High {
+				b.WriteByte('#')
+			} else {
+				b.WriteByte('.')
+			}
+		}
+		return b.String()
+	}
+	if s := sample(time.Second); s != strings.Repeat("#", 20) {
+		t.Fatalf("ok at first: %s", s)
+	}
+	g.SetLevel(LevelFault)
+	if s := sample(800 * time.Millisecond); s != strings.Repeat("##..", 4) {
+		t.Fatalf("fault: %s", s)
+	}
+	g.SetLevel(LevelOK)
+	if s := sample(time.Second); s != strings.Repeat("#", 20) {
+		t.Fatalf("ok again: %s", s)
+	}
+}

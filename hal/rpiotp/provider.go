@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -128,8 +129,8 @@ func (p Provider) Destroy(ctx context.Context) error {
 	return destroyFile(p.Path)
 }
 
-// destroyFile and writeFileAtomic mirror storage/keys.DestroyFile and
-// WriteFileAtomic, which hal may not import (README design §3).
+// destroyFile mirrors storage/keys.DestroyFile, which hal may not import
+// (README design §3).
 func destroyFile(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -159,46 +160,20 @@ func destroyFile(path string) error {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("rpiotp: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return fmt.Errorf("rpiotp: sync %s: %w", dir, err)
 	}
 	return nil
 }
 
-// writeFileAtomic writes via a temporary file in the same directory
-// (write, fsync, link, fsync dir) and never replaces an existing file.
+// writeFileAtomic writes through hal/fsutil.CreateFile (temporary file,
+// fsync, link, fsync dir) and never replaces an existing file.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("rpiotp: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	werr := f.Chmod(mode)
-	if werr == nil {
-		_, werr = f.Write(data)
-	}
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return fmt.Errorf("rpiotp: write %s: %w", filepath.Base(path), werr)
-	}
-	// Link, not rename: a file created meanwhile makes this fail rather
-	// than be replaced.
-	if err := os.Link(tmp, path); err != nil {
+	if err := fsutil.CreateFile(path, data, mode); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w: %s: %w", ErrExists, path, fs.ErrExist)
 		}
 		return fmt.Errorf("rpiotp: %w", err)
 	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"errors"
-	"go/build"
 	"strings"
 	"testing"
 	"time"
@@ -135,18 +134,5 @@ func TestR6RetentionClamp(t *testing.T) {
 	}
 	if _, err := (Retention{60 * Day, 30 * Day}).Clamp(45 * Day); err == nil {
 		t.Fatal("Clamp with an invalid policy must fail")
-	}
-}
-
-// README design §3: policy imports no edge, hal, storage or net/http.
-func TestLayering(t *testing.T) {
-	p, err := build.ImportDir(".", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, imp := range p.Imports {
-		if strings.Contains(imp, "/edge/") || strings.Contains(imp, "/hal/") || strings.Contains(imp, "/storage") || imp == "net/http" {
-			t.Fatalf("policy/rules imports %s", imp)
-		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -337,59 +338,23 @@ func DestroyFile(path string) error {
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("keys: destroy: %w", err)
 	}
-	return SyncDir(filepath.Dir(path))
-}
-
-// SyncDir fsyncs a directory so that a rename or unlink in it is durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.SyncDir(filepath.Dir(path))
 }
 
 // WriteFileAtomic writes data to path via a temporary file in the same
-// directory: write, fsync, rename, fsync the directory. It refuses to
-// replace an existing file (ErrExists).
+// directory (hal/fsutil.CreateFile: write, fsync, link, fsync the
+// directory). It refuses to replace an existing file (ErrExists).
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%w: %s", ErrExists, path)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(mode); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
 	// Link, not rename: a concurrent creator of path makes this fail rather
 	// than be silently replaced.
-	if err := os.Link(tmp, path); err != nil {
+	if err := fsutil.CreateFile(path, data, mode); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w: %s", ErrExists, path)
 		}
 		return err
 	}
-	ok = true
-	os.Remove(tmp)
-	return SyncDir(filepath.Dir(path))
+	return nil
 }

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -74,7 +75,7 @@ func (s *Store) Rewrap(dst string, newRoot []byte, epochs []EpochID, holds []uin
 	}
 	rep.Vault = ok
 	for _, d := range []string{filepath.Join(dst, epochDir), filepath.Join(dst, holdDir), dst} {
-		if err := SyncDir(d); err != nil {
+		if err := fsutil.SyncDir(d); err != nil {
 			return rep, fmt.Errorf("keys: rewrap: %w", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/edge/redact"
 	"net"
 	"net/url"
 	"os"
@@ -63,7 +64,7 @@ type Broker struct {
 func ParseBroker(raw string, allowPlaintext bool) (Broker, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return Broker{}, fmt.Errorf("%w: %q (want mqtts://host:port)", ErrBrokerURL, redact(raw))
+		return Broker{}, fmt.Errorf("%w: %q (want mqtts://host:port)", ErrBrokerURL, redact.URL(raw))
 	}
 	if u.User != nil {
 		return Broker{}, fmt.Errorf("%w: put credentials in username/password, not in the URL", ErrBrokerURL)
@@ -91,14 +92,6 @@ func ParseBroker(raw string, allowPlaintext bool) (Broker, error) {
 	}
 	b.Host = net.JoinHostPort(u.Hostname(), port)
 	return b, nil
-}
-
-func redact(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		u.User = url.User("REDACTED")
-		return u.String()
-	}
-	return raw
 }
 
 // TLSConfig loads the CA and client key pair (read at every connection, so

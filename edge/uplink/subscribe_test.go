@@ -2,30 +2,10 @@ package uplink
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// D6: edge/uplink and its subpackages import no video package and not the
-// pipeline (transitively). cmd/edgerec's layering test checks the same rule
-// for the whole module; this one also forbids edge/pipeline.
-func TestLayeringNoVideo(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "./...").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	const m = "github.com/edgerec/edgerec/"
-	forbidden := []string{m + "edge/media", m + "edge/codec", m + "edge/source", m + "storage/ring", m + "storage/seal", m + "edge/pipeline"}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, f := range forbidden {
-			if dep == f || strings.HasPrefix(dep, f+"/") {
-				t.Errorf("edge/uplink depends on %s (D6: metadata only)", dep)
-			}
-		}
-	}
-}
 
 // R21: the device side subscribes to nothing. Only the ops view (fleet) and
 // the test rig subscribe.
