@@ -25,7 +25,7 @@ import (
 // noiseSource is a camera whose every picture is fresh noise over scrolling
 // high-contrast "text" (2 px strokes, black on white), luma and chroma: the
 // hardest content for an encoder next to a flat mask. It gives `frames`
-// pictures as fast as the pipeline takes them, with wall times 1/fps apart,
+// pictures at the camera's pace, with wall times 1/fps apart,
 // then blocks (a camera that stops sending) and closes done.
 type noiseSource struct {
 	info   media.StreamInfo
@@ -82,6 +82,13 @@ func (s *noiseSource) Read(ctx context.Context) (*media.Frame, error) {
 	}
 	f.PTS = time.Duration(s.n) * time.Second / time.Duration(s.info.FPS)
 	f.Wall = s.t0.Add(f.PTS)
+	// A real camera's pace: a source faster than the encoder would fill
+	// the pipeline's queue and have pictures dropped (counted, a gap).
+	select {
+	case <-time.After(time.Until(f.Wall)):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	s.n++
 	return f, nil
 }
@@ -106,7 +113,9 @@ func recordMaskedNoise(t *testing.T, w, h, kbps, frames int, masks []mask.Mask) 
 		t.Fatal(err)
 	}
 	defer st.Close()
-	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	// Wall times from now on: a picture older than pipeline.MaxLate when
+	// it is captured would be dropped as late.
+	t0 := time.Now().Add(200 * time.Millisecond)
 	src := &noiseSource{info: media.StreamInfo{Codec: "raw", Width: w, Height: h, FPS: 15}, frames: frames, seed: 2463534242, t0: t0, done: make(chan struct{})}
 	opened := false
 	cam, err := pipeline.NewCamera(pipeline.CameraConfig{ID: "cam", Source: "test://noise", Masks: masks, BitrateKbps: kbps, KeyframeInterval: time.Second},
@@ -136,7 +145,7 @@ func recordMaskedNoise(t *testing.T, w, h, kbps, frames int, masks []mask.Mask) 
 	var aus [][]byte
 	for time.Now().Before(deadline) {
 		aus = aus[:0]
-		err := st.ReadFrames(ctx, "cam", t0, t0.Add(time.Hour), func(f storage.Frame) error {
+		err := st.ReadFrames(ctx, "cam", t0.Add(-time.Minute), t0.Add(time.Hour), func(f storage.Frame) error {
 			aus = append(aus, f.Data)
 			return nil
 		})
