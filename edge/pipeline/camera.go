@@ -570,15 +570,17 @@ func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *cod
 		*masker = *nm
 		st.maskVer = ver
 	}
-	m := masker.Apply(f)
-	if now := time.Now(); now.Sub(st.lastSnap) >= 500*time.Millisecond {
-		c.keepMasked(m, f.Wall)
-		st.lastSnap = now
-	}
 	if st.forceKey.Swap(false) {
 		// Pictures were dropped before this one: start a new GOP so the
 		// recorder cuts the segment at the hole and loses nothing after it.
 		enc.ForceKeyframe()
+	}
+	// Pixelation cells change only at keyframes (issue 14: predicted
+	// pictures then code them unchanged and they stay flat).
+	m := masker.ApplyHeld(f, enc.NextKeyframe())
+	if now := time.Now(); now.Sub(st.lastSnap) >= 500*time.Millisecond {
+		c.keepMasked(m, f.Wall)
+		st.lastSnap = now
 	}
 	au, ok, err := enc.Encode(m)
 	if err != nil {
