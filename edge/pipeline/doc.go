@@ -12,7 +12,11 @@
 //
 // Cost and loss (issue 14). A masked camera runs two stages: capture or
 // decode on one goroutine, mask+encode on another, with a queue of
-// frameQueue pictures between them. When the encoder falls behind, the
+// frameQueue pictures between them; picture buffers come from a small
+// per-run pool (decoded in place by codec.Decoder.DecodeInto) and go back
+// to it once encoded or dropped, so a masked camera allocates no picture
+// per frame (the snapshot keeps its own copy). When the encoder falls
+// behind, the
 // rest of the camera's GOP is dropped undecoded (GOPs up to MaxSkipGOP;
 // longer ones are decoded and dropped until the queue drains), late raw
 // pictures (MaxLate) are dropped, and the encoder restarts with a
