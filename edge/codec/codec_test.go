@@ -312,3 +312,55 @@ func BenchmarkEncode720p(b *testing.B) { benchEncode(b, 1280, 720) }
 
 // BenchmarkEncode1080p: openh264 encode on one thread (fps reported).
 func BenchmarkEncode1080p(b *testing.B) { benchEncode(b, 1920, 1080) }
+
+// Issue 14: DecodeInto writes into the caller's frame when it has the
+// picture's size (no per-picture allocation), and NextKeyframe says in
+// advance which picture Encode codes as an IDR (every KeyframeInterval and
+// after ForceKeyframe).
+func TestDecodeIntoReusesFrameAndNextKeyframe(t *testing.T) {
+	frames := patternFrames(t, 320, 240, 20)
+	enc, err := NewEncoder(EncoderConfig{Width: 320, Height: 240, FPS: 10, KeyframeInterval: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	dec, err := NewDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	m := noMasks(t)
+	dst, _ := media.NewFrame(320, 240)
+	reused := 0
+	for i, f := range frames {
+		if i == 7 {
+			enc.ForceKeyframe()
+		}
+		want := enc.NextKeyframe()
+		au, ok, err := enc.Encode(m.Apply(f))
+		if err != nil || !ok {
+			t.Fatalf("frame %d: ok=%v err=%v", i, ok, err)
+		}
+		if au.Key != want {
+			t.Fatalf("frame %d: NextKeyframe said %v, Encode made key=%v", i, want, au.Key)
+		}
+		if wantKey := i == 0 || i == 5 || i == 7 || i == 12 || i == 17; au.Key != wantKey {
+			t.Fatalf("frame %d: key=%v, want %v", i, au.Key, wantKey)
+		}
+		pic, err := dec.DecodeInto(au.Data, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pic == dst {
+			reused++
+		}
+	}
+	if reused < len(frames)-1 {
+		t.Fatalf("DecodeInto reused the caller's frame %d of %d times", reused, len(frames))
+	}
+	small, _ := media.NewFrame(16, 16)
+	au, _, _ := enc.Encode(m.Apply(frames[0].Clone()))
+	if pic, err := dec.DecodeInto(au.Data, small); err != nil || pic == small || pic == nil || pic.Width != 320 {
+		t.Fatalf("a frame of the wrong size must not be written into (pic %v, err %v)", pic == small, err)
+	}
+}

@@ -25,6 +25,10 @@ var ErrDecode = errors.New("codec: h264 decode failed")
 type Decoder struct {
 	mu  sync.Mutex
 	dec *C.ISVCDecoder
+	// in is a C copy of the access unit being decoded, reused and grown
+	// as needed (openh264 must not see Go memory across the call).
+	in    unsafe.Pointer
+	inCap int
 }
 
 // NewDecoder creates an openh264 decoder.
@@ -39,7 +43,14 @@ func NewDecoder() (*Decoder, error) {
 // Decode feeds one access unit (Annex-B) and returns the decoded picture,
 // or nil when the decoder needs more data (for example parameter sets
 // only). The returned frame is a copy owned by the caller.
-func (d *Decoder) Decode(au []byte) (*media.Frame, error) {
+func (d *Decoder) Decode(au []byte) (*media.Frame, error) { return d.DecodeInto(au, nil) }
+
+// DecodeInto is Decode writing the picture into dst when dst has the
+// picture's size (then it returns dst), so that a caller can reuse frame
+// buffers; with a nil or differently sized dst it returns a new frame.
+// PTS and Wall of the returned frame are left as they were. When no
+// picture is ready it returns nil and leaves dst untouched.
+func (d *Decoder) DecodeInto(au []byte, dst *media.Frame) (*media.Frame, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.dec == nil {
@@ -48,14 +59,22 @@ func (d *Decoder) Decode(au []byte) (*media.Frame, error) {
 	if len(au) == 0 {
 		return nil, nil
 	}
+	if len(au) > d.inCap {
+		C.free(d.in)
+		d.in = C.malloc(C.size_t(len(au)))
+		if d.in == nil {
+			d.inCap = 0
+			return nil, fmt.Errorf("%w: out of memory for a %d-byte access unit", ErrDecode, len(au))
+		}
+		d.inCap = len(au)
+	}
+	copy(unsafe.Slice((*byte)(d.in), len(au)), au)
 	var pic C.edgerec_picture
-	cbuf := C.CBytes(au)
-	defer C.free(cbuf)
-	st := C.edgerec_dec_decode(d.dec, (*C.uchar)(cbuf), C.int(len(au)), &pic)
+	st := C.edgerec_dec_decode(d.dec, (*C.uchar)(d.in), C.int(len(au)), &pic)
 	if st != 0 {
 		return nil, fmt.Errorf("%w: decoding state 0x%x", ErrDecode, int(st))
 	}
-	return copyPicture(&pic)
+	return copyPicture(&pic, dst)
 }
 
 // Flush returns a picture still held by the decoder, if any.
@@ -69,7 +88,7 @@ func (d *Decoder) Flush() (*media.Frame, error) {
 	if st := C.edgerec_dec_flush(d.dec, &pic); st != 0 {
 		return nil, fmt.Errorf("%w: flush state 0x%x", ErrDecode, int(st))
 	}
-	return copyPicture(&pic)
+	return copyPicture(&pic, nil)
 }
 
 // Close frees the decoder. It is safe to call twice.
@@ -80,17 +99,22 @@ func (d *Decoder) Close() error {
 		C.edgerec_dec_free(d.dec)
 		d.dec = nil
 	}
+	C.free(d.in)
+	d.in, d.inCap = nil, 0
 	return nil
 }
 
-func copyPicture(pic *C.edgerec_picture) (*media.Frame, error) {
+func copyPicture(pic *C.edgerec_picture, dst *media.Frame) (*media.Frame, error) {
 	if pic.ready == 0 {
 		return nil, nil
 	}
 	w, h := int(pic.width), int(pic.height)
-	f, err := media.NewFrame(w, h)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDecode, err)
+	f := dst
+	if f == nil || f.Width != w || f.Height != h || len(f.Y) != w*h || len(f.U) != w*h/4 || len(f.V) != w*h/4 {
+		var err error
+		if f, err = media.NewFrame(w, h); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrDecode, err)
+		}
 	}
 	ys, cs := int(pic.ystride), int(pic.cstride)
 	y := unsafe.Slice((*byte)(unsafe.Pointer(pic.y)), ys*h)

@@ -43,19 +43,32 @@
 //     HIGH took 285 ms against MEDIUM's 194 ms for the 45 pictures (one
 //     run) with the same result, so the encoder runs MEDIUM_COMPLEXITY
 //     without background detection.
-//   - Deblocking changes at most 3 px on each side of a macroblock edge, so
-//     at ≥ 4 px inside a polygon (which is inside the grown area) it cannot
-//     reach the measured pixels. What remains is motion compensation: in P
-//     pictures a macroblock at the grown area's border may be skipped or
-//     predicted from a reference shifted by the neighbour's motion, which
-//     pulls a few pixels of the unmasked neighbour (not of the hidden
-//     picture: that was replaced before encoding) a few pixels into the
-//     area. edge/pipeline's TestR2MasksExactOnMacroblockGrid measures it:
-//     0 for a rectangle and a thin band, 11–12 pixel-pictures at an acute
-//     triangle tip (4–9 px inside), against 80–16460 before. Pixelation
-//     cells are flat before encoding; at QP 42 openh264 codes them with a
-//     cell standard deviation of median 2.1–2.2 and worst 8–11 (before:
-//     3.0 and 90). Closing that gap needs per-macroblock QP or mode control,
-//     which openh264's public API does not have (x264's --qpfile/zones or a
-//     patched openh264 would).
+//   - What remained after that was motion compensation and, for
+//     pixelation, deblocking and prediction across cells. Measured with
+//     edge/pipeline's TestR2MasksExactOnMacroblockGrid (640×360 and
+//     1920×1080 noise behind a triangle, a thin band, a rectangle and a
+//     pixelated pentagon, 300 kbit/s to 4 Mbit/s, decoded by ffmpeg):
+//     an acute triangle's tip had 11–12 pixel-pictures off the fill at
+//     4–9 px inside (a border macroblock skipped or predicted from a
+//     reference shifted by the moving neighbours' motion), and pixelation
+//     cells a standard deviation of median 2.1, worst 8–11. Fixed by
+//     edge/mask (one guard ring of macroblocks; pixelation quantized to 8
+//     grey levels without colour and held for the GOP, see its doc) and
+//     here by two settings: the encoder no longer has an IDR period of its
+//     own — Encode forces an IDR every KeyframeInterval (or after
+//     ForceKeyframe), so NextKeyframe tells the masker in advance which
+//     picture refreshes the pixelation; and deblocking is off
+//     (iLoopFilterDisableIdc 1): between pixelation cells of different
+//     values it smoothed 3 px on each side of every cell edge, the largest
+//     part of the cell deviation (median 2.1 → 0), and with the guard ring
+//     fill no longer needs it. Result: 0 pixels off the fill at ≥ 4 px
+//     inside for every shape at 300 kbit/s and 4 Mbit/s, 360p and 1080p;
+//     pixelation cells worst 0 luma, ≤ 1.5 chroma, except 1080p at
+//     300 kbit/s (0.03 bit per pixel of noise), where 1–3 of 903 cells in
+//     a picture reach 2.2–7.5 (keyframes at openh264's top QP).
+//   - Also tried (openh264 params): screen-content usage type (no better:
+//     worst 3.3 at 300 kbit/s), adaptive quantization (no difference).
+//     Intra refresh is not in openh264 2.1.1's API. A per-macroblock QP or
+//     mode (x264's --qpfile/zones, a patched openh264) would allow finer
+//     pixelation; the public API has none.
 package codec

@@ -59,18 +59,27 @@ func (c EncoderConfig) withDefaults() (EncoderConfig, error) {
 const (
 	encComplexity = C.MEDIUM_COMPLEXITY
 	encBackground = 0
-	encLoopFilter = 0 // deblocking on: it reaches ≤ 3 px into a mask
+	// Deblocking off: with the guard ring it no longer matters for fill,
+	// and between pixelation cells of different values it smooths 3 px on
+	// each side of every cell edge (the largest part of the cell standard
+	// deviation measured).
+	encLoopFilter = 1
 )
 
 // Encoder turns masked I420 frames into H.264 access units (Annex-B, IDR
 // with SPS/PPS in band every KeyframeInterval). Not safe for concurrent use.
 type Encoder struct {
-	mu   sync.Mutex
-	cfg  EncoderConfig
-	enc  *C.edgerec_enc
-	gop  int
-	n    int
-	info media.StreamInfo
+	mu  sync.Mutex
+	cfg EncoderConfig
+	enc *C.edgerec_enc
+	gop int
+	n   int
+	// since counts pictures since the last IDR; the encoder itself has
+	// no IDR period (openh264's is 0): Encode forces one every gop
+	// pictures or when asked, so NextKeyframe knows in advance.
+	since  int
+	forced bool
+	info   media.StreamInfo
 }
 
 // NewEncoder creates an openh264 encoder.
@@ -86,7 +95,7 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 	var x *C.edgerec_enc
 	rv := C.edgerec_enc_new(C.edgerec_enc_opts{
 		width: C.int(cfg.Width), height: C.int(cfg.Height), fps: C.float(cfg.FPS),
-		bitrate: C.int(cfg.BitrateKbps * 1000), intra_period: C.int(gop), threads: C.int(cfg.Threads),
+		bitrate: C.int(cfg.BitrateKbps * 1000), intra_period: 0, threads: C.int(cfg.Threads),
 		complexity: encComplexity, background: encBackground, loop_filter: encLoopFilter,
 	}, &x)
 	if rv != 0 {
@@ -117,6 +126,10 @@ func (e *Encoder) Encode(m mask.Masked) (au media.AccessUnit, ok bool, err error
 	if len(f.Y) != f.Width*f.Height || len(f.U) != f.Width*f.Height/4 || len(f.V) != len(f.U) {
 		return au, false, fmt.Errorf("%w: malformed %dx%d picture", ErrEncode, f.Width, f.Height)
 	}
+	key := e.nextKey()
+	if key && e.n > 0 {
+		C.edgerec_enc_force_idr(e.enc)
+	}
 	var out *C.uchar
 	var n C.int
 	rv := C.edgerec_enc_encode(e.enc, (*C.uchar)(unsafe.Pointer(&f.Y[0])), (*C.uchar)(unsafe.Pointer(&f.U[0])), (*C.uchar)(unsafe.Pointer(&f.V[0])),
@@ -125,6 +138,10 @@ func (e *Encoder) Encode(m mask.Masked) (au media.AccessUnit, ok bool, err error
 		return au, false, fmt.Errorf("%w: EncodeFrame: code %d", ErrEncode, int(rv))
 	}
 	e.n++
+	if key {
+		e.since, e.forced = 0, false
+	}
+	e.since++
 	if n == 0 {
 		return au, false, nil
 	}
@@ -136,10 +153,20 @@ func (e *Encoder) Encode(m mask.Masked) (au media.AccessUnit, ok bool, err error
 func (e *Encoder) ForceKeyframe() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.enc != nil {
-		C.edgerec_enc_force_idr(e.enc)
-	}
+	e.forced = true
 }
+
+// NextKeyframe reports whether the next picture given to Encode will be
+// coded as an IDR (the first one, every KeyframeInterval, or after
+// ForceKeyframe). A masker refreshes its pixelation cells then (see
+// mask.Masker.ApplyHeld).
+func (e *Encoder) NextKeyframe() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.nextKey()
+}
+
+func (e *Encoder) nextKey() bool { return e.n == 0 || e.forced || e.since >= e.gop }
 
 // Close releases the encoder.
 func (e *Encoder) Close() error {

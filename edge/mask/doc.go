@@ -30,13 +30,26 @@
 //   - Macroblock grid (issue 14): the area actually masked is the set of
 //     16×16 macroblocks (MacroblockSize) of the coded picture's grid,
 //     anchored at the top-left corner, that hold at least one covered pixel
-//     centre; a picture whose size is not a multiple of 16 is coded at the
-//     next one (1080 → 1088), so the last macroblock row or column is partly
-//     outside the picture and masked only where visible. No macroblock then
-//     mixes masked and unmasked picture, so the encoder's ringing at an edge
-//     cannot reach into a mask (see edge/codec for what remains). The
-//     config keeps the normalized polygons; the growth is computed per
-//     resolution. The mask editor draws the grown area as a second outline.
+//     centre, plus GuardRings (1) ring of macroblocks around them (the 8
+//     neighbours of each); a picture whose size is not a multiple of 16 is
+//     coded at the next one (1080 → 1088), so the last macroblock row or
+//     column is partly outside the picture and masked only where visible.
+//     No macroblock then mixes masked and unmasked picture, so the
+//     encoder's ringing at an edge cannot reach into a mask. The guard ring
+//     is there for motion compensation: in predicted pictures openh264
+//     skips or predicts a border macroblock from a reference shifted by its
+//     moving neighbours' motion, pulling unmasked pixels a few pixels into
+//     the area (measured before the ring: 11–12 pixels at 4–9 px inside an
+//     acute triangle's tip, 640×360 noise; with it: 0 at 300 kbit/s and
+//     4 Mbit/s, 360p and 1080p, edge/pipeline's
+//     TestR2MasksExactOnMacroblockGrid). More masking is privacy-safe; the
+//     cost is a 16 px band around every mask: 4.4 % of the picture height
+//     at 360p, 2.2 % at 720p, 1.5 % at 1080p. For a mask covering 10 % ×
+//     10 % of the picture the masked share of the picture grows from 1.0 %
+//     (polygon) to 1.3 / 1.1 / 1.0 % (macroblocks) and 3.3 / 1.9 / 1.6 %
+//     (with the ring) at 360p / 720p / 1080p. The config keeps the
+//     normalized polygons; the growth is computed per resolution. The mask
+//     editor draws the grown area (ring included) as a second outline.
 //   - Chroma: the chroma samples of a masked macroblock (8×8) are masked.
 //   - Coordinates outside the picture are clipped (Validate refuses them
 //     anyway; the rasterizer is robust to them).
@@ -46,14 +59,29 @@
 //   - fill (default): the covered pixels are set to Options' fill colour,
 //     video black (16,128,128) by default, by copying from pre-filled rows.
 //   - pixelate: the picture is cut into Block×Block luma cells aligned to
-//     (0,0) (Block/2 for chroma), Block snapped to the macroblock grid by
-//     SnapBlock (4, 8 or a multiple of 16, never smaller than asked); in
-//     every cell the grown area touches, its pixels in the grown area are
-//     set to the rounded mean of those pixels, one flat value per cell and
-//     plane, so no detail finer than a cell remains. Cells at the right and
-//     bottom picture edge may be partial. Pixelation is computed from the frame's
-//     own pixels, so it keeps the average colour of a private area; use fill
-//     where even that must not be shown.
+//     (0,0), Block snapped to the macroblock grid by SnapBlock (4, 8 or a
+//     multiple of 16, never smaller than asked); in every cell the grown
+//     area touches, its luma pixels in the grown area are set to one value:
+//     the rounded mean of those pixels quantized to PixelateLevelStep (32:
+//     eight levels 16, 48, …, 240), and the chroma of the grown area is set
+//     to neutral grey (128). Applied with ApplyHeld (the camera pipeline
+//     and playback transcoding do), the cell values are taken only from
+//     the picture the encoder will code as a keyframe and held for the rest
+//     of the GOP; Apply takes them from every picture. Why (issue 14,
+//     measured with 640×360 noise at 300 kbit/s and 4 Mbit/s, decoded by
+//     ffmpeg, worst cell standard deviation luma/chroma): cells that change
+//     every picture are coded by openh264 at its top QP with sub-pel motion
+//     compensation and intra prediction across cell edges (8.4–11.1 /
+//     9.1–11.0); with deblocking off 7.5–9.0; held per GOP 0.9–3.5 /
+//     1.5–4.2; plus 8 luma levels 0 / 1.0–3.6; plus neutral chroma 0 /
+//     0.5–1.4 (the goal is ≤ 2). Finer steps (16, 24) or per-value
+//     hysteresis instead of per-GOP holding left 2–8. The costs: the
+//     pixelated area updates once per keyframe interval (2 s by default),
+//     shows 8 grey levels and no colour — less than before of what is
+//     behind it, which is the point of the mask. Cells at the right and
+//     bottom picture edge may be partial. Pixelation is computed from the
+//     frame's own pixels, so it keeps the rough brightness of a private
+//     area; use fill where even that must not be shown.
 //   - Where a fill mask and a pixelate mask overlap, pixelate runs first and
 //     fill wins.
 //

@@ -75,7 +75,7 @@ func FuzzRasterize(f *testing.F) {
 		checkRows(t, "luma", ly, w, h)
 		lc := chromaRows(ly, h)
 		checkRows(t, "chroma", lc, w/2, h/2)
-		checkGrown(t, ly, growToMacroblocks(ly, w, h), w, h)
+		checkGrown(t, ly, growToMacroblocks(ly, w, h, 0), w, h)
 		for _, c := range []struct {
 			r      rows
 			stride int
@@ -116,7 +116,7 @@ func FuzzRasterize(f *testing.F) {
 				}
 			}
 			// Luma changes only on covered pixels (grown to macroblocks).
-			r := growToMacroblocks(rasterize([][]Point{q}, w, h), w, h)
+			r := growToMacroblocks(rasterize([][]Point{q}, w, h), w, h, GuardRings)
 			for y := range h {
 				x := 0
 				for _, s := range r.row(y) {

@@ -47,15 +47,16 @@ func mustNew(t testing.TB, o Options, ms ...Mask) *Masker {
 }
 
 // checkRect asserts that the luma pixels of every macroblock touching the
-// rectangle [x0,x1)×[y0,y1) are fill, and the chroma samples of those
-// macroblocks too (the mask grown to the macroblock grid), everything else
-// untouched.
+// rectangle [x0,x1)×[y0,y1), and of the GuardRings rings of macroblocks
+// around them, are fill, and the chroma samples of those macroblocks too
+// (the mask grown to the macroblock grid), everything else untouched.
 func checkRect(t *testing.T, got, orig *media.Frame, x0, y0, x1, y1 int) {
 	t.Helper()
 	const mb = 16
-	x0, y0 = x0/mb*mb, y0/mb*mb
-	x1, y1 = (x1+mb-1)/mb*mb, (y1+mb-1)/mb*mb
 	w, h := got.Width, got.Height
+	g := GuardRings * mb
+	x0, y0 = max(x0/mb*mb-g, 0), max(y0/mb*mb-g, 0)
+	x1, y1 = min((x1+mb-1)/mb*mb+g, w), min((y1+mb-1)/mb*mb+g, h)
 	for y := range h {
 		for x := range w {
 			in := x >= x0 && x < x1 && y >= y0 && y < y1
@@ -177,7 +178,35 @@ func mbOracle(ms []Mask, w, h int) (masked, ambiguous []bool, cols int) {
 			ambiguous[by*cols+bx] = !sure && near
 		}
 	}
+	// Guard rings: a macroblock next to a masked one is masked; next to an
+	// ambiguous one (and not masked) it is ambiguous.
+	for range GuardRings {
+		maybe := make([]bool, len(masked))
+		for i := range masked {
+			maybe[i] = masked[i] || ambiguous[i]
+		}
+		masked, maybe = dilate(masked, cols, mrows), dilate(maybe, cols, mrows)
+		for i := range masked {
+			ambiguous[i] = maybe[i] && !masked[i]
+		}
+	}
 	return masked, ambiguous, cols
+}
+
+// dilate adds the 8 neighbours of every set macroblock.
+func dilate(in []bool, cols, rows int) []bool {
+	out := slices.Clone(in)
+	for i, v := range in {
+		if !v {
+			continue
+		}
+		for r := max(i/cols-1, 0); r <= min(i/cols+1, rows-1); r++ {
+			for c := max(i%cols-1, 0); c <= min(i%cols+1, cols-1); c++ {
+				out[r*cols+c] = true
+			}
+		}
+	}
+	return out
 }
 
 // checkPolys asserts the macroblock-grown fill: every macroblock the oracle
@@ -247,13 +276,15 @@ func TestR2FillPolygons(t *testing.T) {
 }
 
 // R2: a mask touching the frame edge covers the border pixels themselves;
-// an 8 px strip fills the whole first macroblock column.
+// an 8 px strip fills the whole first macroblock column and, with the
+// guard ring, the second one.
 func TestR2MaskTouchingFrameEdgeCoversBorder(t *testing.T) {
-	f := patternFrame(t, 48, 32)
-	mustNew(t, Options{}, Mask{Name: "left", Polygon: []Point{{0, 0}, {1.0 / 6, 0}, {1.0 / 6, 1}, {0, 1}}}).Apply(f)
+	f := patternFrame(t, 64, 32)
+	mustNew(t, Options{}, Mask{Name: "left", Polygon: []Point{{0, 0}, {1.0 / 8, 0}, {1.0 / 8, 1}, {0, 1}}}).Apply(f)
+	edge := 16 * (1 + GuardRings)
 	for y := range 32 {
-		if f.Y[y*48] != DefaultFillY || f.Y[y*48+15] != DefaultFillY || f.Y[y*48+16] == DefaultFillY {
-			t.Fatalf("row %d: column 0..15 must be masked and 16 not", y)
+		if f.Y[y*64] != DefaultFillY || f.Y[y*64+edge-1] != DefaultFillY || f.Y[y*64+edge] == DefaultFillY {
+			t.Fatalf("row %d: column 0..%d must be masked and %d not", y, edge-1, edge)
 		}
 	}
 }
@@ -273,10 +304,11 @@ func TestR2ResolutionChange(t *testing.T) {
 	}
 }
 
-// R2: pixelate grows to whole macroblocks and leaves every cell of the
-// (snapped) cell grid uniform there — the mean of the cell's pixels inside
-// the grown area — and everything outside untouched; chroma likewise at
-// half resolution.
+// R2: pixelate grows to whole macroblocks (plus the guard ring) and
+// leaves every cell of the (snapped) cell grid uniform there — the mean of
+// the cell's pixels inside the grown area, quantized to
+// PixelateLevelStep — with neutral chroma, and everything outside
+// untouched.
 func TestR2PixelateCellsUniform(t *testing.T) {
 	const w, h = 96, 72 // 72: the last macroblock row is half outside
 	poly := []Point{{0.05, 0.1}, {0.7, 0.05}, {0.5, 0.5}, {0.95, 0.9}, {0.1, 0.8}}
@@ -291,7 +323,7 @@ func TestR2PixelateCellsUniform(t *testing.T) {
 			m.Apply(f)
 			masked, amb, cols := mbOracle([]Mask{{Polygon: poly}}, w, h)
 			// A macroblock only an outline grazes is the rasterizer's call.
-			own := growToMacroblocks(rasterize([][]Point{poly}, w, h), w, h)
+			own := growToMacroblocks(rasterize([][]Point{poly}, w, h), w, h, GuardRings)
 			for i, a := range amb {
 				if a {
 					masked[i] = len(own.row((i/cols)*16)) > 0 && slices.ContainsFunc(own.row((i/cols)*16), func(s span) bool {
@@ -299,7 +331,7 @@ func TestR2PixelateCellsUniform(t *testing.T) {
 					})
 				}
 			}
-			check := func(name string, got, was []byte, stride, height, mb, b int) {
+			check := func(name string, got, was []byte, stride, height, mb, b int, level func(mean int) int) {
 				t.Helper()
 				covered := func(x, y int) bool { return masked[(y/mb)*cols+x/mb] }
 				cells := 0
@@ -329,7 +361,7 @@ func TestR2PixelateCellsUniform(t *testing.T) {
 							continue
 						}
 						cells++
-						if want := (sum + n/2) / n; first != want {
+						if want := level((sum + n/2) / n); first != want {
 							t.Fatalf("%s cell (%d,%d) = %d, want mean %d", name, bx, by, first, want)
 						}
 					}
@@ -339,9 +371,11 @@ func TestR2PixelateCellsUniform(t *testing.T) {
 				}
 			}
 			b := m.Block()
-			check("Y", f.Y, orig.Y, w, h, 16, b)
-			check("U", f.U, orig.U, w/2, h/2, 8, b/2)
-			check("V", f.V, orig.V, w/2, h/2, 8, b/2)
+			quant := func(v int) int { return v/PixelateLevelStep*PixelateLevelStep + PixelateLevelStep/2 }
+			neutral := func(int) int { return 128 }
+			check("Y", f.Y, orig.Y, w, h, 16, b, quant)
+			check("U", f.U, orig.U, w/2, h/2, 8, b/2, neutral)
+			check("V", f.V, orig.V, w/2, h/2, 8, b/2, neutral)
 		})
 	}
 }
@@ -528,5 +562,34 @@ func TestWeakened(t *testing.T) {
 	// A one-pixel-row shrink on the grid counts.
 	if n := Weakened([]Mask{win}, []Mask{sq("w", StyleFill, 0.1, 0.1, 0.4, 0.4-1.0/CompareH)}, CompareW, CompareH); n != 576 {
 		t.Errorf("one row shrink: %d pixels, want 576", n)
+	}
+}
+
+// R2 (issue 14): ApplyHeld keeps the pixelation cells' values until a
+// refresh (the encoder's next keyframe), so the pixelated area does not
+// change inside a GOP; Apply always refreshes.
+func TestR2PixelateHeldUntilRefresh(t *testing.T) {
+	m := mustNew(t, Options{}, Mask{Name: "p", Style: StylePixelate, Polygon: []Point{{0, 0}, {1, 0}, {1, 1}, {0, 1}}})
+	frame := func(v byte) *media.Frame {
+		f := patternFrame(t, 32, 32)
+		for i := range f.Y {
+			f.Y[i] = v
+		}
+		return f
+	}
+	if got := m.ApplyHeld(frame(40), false).Frame().Y[0]; got != 48 {
+		t.Fatalf("first frame: Y %d, want 48 (40 quantized)", got)
+	}
+	if got := m.ApplyHeld(frame(200), false).Frame().Y[0]; got != 48 {
+		t.Fatalf("held frame: Y %d, want the held 48", got)
+	}
+	if got := m.ApplyHeld(frame(200), true).Frame().Y[0]; got != 208 {
+		t.Fatalf("refreshed frame: Y %d, want 208", got)
+	}
+	if got := m.Apply(frame(100)).Frame().Y[0]; got != 112 {
+		t.Fatalf("Apply: Y %d, want 112", got)
+	}
+	if f := m.ApplyHeld(frame(100), false).Frame(); f.U[0] != 128 || f.V[0] != 128 {
+		t.Fatalf("chroma %d,%d, want neutral 128", f.U[0], f.V[0])
 	}
 }

@@ -58,6 +58,10 @@ type raster struct {
 	bufY, bufU, bufV []byte
 	pyCells, pcCells []cell
 	pyRuns, pcRuns   []run
+	// held: the luma value of every pixelation cell, kept between
+	// refreshes (ApplyHeld); valid once held is true.
+	heldY []byte
+	held  bool
 }
 
 // New validates masks and opts and returns a Masker. Mask names must be
@@ -96,12 +100,21 @@ func New(masks []Mask, o Options) (*Masker, error) {
 // Len returns the number of masks.
 func (m *Masker) Len() int { return m.n }
 
-// Apply burns the masks into f in place and returns it as Masked. The first
-// frame at a resolution rasterizes the masks (allocating); later frames at
-// that resolution do not allocate. Apply panics if f breaks media.Frame's
+// Apply burns the masks into f in place and returns it as Masked; the
+// pixelation cells take this frame's values. The first frame at a
+// resolution rasterizes the masks (allocating); later frames at that
+// resolution do not allocate. Apply panics if f breaks media.Frame's
 // invariants (positive even size, planes of the documented lengths), since
 // it could then neither mask nor prove the frame safe.
-func (m *Masker) Apply(f *media.Frame) Masked {
+func (m *Masker) Apply(f *media.Frame) Masked { return m.ApplyHeld(f, true) }
+
+// ApplyHeld is Apply for an encoder's stream: the pixelation cells take
+// this frame's values only when refresh is true (the caller passes true
+// for a picture that will be coded as a keyframe) or at the first frame of
+// a resolution, and otherwise keep the values they had, so that inside a
+// GOP the pixelated area does not change and predicted pictures code it
+// unchanged (see the package documentation, "Styles").
+func (m *Masker) ApplyHeld(f *media.Frame, refresh bool) Masked {
 	if m.n == 0 {
 		return Masked{f}
 	}
@@ -112,9 +125,15 @@ func (m *Masker) Apply(f *media.Frame) Masked {
 		m.cur = r
 	}
 	if len(r.pyCells) > 0 {
-		pixelate(f.Y, r.pyCells, r.pyRuns)
-		pixelate(f.U, r.pcCells, r.pcRuns)
-		pixelate(f.V, r.pcCells, r.pcRuns)
+		if refresh || !r.held {
+			cellMeans(f.Y, r.pyCells, r.pyRuns, r.heldY)
+			r.held = true
+		}
+		pixelate(f.Y, r.pyCells, r.pyRuns, r.heldY)
+		for _, q := range r.pcRuns {
+			clear128(f.U[q.off : q.off+q.n])
+			clear128(f.V[q.off : q.off+q.n])
+		}
 	}
 	for _, q := range r.fy {
 		copy(f.Y[q.off:q.off+q.n], r.bufY)
@@ -160,7 +179,7 @@ func (m *Masker) Block() int { return m.o.Block }
 func (m *Masker) build(w, h int) *raster {
 	r := &raster{w: w, h: h}
 	if len(m.fill) > 0 {
-		ly := growToMacroblocks(rasterize(m.fill, w, h), w, h)
+		ly := growToMacroblocks(rasterize(m.fill, w, h), w, h, GuardRings)
 		lc := chromaRows(ly, h)
 		r.fy = fillRuns(ly, w)
 		r.fc = fillRuns(lc, w/2)
@@ -169,10 +188,11 @@ func (m *Masker) build(w, h int) *raster {
 		r.bufV = filled(maxRun(r.fc), m.o.FillV)
 	}
 	if len(m.pix) > 0 {
-		ly := growToMacroblocks(rasterize(m.pix, w, h), w, h)
+		ly := growToMacroblocks(rasterize(m.pix, w, h), w, h, GuardRings)
 		lc := chromaRows(ly, h)
 		r.pyCells, r.pyRuns = cellRuns(ly, w, m.o.Block)
 		r.pcCells, r.pcRuns = cellRuns(lc, w/2, m.o.Block/2)
+		r.heldY = make([]byte, len(r.pyCells))
 	}
 	return r
 }
@@ -193,22 +213,47 @@ func filled(n int, v byte) []byte {
 	return b
 }
 
-// pixelate sets the covered pixels of each cell to their rounded mean.
-func pixelate(plane []byte, cells []cell, runs []run) {
-	for _, c := range cells {
-		rs := runs[c.r0:c.r1]
+// GuardRings is how many rings of macroblocks are added around the
+// macroblocks a mask touches (see the package documentation,
+// "Macroblock grid").
+const GuardRings = 1
+
+// PixelateLevelStep is the luma step of pixelation cell values: a cell's
+// mean is quantized to the middle of its step (16, 48, …, 240), eight
+// levels (see the package documentation, "Styles").
+const PixelateLevelStep = 32
+
+// cellMeans stores each cell's mean, quantized to PixelateLevelStep, in
+// out.
+func cellMeans(plane []byte, cells []cell, runs []run, out []byte) {
+	for i, c := range cells {
 		var sum uint32
-		for _, q := range rs {
+		for _, q := range runs[c.r0:c.r1] {
 			for _, v := range plane[q.off : q.off+q.n] {
 				sum += uint32(v)
 			}
 		}
-		mean := byte((sum + uint32(c.n)/2) / uint32(c.n))
-		for _, q := range rs {
+		mean := (sum + uint32(c.n)/2) / uint32(c.n)
+		out[i] = byte(mean/PixelateLevelStep*PixelateLevelStep + PixelateLevelStep/2)
+	}
+}
+
+// pixelate sets the covered pixels of each cell to its value.
+func pixelate(plane []byte, cells []cell, runs []run, vals []byte) {
+	for i, c := range cells {
+		v := vals[i]
+		for _, q := range runs[c.r0:c.r1] {
 			row := plane[q.off : q.off+q.n]
-			for i := range row {
-				row[i] = mean
+			for k := range row {
+				row[k] = v
 			}
 		}
+	}
+}
+
+// clear128 sets chroma to neutral (no colour).
+func clear128(b []byte) {
+	for i := range b {
+		b[i] = 128
 	}
 }

@@ -203,31 +203,49 @@ func cellRuns(r rows, stride, block int) ([]cell, []run) {
 const MacroblockSize = 16
 
 // growToMacroblocks returns the union of the macroblocks (on the coded
-// picture's grid) that hold at least one pixel of r, clipped to the w×h
-// picture, as row spans. Every row of one macroblock row has the same spans.
-func growToMacroblocks(r rows, w, h int) rows {
+// picture's grid) that hold at least one pixel of r, plus guard rings of
+// macroblocks around them (each ring adds the 8 neighbours of every
+// macroblock already in), clipped to the w×h picture, as row spans. Every
+// row of one macroblock row has the same spans.
+func growToMacroblocks(r rows, w, h, guard int) rows {
 	const mb = MacroblockSize
-	cols := (w + mb - 1) / mb
-	hit := make([]bool, cols)
-	out := rows{start: make([]int32, h+1)}
-	for by := 0; by < h; by += mb {
-		ey := min(by+mb, h)
-		clear(hit)
-		for y := by; y < ey; y++ {
-			for _, s := range r.row(y) {
-				for c := int(s.x0) / mb; c <= int(s.x1-1)/mb; c++ {
-					hit[c] = true
+	cols, mrows := (w+mb-1)/mb, (h+mb-1)/mb
+	hit := make([]bool, cols*mrows)
+	for y := range h {
+		for _, s := range r.row(y) {
+			for c := int(s.x0) / mb; c <= int(s.x1-1)/mb; c++ {
+				hit[(y/mb)*cols+c] = true
+			}
+		}
+	}
+	for range guard {
+		grown := slices.Clone(hit)
+		for i, in := range hit {
+			if !in {
+				continue
+			}
+			c0, r0 := i%cols, i/cols
+			for rr := max(r0-1, 0); rr <= min(r0+1, mrows-1); rr++ {
+				for cc := max(c0-1, 0); cc <= min(c0+1, cols-1); cc++ {
+					grown[rr*cols+cc] = true
 				}
 			}
 		}
+		hit = grown
+	}
+	out := rows{start: make([]int32, h+1)}
+	for br := range mrows {
+		by := br * mb
+		ey := min(by+mb, h)
+		line := hit[br*cols : (br+1)*cols]
 		first := int32(len(out.spans))
 		for c := 0; c < cols; {
-			if !hit[c] {
+			if !line[c] {
 				c++
 				continue
 			}
 			c0 := c
-			for c < cols && hit[c] {
+			for c < cols && line[c] {
 				c++
 			}
 			out.spans = append(out.spans, span{int32(c0 * mb), int32(min(c*mb, w))})

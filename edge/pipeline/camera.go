@@ -298,7 +298,7 @@ func (c *Camera) runOnce(ctx context.Context) error {
 // when the queue is full, pictures are dropped until it has drained (one
 // contiguous hole, counted) and the encoder starts again with a keyframe.
 func (c *Camera) runRaw(ctx context.Context, src source.RawSource, masker *mask.Masker, st *runStats) error {
-	produce := func(ctx context.Context, q chan<- *media.Frame) error {
+	produce := func(ctx context.Context, q chan<- *media.Frame, _ *framePool) error {
 		dropping := false
 		for {
 			f, err := src.Read(ctx)
@@ -340,7 +340,7 @@ func (c *Camera) runRaw(ctx context.Context, src source.RawSource, masker *mask.
 // The encoder is (re)created at the first picture and whenever the size
 // changes; the masker re-rasterizes per size by itself.
 func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, masker *mask.Masker, st *runStats) error {
-	produce := func(ctx context.Context, q chan<- *media.Frame) error {
+	produce := func(ctx context.Context, q chan<- *media.Frame, pool *framePool) error {
 		dec, err := codec.NewDecoder()
 		if err != nil {
 			return err
@@ -370,7 +370,11 @@ func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, maske
 				skipping = true
 				continue
 			}
-			pic, err := dec.Decode(au.Data)
+			buf := pool.get()
+			pic, err := dec.DecodeInto(au.Data, buf)
+			if pic == nil {
+				pool.put(buf) // not used: no picture
+			} // (a new frame for another size: buf is dropped)
 			if err != nil {
 				st.decodeErrors.Add(1)
 				continue // the decoder resynchronizes at the next keyframe
@@ -381,12 +385,14 @@ func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, maske
 			pic.PTS, pic.Wall = au.PTS, au.Wall
 			if draining && len(q) > 0 {
 				st.skipped.Add(1)
+				pool.put(pic)
 				continue
 			}
 			draining = false
 			select {
 			case q <- pic:
 			default:
+				pool.put(pic)
 				st.skipped.Add(1)
 				st.forceKey.Store(true)
 				// Short GOPs: skip decoding the rest of the GOP (saves the
@@ -408,14 +414,15 @@ func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, maske
 // frameQueue pictures, and masks, encodes and publishes them on this one.
 // It returns when either stage fails or ctx ends; the stage that stops
 // first stops the other.
-func (c *Camera) runStages(ctx context.Context, src source.Source, masker *mask.Masker, st *runStats, produce func(context.Context, chan<- *media.Frame) error) error {
+func (c *Camera) runStages(ctx context.Context, src source.Source, masker *mask.Masker, st *runStats, produce func(context.Context, chan<- *media.Frame, *framePool) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	q := make(chan *media.Frame, frameQueue)
+	pool := newFramePool(frameQueue + 2)
 	prodErr := make(chan error, 1)
 	go func() {
 		defer close(q)
-		prodErr <- produce(ctx, q)
+		prodErr <- produce(ctx, q, pool)
 	}()
 	var enc *codec.Encoder
 	defer func() {
@@ -443,6 +450,7 @@ func (c *Camera) runStages(ctx context.Context, src source.Source, masker *mask.
 			pic = p
 		}
 		if encErr != nil {
+			pool.put(pic)
 			continue // drain until the producer has seen the cancel
 		}
 		if enc == nil || enc.Info().Width != pic.Width || enc.Info().Height != pic.Height {
@@ -469,6 +477,41 @@ func (c *Camera) runStages(ctx context.Context, src source.Source, masker *mask.
 			encErr = err
 			cancel()
 		}
+		// Encode read the planes in place and the snapshot copied them:
+		// nothing refers to pic any more.
+		pool.put(pic)
+	}
+}
+
+// framePool recycles the picture buffers of a masked camera's two stages
+// (issue 14: a fresh 1080p picture per frame was ~3 MB of garbage and
+// several GCs a second per camera). A frame is owned by exactly one of:
+// the pool, the decode stage, the queue, the mask+encode stage; it goes
+// back to the pool after it was encoded (the snapshot keeps a copy) or
+// when it was dropped. Frames of another size than asked are discarded.
+type framePool struct{ free chan *media.Frame }
+
+func newFramePool(n int) *framePool { return &framePool{free: make(chan *media.Frame, n)} }
+
+// get returns a free frame, or nil when there is none (the decoder then
+// allocates one, which later joins the pool).
+func (p *framePool) get() *media.Frame {
+	select {
+	case f := <-p.free:
+		return f
+	default:
+		return nil
+	}
+}
+
+// put returns f to the pool (nil is ignored; a full pool drops it).
+func (p *framePool) put(f *media.Frame) {
+	if f == nil {
+		return
+	}
+	select {
+	case p.free <- f:
+	default:
 	}
 }
 
@@ -570,15 +613,17 @@ func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *cod
 		*masker = *nm
 		st.maskVer = ver
 	}
-	m := masker.Apply(f)
-	if now := time.Now(); now.Sub(st.lastSnap) >= 500*time.Millisecond {
-		c.keepMasked(m, f.Wall)
-		st.lastSnap = now
-	}
 	if st.forceKey.Swap(false) {
 		// Pictures were dropped before this one: start a new GOP so the
 		// recorder cuts the segment at the hole and loses nothing after it.
 		enc.ForceKeyframe()
+	}
+	// Pixelation cells change only at keyframes (issue 14: predicted
+	// pictures then code them unchanged and they stay flat).
+	m := masker.ApplyHeld(f, enc.NextKeyframe())
+	if now := time.Now(); now.Sub(st.lastSnap) >= 500*time.Millisecond {
+		c.keepMasked(m, f.Wall)
+		st.lastSnap = now
 	}
 	au, ok, err := enc.Encode(m)
 	if err != nil {

@@ -3,7 +3,8 @@
 // reports its state to health.
 //
 // The hub is the only way coded video leaves a pipeline. Every reader has
-// its own bounded queue; a slow reader (a live viewer) loses access units
+// its own queue, bounded in units and in bytes (DefaultReaderBytes, so
+// bursts of 2 MB units cannot pile up hundreds of MB); a slow reader (a live viewer) loses access units
 // and counts them, and then waits for the next keyframe so it never sees a
 // broken picture. Publishing never blocks, so no reader can stall
 // recording. What enters the hub has been masked (the encoder accepts only
@@ -11,7 +12,11 @@
 //
 // Cost and loss (issue 14). A masked camera runs two stages: capture or
 // decode on one goroutine, mask+encode on another, with a queue of
-// frameQueue pictures between them. When the encoder falls behind, the
+// frameQueue pictures between them; picture buffers come from a small
+// per-run pool (decoded in place by codec.Decoder.DecodeInto) and go back
+// to it once encoded or dropped, so a masked camera allocates no picture
+// per frame (the snapshot keeps its own copy). When the encoder falls
+// behind, the
 // rest of the camera's GOP is dropped undecoded (GOPs up to MaxSkipGOP;
 // longer ones are decoded and dropped until the queue drains), late raw
 // pictures (MaxLate) are dropped, and the encoder restarts with a

@@ -24,15 +24,32 @@ type Reader struct {
 	needKey bool // after a drop (and at start): skip until a keyframe
 	dropped atomic.Uint64
 	once    sync.Once
+	// Byte bound (under hub.mu): sizes of the units sent and maybe not
+	// yet read, oldest first (a ring of n entries from head); the units
+	// read so far are the oldest ones, so sent-but-gone entries are
+	// retired by comparing n with len(ch).
+	sizes    []int
+	head, n  int
+	bytes    int
+	maxBytes int
 }
 
-// Subscribe adds a reader with a queue of depth access units. The reader
-// starts at the next keyframe.
-func (h *Hub) Subscribe(depth int) *Reader {
+// DefaultReaderBytes bounds a reader's queue in bytes (issue 14: 256
+// units of 2 MB would be 512 MB per camera); Subscribe uses it.
+const DefaultReaderBytes = 32 << 20
+
+// Subscribe adds a reader with a queue of at most depth access units and
+// DefaultReaderBytes bytes. The reader starts at the next keyframe.
+func (h *Hub) Subscribe(depth int) *Reader { return h.SubscribeBytes(depth, DefaultReaderBytes) }
+
+// SubscribeBytes is Subscribe with another byte bound. A unit that would
+// take the queue past maxBytes is dropped (counted in Dropped, the reader
+// then skips to the next keyframe), except into an empty queue.
+func (h *Hub) SubscribeBytes(depth, maxBytes int) *Reader {
 	if depth < 1 {
 		depth = 1
 	}
-	r := &Reader{hub: h, ch: make(chan media.AccessUnit, depth), needKey: true}
+	r := &Reader{hub: h, ch: make(chan media.AccessUnit, depth), needKey: true, sizes: make([]int, depth), maxBytes: maxBytes}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -69,9 +86,22 @@ func (h *Hub) Publish(au media.AccessUnit) {
 		if r.needKey && !au.Key {
 			continue
 		}
+		for r.n > len(r.ch) { // retire the units read since
+			r.bytes -= r.sizes[r.head]
+			r.head = (r.head + 1) % len(r.sizes)
+			r.n--
+		}
+		if r.n > 0 && r.bytes+len(au.Data) > r.maxBytes {
+			r.dropped.Add(1)
+			r.needKey = true
+			continue
+		}
 		select {
 		case r.ch <- au:
 			r.needKey = false
+			r.sizes[(r.head+r.n)%len(r.sizes)] = len(au.Data)
+			r.n++
+			r.bytes += len(au.Data)
 		default:
 			r.dropped.Add(1)
 			r.needKey = true

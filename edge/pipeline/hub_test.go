@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -71,4 +72,45 @@ func TestHubResumesAtKeyframe(t *testing.T) {
 	r.Close()
 	r.Close()
 	h.Publish(testAU(true)) // no panic after reader closed
+}
+
+// Issue 14 bad input: bursts of 2 MB access units to a reader that does
+// not keep up (the recorder's queue is 256 units): its queue stays within
+// DefaultReaderBytes, not 256 × 2 MB; the rest is dropped and counted, the
+// heap stays bounded, and the reader gets units again once it has read.
+func TestHubReaderBoundedInBytes(t *testing.T) {
+	h := NewHub()
+	r := h.Subscribe(256)
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	for i := range 300 {
+		h.Publish(media.AccessUnit{Data: make([]byte, 2<<20), Key: i%25 == 0})
+		if q := len(r.C()) * (2 << 20); q > DefaultReaderBytes {
+			t.Fatalf("unit %d: %d bytes queued, bound %d", i, q, DefaultReaderBytes)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	grew := int64(m1.HeapInuse) - int64(m0.HeapInuse)
+	t.Logf("queued %d units; dropped %d; heap in use grew %d MiB", len(r.C()), r.Dropped(), grew>>20)
+	if len(r.C()) != DefaultReaderBytes/(2<<20) || r.Dropped() == 0 {
+		t.Fatalf("queued %d units, dropped %d", len(r.C()), r.Dropped())
+	}
+	if grew > 64<<20 { // generous: the queue's 32 MiB
+		t.Fatalf("heap in use grew by %d MiB", grew>>20)
+	}
+	for len(r.C()) > 0 {
+		<-r.C()
+	}
+	h.Publish(media.AccessUnit{Data: make([]byte, 2<<20), Key: true})
+	if len(r.C()) != 1 {
+		t.Fatal("after reading, the reader gets units again")
+	}
+	// A single unit larger than the bound still passes into an empty queue.
+	r2 := h.SubscribeBytes(4, 1<<20)
+	h.Publish(media.AccessUnit{Data: make([]byte, 2<<20), Key: true})
+	if len(r2.C()) != 1 {
+		t.Fatal("a unit larger than the bound must pass into an empty queue")
+	}
 }

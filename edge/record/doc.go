@@ -2,7 +2,10 @@
 // the hub and writes it to storage as segments. A segment starts at a
 // keyframe and is cut at the first keyframe after the maximum length
 // (60 s by default), after a clock jump (wall time going back, or forward
-// by more than MaxJump), and after the reader lost access units (the gap is
-// then visible in the index as the space between two segments). On
+// by more than MaxJump), after the reader lost access units (the gap is
+// then visible in the index as the space between two segments), and at a
+// keyframe whose SPS gives another picture size than the segment's (issue
+// 14: a passthrough camera that changes its resolution mid-stream; a
+// segment has one size). On
 // shutdown the open segment is closed, so Ctrl-C loses nothing.
 package record

@@ -1,10 +1,13 @@
 package record
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/bluenviron/mediacommon/pkg/codecs/h264"
 
 	"github.com/edgerec/edgerec/edge/media"
 	"github.com/edgerec/edgerec/storage"
@@ -54,6 +57,41 @@ type Recorder struct {
 	dropped  uint64
 	interval time.Duration // moving average of the frame interval (0 = unknown)
 	gaps     uint64
+	// segSize is the picture size of the open segment, from the SPS of its
+	// keyframes (zero: not known yet); sps and spsSize cache the last SPS
+	// parsed.
+	segSize [2]int
+	sps     []byte
+	spsSize [2]int
+	cuts    uint64
+}
+
+// SizeCuts returns how many segments were cut because the picture size
+// changed.
+func (r *Recorder) SizeCuts() uint64 { return r.cuts }
+
+// keySize returns the picture size an access unit's SPS gives (ok=false:
+// no SPS or not parsable). Only an SPS whose bytes changed is parsed.
+func (r *Recorder) keySize(au []byte) ([2]int, bool) {
+	nalus, err := h264.AnnexBUnmarshal(au)
+	if err != nil {
+		return [2]int{}, false
+	}
+	for _, n := range nalus {
+		if len(n) == 0 || h264.NALUType(n[0]&0x1f) != h264.NALUTypeSPS {
+			continue
+		}
+		if !bytes.Equal(n, r.sps) {
+			var p h264.SPS
+			if err := p.Unmarshal(n); err != nil {
+				return [2]int{}, false
+			}
+			r.sps = append(r.sps[:0], n...)
+			r.spsSize = [2]int{p.Width(), p.Height()}
+		}
+		return r.spsSize, true
+	}
+	return [2]int{}, false
 }
 
 // gapFactor: a hole longer than this many frame intervals is a gap on the
@@ -109,6 +147,19 @@ func (r *Recorder) write(ctx context.Context, au media.AccessUnit) error {
 		r.cfg.Logger.Warn("recorder fell behind; cutting segment", "camera", r.cfg.Camera, "dropped_total", d)
 		r.closeSegment()
 	}
+	var size [2]int
+	sized := false
+	if au.Key {
+		size, sized = r.keySize(au.Data)
+	}
+	if r.w != nil && sized && r.segSize != ([2]int{}) && size != r.segSize {
+		// A segment has one picture size (issue 14): a camera that changes
+		// its resolution starts a new one at the keyframe with the new SPS.
+		r.cuts++
+		r.cfg.Logger.Info("picture size changed; cutting segment", "camera", r.cfg.Camera,
+			"from", fmt.Sprintf("%dx%d", r.segSize[0], r.segSize[1]), "to", fmt.Sprintf("%dx%d", size[0], size[1]))
+		r.closeSegment()
+	}
 	if r.w != nil {
 		d := au.Wall.Sub(r.lastWall)
 		jump := au.Wall.Before(r.lastWall) || d > r.cfg.MaxJump
@@ -138,7 +189,10 @@ func (r *Recorder) write(ctx context.Context, au media.AccessUnit) error {
 		if err != nil {
 			return fmt.Errorf("record %s: begin segment: %w", r.cfg.Camera, err)
 		}
-		r.w, r.segStart, r.frames = w, au.Wall, 0
+		r.w, r.segStart, r.frames, r.segSize = w, au.Wall, 0, [2]int{}
+	}
+	if sized && r.segSize == ([2]int{}) {
+		r.segSize = size
 	}
 	if err := r.w.WriteFrame(storage.Frame{Time: au.Wall, Key: au.Key, Data: au.Data}); err != nil {
 		return fmt.Errorf("record %s: write frame: %w", r.cfg.Camera, err)

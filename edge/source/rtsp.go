@@ -30,6 +30,10 @@ const (
 	// pipeline; when the pipeline falls behind, units are dropped up to
 	// the next keyframe and counted.
 	auQueue = 128
+	// MaxQueueBytes bounds the same queue in bytes (issue 14: 128 units of
+	// 2 MB would be 256 MB per camera); a unit that does not fit is
+	// dropped like one that finds the queue full.
+	MaxQueueBytes = 32 << 20
 )
 
 // rtspSource receives H.264 from an RTSP camera with gortsplib.
@@ -67,6 +71,7 @@ type rtspSource struct {
 	failed   chan struct{}
 	dropped  atomic.Uint64
 	decErrs  atomic.Uint64
+	queued   atomic.Int64 // bytes in aus
 }
 
 func openRTSP(ctx context.Context, u *url.URL, o Options) (Source, error) {
@@ -323,9 +328,16 @@ func (s *rtspSource) handleAU(nalus [][]byte, pts int64) error {
 	}
 	s.lastPTS = pts
 	au := media.AccessUnit{Data: buf, PTS: time.Duration(pts-s.pts0) * time.Second / 90000, Wall: wall, Key: idr}
+	if s.queued.Add(int64(len(buf))) > MaxQueueBytes {
+		s.queued.Add(-int64(len(buf)))
+		s.dropped.Add(1)
+		s.needKey = true
+		return nil
+	}
 	select {
 	case s.aus <- au:
 	default:
+		s.queued.Add(-int64(len(buf)))
 		s.dropped.Add(1)
 		s.needKey = true
 		return nil
@@ -361,11 +373,13 @@ func (s *rtspSource) DecodeErrors() uint64 { return s.decErrs.Load() }
 func (s *rtspSource) ReadAU(ctx context.Context) (media.AccessUnit, error) {
 	select {
 	case au := <-s.aus:
+		s.queued.Add(-int64(len(au.Data)))
 		return au, nil
 	default:
 	}
 	select {
 	case au := <-s.aus:
+		s.queued.Add(-int64(len(au.Data)))
 		return au, nil
 	case <-s.failed:
 		return media.AccessUnit{}, fmt.Errorf("camera stream ended: %w", s.failErr)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/edgerec/edgerec/edge/codec"
+	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/edge/media"
 	"github.com/edgerec/edgerec/edge/source/rtsprig"
 )
@@ -321,4 +323,93 @@ func TestRTSPDropsAreCounted(t *testing.T) {
 	if received+dropped+2 < sent || received+dropped > sent+2 {
 		t.Fatalf("sent %d, received %d + dropped %d: loss not counted", sent, received, dropped)
 	}
+}
+
+// Issue 14 bad input: bursts of 2 MB access units while the pipeline does
+// not read: the queue between network and pipeline stays within
+// MaxQueueBytes (not 128 × 2 MB), the rest is dropped up to the next
+// keyframe and counted, and the heap stays bounded.
+func TestQueueBoundedInBytes(t *testing.T) {
+	s := &rtspSource{now: time.Now, aus: make(chan media.AccessUnit, auQueue), firstKey: make(chan struct{}), failed: make(chan struct{})}
+	sps, pps := paramSets(t)
+	big := func(typ byte) []byte {
+		b := make([]byte, 2<<20)
+		b[0] = typ
+		for i := 1; i < len(b); i++ {
+			b[i] = 0x55 // no start code inside
+		}
+		return b
+	}
+	idr, p := big(0x65), big(0x41)
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	for burst := range 3 {
+		for i := range 100 {
+			nalus := [][]byte{p}
+			if i%25 == 0 {
+				nalus = [][]byte{sps, pps, idr}
+			}
+			if err := s.handleAU(nalus, int64((burst*100+i)*6000)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if q := s.queued.Load(); q > MaxQueueBytes {
+			t.Fatalf("burst %d: %d bytes queued, bound %d", burst, q, MaxQueueBytes)
+		}
+		if n := len(s.aus); n > MaxQueueBytes/(2<<20) {
+			t.Fatalf("burst %d: %d units queued", burst, n)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	grew := int64(m1.HeapInuse) - int64(m0.HeapInuse)
+	t.Logf("queued %d units, %d bytes; dropped %d; heap in use grew %d MiB", len(s.aus), s.queued.Load(), s.Dropped(), grew>>20)
+	if s.Dropped() < 250 {
+		t.Fatalf("dropped %d of 300 units, want the overflow counted", s.Dropped())
+	}
+	// Generous: the queue's 32 MiB plus the test's own 4 MiB of NALs.
+	if grew > 64<<20 {
+		t.Fatalf("heap in use grew by %d MiB", grew>>20)
+	}
+	// Reading releases the bytes.
+	for len(s.aus) > 0 {
+		if _, err := s.ReadAU(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if q := s.queued.Load(); q != 0 {
+		t.Fatalf("%d bytes still counted after the queue drained", q)
+	}
+}
+
+// paramSets returns the SPS and PPS of a small stream from our encoder.
+func paramSets(t *testing.T) (sps, pps []byte) {
+	t.Helper()
+	enc, err := codec.NewEncoder(codec.EncoderConfig{Width: 64, Height: 64, FPS: 15})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	m, err := mask.New(nil, mask.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := media.NewFrame(64, 64)
+	au, _, err := enc.Encode(m.Apply(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range codec.SplitAnnexB(au.Data) {
+		switch n[0] & 0x1f {
+		case codec.NALSPS:
+			sps = n
+		case 8:
+			pps = n
+		}
+	}
+	if sps == nil || pps == nil {
+		t.Fatal("no parameter sets")
+	}
+	return sps, pps
 }

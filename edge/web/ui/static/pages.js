@@ -215,8 +215,8 @@
       masks.forEach(function (m, i) { var li = el("li", m.name + " \u2014 " + m.style + ", " + m.polygon.length + " points" + (i === sel ? " (selected)" : "")); list.appendChild(li); });
     }
     // The area actually masked: every 16x16 macroblock of the stream's
-    // coded grid holding a pixel centre inside the polygon (edge/mask),
-    // drawn as a dashed second outline.
+    // coded grid holding a pixel centre inside the polygon, plus one ring
+    // of macroblocks around them (edge/mask), drawn as a dashed outline.
     function drawGrown(poly) {
       var W = img.naturalWidth, H = img.naturalHeight;
       if (!W || !H) { return; }
@@ -233,6 +233,17 @@
           for (var c = Math.floor(a / 16); a < b && c <= Math.floor((b - 1) / 16); c++) { hit[Math.floor(y / 16) * cols + c] = 1; }
         }
       }
+      // One guard ring of macroblocks around them (edge/mask GuardRings).
+      var g = hit.slice();
+      for (var r0 = 0; r0 < rows; r0++) {
+        for (var c0 = 0; c0 < cols; c0++) {
+          if (!hit[r0 * cols + c0]) { continue; }
+          for (var rr = Math.max(0, r0 - 1); rr <= Math.min(rows - 1, r0 + 1); rr++) {
+            for (var cc = Math.max(0, c0 - 1); cc <= Math.min(cols - 1, c0 + 1); cc++) { g[rr * cols + cc] = 1; }
+          }
+        }
+      }
+      hit = g;
       var sx = cv.width / W, sy = cv.height / H;
       function on(c, r) { return c >= 0 && r >= 0 && c < cols && r < rows && hit[r * cols + c]; }
       ctx.save(); ctx.setLineDash([4, 3]); ctx.lineWidth = 1; ctx.strokeStyle = "#e5534b"; ctx.beginPath();
