@@ -86,7 +86,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	decoded := 0
 	for i, f := range frames {
 		in := f.Clone()
-		au, ok, err := enc.Encode(m.Apply(f))
+		au, ok, err := enc.Encode(m.Apply(f).Frame())
 		if err != nil || !ok {
 			t.Fatalf("frame %d: ok=%v err=%v", i, ok, err)
 		}
@@ -187,7 +187,7 @@ func TestFFmpegDecodesOurStream(t *testing.T) {
 	m := noMasks(t)
 	var stream bytes.Buffer
 	for _, f := range frames {
-		au, ok, err := enc.Encode(m.Apply(f))
+		au, ok, err := enc.Encode(m.Apply(f).Frame())
 		if err != nil || !ok {
 			t.Fatal(ok, err)
 		}
@@ -228,7 +228,7 @@ func TestEncoderRejectsWrongSize(t *testing.T) {
 	}
 	defer enc.Close()
 	f := patternFrames(t, 640, 360, 1)[0]
-	if _, _, err := enc.Encode(noMasks(t).Apply(f)); err == nil {
+	if _, _, err := enc.Encode(noMasks(t).Apply(f).Frame()); err == nil {
 		t.Fatal("encoded a 640x360 picture with a 320x240 encoder")
 	}
 	if _, err := NewEncoder(EncoderConfig{Width: 321, Height: 240, FPS: 15}); err == nil {
@@ -300,7 +300,7 @@ func benchEncode(b *testing.B, w, h int) {
 	m := noMasks(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := enc.Encode(m.Apply(frames[i%len(frames)])); err != nil {
+		if _, _, err := enc.Encode(m.Apply(frames[i%len(frames)]).Frame()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -337,7 +337,7 @@ func TestDecodeIntoReusesFrameAndNextKeyframe(t *testing.T) {
 			enc.ForceKeyframe()
 		}
 		want := enc.NextKeyframe()
-		au, ok, err := enc.Encode(m.Apply(f))
+		au, ok, err := enc.Encode(m.Apply(f).Frame())
 		if err != nil || !ok {
 			t.Fatalf("frame %d: ok=%v err=%v", i, ok, err)
 		}
@@ -359,7 +359,7 @@ func TestDecodeIntoReusesFrameAndNextKeyframe(t *testing.T) {
 		t.Fatalf("DecodeInto reused the caller's frame %d of %d times", reused, len(frames))
 	}
 	small, _ := media.NewFrame(16, 16)
-	au, _, _ := enc.Encode(m.Apply(frames[0].Clone()))
+	au, _, _ := enc.Encode(m.Apply(frames[0].Clone()).Frame())
 	if pic, err := dec.DecodeInto(au.Data, small); err != nil || pic == small || pic == nil || pic.Width != 320 {
 		t.Fatalf("a frame of the wrong size must not be written into (pic %v, err %v)", pic == small, err)
 	}

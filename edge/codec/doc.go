@@ -9,9 +9,12 @@
 // include/openh264/LICENSE. The encoder reads the masked picture's planes in
 // place (no copy into an image.Image as mediadevices' wrapper did).
 //
-// The encoder accepts only mask.Masked pictures, so an unmasked frame can
-// never be encoded by mistake (R2, D3). The package also holds the small
-// Annex-B/NAL helpers the rest of the video path needs.
+// The codec knows nothing of masks (issue 15): R2 is enforced where video
+// becomes recordable, by edge/pipeline's Video type, which only the
+// pipeline makes (from the encoding of a mask.Masked picture, or from the
+// own stream of a camera without masks) and which the hub — the only way
+// to the recorder and the live view — accepts. The package also holds the
+// small Annex-B/NAL helpers the rest of the video path needs.
 //
 // # Masks and the encoder (issue 14)
 //

@@ -13,7 +13,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/edge/media"
 )
 
@@ -107,15 +106,19 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 // Info describes the stream this encoder produces.
 func (e *Encoder) Info() media.StreamInfo { return e.info }
 
-// Encode encodes one masked picture. It returns ok=false when the encoder
+// Encode encodes one picture. It returns ok=false when the encoder
 // produced no output for this picture. The picture's planes are read in
 // place (no copy); the access unit is a fresh Go slice.
-func (e *Encoder) Encode(m mask.Masked) (au media.AccessUnit, ok bool, err error) {
+//
+// The codec does not know about masks (issue 15): what may be encoded for
+// recording is decided by edge/pipeline, whose publishable Video type is
+// made only from the encoding of a masked picture or from a passthrough
+// camera that has no masks (R2).
+func (e *Encoder) Encode(f *media.Frame) (au media.AccessUnit, ok bool, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	f := m.Frame()
 	if f == nil {
-		return au, false, fmt.Errorf("%w: empty masked picture", ErrEncode)
+		return au, false, fmt.Errorf("%w: empty picture", ErrEncode)
 	}
 	if f.Width != e.cfg.Width || f.Height != e.cfg.Height {
 		return au, false, fmt.Errorf("%w: picture %dx%d, encoder set up for %dx%d", ErrEncode, f.Width, f.Height, e.cfg.Width, e.cfg.Height)

@@ -38,7 +38,7 @@ func benchPipeline(b *testing.B, w, h int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, _, err := enc.Encode(m.Apply(f)); err != nil {
+		if _, _, err := enc.Encode(m.Apply(f).Frame()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -62,7 +62,7 @@ func BenchmarkHubPublish(b *testing.B) {
 	au := testAU(true)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		h.Publish(au)
+		h.Publish(passthrough(au))
 	}
 	h.Close()
 }

@@ -571,7 +571,7 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 			// Masks arrived: never publish another unmasked unit (R2).
 			return errMasksChanged
 		}
-		c.hub.Publish(au)
+		c.hub.Publish(passthrough(au))
 		st.published(au)
 	}
 }
@@ -625,13 +625,13 @@ func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *cod
 		c.keepMasked(m, f.Wall)
 		st.lastSnap = now
 	}
-	au, ok, err := enc.Encode(m)
+	v, ok, err := encodeMasked(enc, m)
 	if err != nil {
 		return err
 	}
 	if ok {
-		c.hub.Publish(au)
-		st.published(au)
+		c.hub.Publish(v)
+		st.published(v.AU())
 	}
 	return nil
 }

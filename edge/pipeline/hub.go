@@ -78,8 +78,13 @@ func (r *Reader) Close() {
 	}
 }
 
-// Publish hands au to every reader without blocking.
-func (h *Hub) Publish(au media.AccessUnit) {
+// Publish hands v to every reader without blocking. Only the pipeline can
+// make a non-empty Video (R2, issue 15); an empty one is ignored.
+func (h *Hub) Publish(v Video) {
+	au := v.au
+	if len(au.Data) == 0 {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for r := range h.readers {

@@ -22,7 +22,7 @@ func TestHubSlowReaderNeverBlocks(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := range 500 {
-			h.Publish(testAU(i%10 == 0))
+			h.Publish(passthrough(testAU(i%10 == 0)))
 		}
 		close(done)
 	}()
@@ -51,18 +51,18 @@ func TestHubSlowReaderNeverBlocks(t *testing.T) {
 func TestHubResumesAtKeyframe(t *testing.T) {
 	h := NewHub()
 	r := h.Subscribe(1)
-	h.Publish(testAU(false)) // before any keyframe: skipped
+	h.Publish(passthrough(testAU(false))) // before any keyframe: skipped
 	if len(r.C()) != 0 {
 		t.Fatal("reader started on a non-keyframe")
 	}
-	h.Publish(testAU(true))
-	h.Publish(testAU(false)) // queue full: dropped
+	h.Publish(passthrough(testAU(true)))
+	h.Publish(passthrough(testAU(false))) // queue full: dropped
 	<-r.C()
-	h.Publish(testAU(false)) // after a drop: skipped until key
+	h.Publish(passthrough(testAU(false))) // after a drop: skipped until key
 	if len(r.C()) != 0 {
 		t.Fatal("reader resumed on a non-keyframe after a drop")
 	}
-	h.Publish(testAU(true))
+	h.Publish(passthrough(testAU(true)))
 	if au := <-r.C(); !au.Key {
 		t.Fatal("reader did not resume at a keyframe")
 	}
@@ -71,7 +71,7 @@ func TestHubResumesAtKeyframe(t *testing.T) {
 	}
 	r.Close()
 	r.Close()
-	h.Publish(testAU(true)) // no panic after reader closed
+	h.Publish(passthrough(testAU(true))) // no panic after reader closed
 }
 
 // Issue 14 bad input: bursts of 2 MB access units to a reader that does
@@ -85,7 +85,7 @@ func TestHubReaderBoundedInBytes(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&m0)
 	for i := range 300 {
-		h.Publish(media.AccessUnit{Data: make([]byte, 2<<20), Key: i%25 == 0})
+		h.Publish(passthrough(media.AccessUnit{Data: make([]byte, 2<<20), Key: i%25 == 0}))
 		if q := len(r.C()) * (2 << 20); q > DefaultReaderBytes {
 			t.Fatalf("unit %d: %d bytes queued, bound %d", i, q, DefaultReaderBytes)
 		}
@@ -103,13 +103,13 @@ func TestHubReaderBoundedInBytes(t *testing.T) {
 	for len(r.C()) > 0 {
 		<-r.C()
 	}
-	h.Publish(media.AccessUnit{Data: make([]byte, 2<<20), Key: true})
+	h.Publish(passthrough(media.AccessUnit{Data: make([]byte, 2<<20), Key: true}))
 	if len(r.C()) != 1 {
 		t.Fatal("after reading, the reader gets units again")
 	}
 	// A single unit larger than the bound still passes into an empty queue.
 	r2 := h.SubscribeBytes(4, 1<<20)
-	h.Publish(media.AccessUnit{Data: make([]byte, 2<<20), Key: true})
+	h.Publish(passthrough(media.AccessUnit{Data: make([]byte, 2<<20), Key: true}))
 	if len(r2.C()) != 1 {
 		t.Fatal("a unit larger than the bound must pass into an empty queue")
 	}

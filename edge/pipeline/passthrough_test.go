@@ -29,7 +29,7 @@ func (p *codedPattern) ReadAU(ctx context.Context) (media.AccessUnit, error) {
 		if err != nil {
 			return media.AccessUnit{}, err
 		}
-		au, ok, err := p.enc.Encode(p.none.Apply(f))
+		au, ok, err := p.enc.Encode(p.none.Apply(f).Frame())
 		if err != nil {
 			return media.AccessUnit{}, err
 		}

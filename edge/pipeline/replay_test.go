@@ -42,7 +42,7 @@ func encodeClip(t testing.TB, w, h, frames int, keyEvery time.Duration) []media.
 		if err != nil {
 			t.Fatal(err)
 		}
-		au, ok, err := enc.Encode(none.Apply(f))
+		au, ok, err := enc.Encode(none.Apply(f).Frame())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -154,7 +154,7 @@ func SelfTest(ctx context.Context, cfg SelfTestConfig) (SelfTestReport, error) {
 			return rep, fmt.Errorf("selftest: read frame %d: %w", rep.Frames, err)
 		}
 		m := masker.Apply(f)
-		au, ok, err := enc.Encode(m)
+		au, ok, err := enc.Encode(m.Frame())
 		encTime += time.Since(t0)
 		if err != nil {
 			return rep, fmt.Errorf("selftest: %w", err)

@@ -74,7 +74,7 @@ func BenchmarkTranscode720p(b *testing.B) {
 		if pic == nil {
 			continue
 		}
-		if _, _, err := enc.Encode(m.Apply(pic)); err != nil {
+		if _, _, err := enc.Encode(m.Apply(pic).Frame()); err != nil {
 			b.Fatal(err)
 		}
 	}

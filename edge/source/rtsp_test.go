@@ -396,7 +396,7 @@ func paramSets(t *testing.T) (sps, pps []byte) {
 		t.Fatal(err)
 	}
 	f, _ := media.NewFrame(64, 64)
-	au, _, err := enc.Encode(m.Apply(f))
+	au, _, err := enc.Encode(m.Apply(f).Frame())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,7 @@ func (t *burnTranscoder) encode(pic *media.Frame, at time.Time, out func(storage
 	m := t.masker.ApplyHeld(pic, t.enc.NextKeyframe()) // pixelation changes only at keyframes (edge/mask)
 	utc := func(x time.Time) string { return x.UTC().Format("2006-01-02 15:04:05") + " UTC" }
 	t.burn.draw(m.Frame(), t.who, "rec "+utc(at), "now "+utc(t.now()))
-	au, ok, err := t.enc.Encode(m)
+	au, ok, err := t.enc.Encode(m.Frame())
 	if err != nil || !ok {
 		return err
 	}

@@ -44,7 +44,7 @@ func storedGOPs(b *testing.B, w, h int) []storage.Frame {
 		copy(f.Y, raw[i*size:])
 		copy(f.U, raw[i*size+w*h:])
 		copy(f.V, raw[i*size+w*h+w*h/4:])
-		au, ok, err := enc.Encode(m.Apply(f))
+		au, ok, err := enc.Encode(m.Apply(f).Frame())
 		if err != nil {
 			b.Fatal(err)
 		}
