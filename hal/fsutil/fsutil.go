@@ -1,7 +1,10 @@
 package fsutil
 
 import (
+	"crypto/rand"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -57,4 +60,36 @@ func SyncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// Destroy overwrites path in place with random bytes, syncs, removes it and
+// syncs its directory: a key file's destruction (storage/keys' threat model
+// says what this does and does not guarantee on flash). A missing file is
+// not an error.
+func Destroy(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("destroy: %w", err)
+	}
+	st, err := f.Stat()
+	if err == nil {
+		junk := make([]byte, st.Size())
+		_, _ = rand.Read(junk)
+		if _, err = f.WriteAt(junk, 0); err == nil {
+			err = f.Sync()
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("destroy %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("destroy: %w", err)
+	}
+	return SyncDir(filepath.Dir(path))
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/edgerec/edgerec/hal/fsutil"
 	"io/fs"
 	"os"
-	"path/filepath"
 )
 
 // More errors; match with errors.Is.
@@ -126,38 +125,12 @@ func (p Provider) Destroy(ctx context.Context) error {
 		// Never report a wipe of nothing as done.
 		return errNoConfig
 	}
-	return destroyFile(p.Path)
+	if err := fsutil.Destroy(p.Path); err != nil {
+		return fmt.Errorf("rpiotp: %w", err)
+	}
+	return nil
 }
 
-// destroyFile mirrors storage/keys.DestroyFile, which hal may not import
-// (README design §3).
-func destroyFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("rpiotp: destroy: %w", err)
-	}
-	st, err := f.Stat()
-	if err == nil {
-		junk := make([]byte, st.Size())
-		_, _ = rand.Read(junk)
-		if _, err = f.WriteAt(junk, 0); err == nil {
-			err = f.Sync()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("rpiotp: destroy %s: %w", filepath.Base(path), err)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("rpiotp: destroy: %w", err)
-	}
-	return syncDir(filepath.Dir(path))
-}
 
 func syncDir(dir string) error {
 	if err := fsutil.SyncDir(dir); err != nil {

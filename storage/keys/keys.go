@@ -314,31 +314,10 @@ func Wipe(dir string) error {
 // and of the block device on non-copy-on-write file systems; it is NOT a
 // guarantee on flash (see the package doc). A missing file is not an error.
 func DestroyFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	if err := fsutil.Destroy(path); err != nil {
+		return fmt.Errorf("keys: %w", err)
 	}
-	if err != nil {
-		return fmt.Errorf("keys: destroy: %w", err)
-	}
-	st, err := f.Stat()
-	if err == nil {
-		junk := make([]byte, st.Size())
-		_, _ = rand.Read(junk)
-		if _, err = f.WriteAt(junk, 0); err == nil {
-			err = f.Sync()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("keys: destroy %s: %w", filepath.Base(path), err)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("keys: destroy: %w", err)
-	}
-	return fsutil.SyncDir(filepath.Dir(path))
+	return nil
 }
 
 // WriteFileAtomic writes data to path via a temporary file in the same
