@@ -131,7 +131,6 @@ func (p Provider) Destroy(ctx context.Context) error {
 	return nil
 }
 
-
 func syncDir(dir string) error {
 	if err := fsutil.SyncDir(dir); err != nil {
 		return fmt.Errorf("rpiotp: sync %s: %w", dir, err)
