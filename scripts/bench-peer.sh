@@ -47,7 +47,7 @@ runs=${2:-3}
 single=${PEER_SINGLE:-1}
 sets=${PEER_SETS:-"passthrough:1920x1080:1,4,16 masked:1280x720:1,4 masked:1920x1080:1,8"}
 fps=15
-port=18554
+port=18954
 tick=$(getconf CLK_TCK)
 work=$(mktemp -d /tmp/edgerec-peer.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -93,7 +93,7 @@ YAML
     bitrate_kbps: 1500$masks
 YAML
     done
-    echo 'lan: {listen: "127.0.0.1:18443"}'
+    echo 'lan: {listen: "127.0.0.1:18943"}'
   } > "$1.yaml"
 }
 

@@ -185,6 +185,9 @@ func (s *Service) ApplyRetention(ctx context.Context) bool {
 		return false
 	}
 	rep, err := s.deps.Store.ApplyRetention(ctx, maxAge)
+	if err != nil && ctx.Err() != nil {
+		return true // stopping: not a failure
+	}
 	if err != nil {
 		s.log.Error("retention", "err", err)
 		s.deps.Health.Raise("retention", health.SevWarning, "retention failed: "+err.Error())
@@ -205,7 +208,9 @@ func (s *Service) ApplyRetention(ctx context.Context) bool {
 func (s *Service) ApplyHolds(ctx context.Context) {
 	gs, err := s.deps.Policy.Grants(ctx)
 	if err != nil {
-		s.log.Error("holds: read grants", "err", err)
+		if ctx.Err() == nil { // stopping is not a failure
+			s.log.Error("holds: read grants", "err", err)
+		}
 		return
 	}
 	holds, err := s.deps.Store.Holds(ctx)
