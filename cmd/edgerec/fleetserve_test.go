@@ -53,7 +53,7 @@ func TestFleetServeAuditVerify(t *testing.T) {
 	}()
 	base := "http://" + addr
 	gws := fleetsim.Fleet("edgerec", 2, 2)
-	gws[1].Device = "gw-9" // the wipe certificate's device below
+	gws[1].Device = "gw-9"             // the wipe certificate's device below
 	time.Sleep(500 * time.Millisecond) // subscribed
 	_, err := fleetsim.Play(ctx, fleetsim.LoadConfig{
 		MQTT:   mqttc.Options{Broker: b.URL(), CAFile: b.Certs.CA, CertFile: b.Certs.ClientCert, KeyFile: b.Certs.ClientKey},
