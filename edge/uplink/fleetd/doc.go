@@ -18,7 +18,7 @@
 //     contiguous seq, each prev equal to the hash before it, and the record
 //     at the beacon's head seq must carry the beacon's head hash. A hole, or
 //     a head ahead of the highest record received, is a gap
-//     (edgerec_fleet_audit_gap{first,last}); a link that does not match is
+//     (edgerec_fleet_audit_gap{first}, value = length); a link that does not match is
 //     a break (edgerec_fleet_audit_chain_broken{seq,why}). History from
 //     before the service first met a gateway is not a gap. The service
 //     cannot recompute record hashes (the records upstream carry ids only),

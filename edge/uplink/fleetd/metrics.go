@@ -152,7 +152,7 @@ var (
 	famCamLost   = family{"camera_lost_seconds", "gauge", "per opaque camera: seconds since the service first saw it lost (0 = not lost)"}
 	famEvents    = family{"events_total", "counter", "events received by kind (closed set)"}
 	famGwDrop    = family{"gateway_dropped_total", "counter", "messages of a known gateway dropped, by reason"}
-	famGap       = family{"audit_gap", "gauge", "the first missing audit range (labels first, last); value = records missing in it"}
+	famGap       = family{"audit_gap", "gauge", "the first missing audit range: label first = its first seq, value = its length (so last = first + value - 1; a label for last would change with every beacon while a stream stalls)"}
 	famBreak     = family{"audit_chain_broken", "gauge", "the first chain break (label seq, why prev|head); 1 while the gateway's state shows it"}
 	famMsgs      = family{"messages_total", "counter", "valid messages received by kind"}
 	famDropped   = family{"dropped_total", "counter", "messages dropped by reason (topic, oversize, version, invalid, device_mismatch, flood, gateway_cap)"}
@@ -239,8 +239,7 @@ func (s *Service) WriteMetrics(out io.Writer, gws []Gateway) error {
 	for i := range gws {
 		if miss := gws[i].Audit.Missing(); len(miss) > 0 {
 			r := miss[0]
-			e.sample(famGap, float64(r.Size()), "device", gws[i].Device,
-				"first", strconv.FormatUint(r.First, 10), "last", strconv.FormatUint(r.Last, 10))
+			e.sample(famGap, float64(r.Size()), "device", gws[i].Device, "first", strconv.FormatUint(r.First, 10))
 		}
 	}
 	e.head(famBreak)

@@ -94,7 +94,7 @@ func TestAuditStallWhileBeaconsContinue(t *testing.T) {
 		t.Fatalf("gap = %d, want 7 (%+v)", gw.Audit.GapRecords(), gw.Audit)
 	}
 	m := metricsText(t, s)
-	wantLine(t, m, `edgerec_fleet_audit_gap{device="gw-00001",first="6",last="12"} 7`)
+	wantLine(t, m, `edgerec_fleet_audit_gap{device="gw-00001",first="6"} 7`)
 	wantLine(t, m, `edgerec_fleet_audit_gap_records{device="gw-00001"} 7`)
 	wantLine(t, m, `edgerec_fleet_gateway_up{device="gw-00001"} 1`)
 	if p := gw.Problems(clk.Now().UnixMilli(), 3); len(p) == 0 || p[0].Code != "audit.gap" {
