@@ -101,7 +101,7 @@ func mqttFlags(e *env, fs *flag.FlagSet) func() (mqttc.Options, error) {
 // cmdFleetServe is `edgerec fleet serve --broker URL --listen ADDR`: the
 // central ops service (edge/uplink/fleetd), at the ops centre.
 func cmdFleetServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "fleet serve", "--broker URL --listen ADDR [--state FILE] [--share GROUP] [--ca FILE --cert FILE --key FILE]")
+	fs := newFlags(e, "fleet serve", "--broker URL --listen ADDR [--state FILE] [--share GROUP] [--shards N --shard I] [--ca FILE --cert FILE --key FILE]")
 	opts := mqttFlags(e, fs)
 	listen := fs.String("listen", "", "HTTP address for /metrics, the page and /api (e.g. 127.0.0.1:9310)")
 	state := fs.String("state", "fleet.db", "per-gateway state file (bbolt)")
@@ -111,6 +111,8 @@ func cmdFleetServe(ctx context.Context, e *env, args []string) error {
 	maxGw := fs.Int("max-gateways", 100000, "gateways kept (bounds the series exported)")
 	floodRate := fs.Float64("flood-rate", 50, "per-device message rate (msg/s) beyond the burst before messages are dropped")
 	floodBurst := fs.Float64("flood-burst", 5000, "per-device burst")
+	shards := fs.Int("shards", 1, "instances that split the gateways (each gateway's messages end up in one instance: audit continuity needs that)")
+	shard := fs.Int("shard", 0, "this instance's index, 0 … shards-1")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -122,7 +124,8 @@ func cmdFleetServe(ctx context.Context, e *env, args []string) error {
 		return usageError{"--listen ADDR is required"}
 	}
 	s, err := fleetd.New(fleetd.Config{MQTT: o, Prefix: *prefix, Share: *share, Listen: *listen, StatePath: *state,
-		StaleAfter: *stale, MaxGateways: *maxGw, FloodRate: *floodRate, FloodBurst: *floodBurst}, fleetd.Deps{Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+		StaleAfter: *stale, MaxGateways: *maxGw, FloodRate: *floodRate, FloodBurst: *floodBurst,
+		Shards: *shards, Shard: *shard}, fleetd.Deps{Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		return usageError{err.Error()}
 	}

@@ -28,9 +28,11 @@ func TestHelperFleetServe(t *testing.T) {
 	if os.Getenv("FLEETD_HELPER") == "" {
 		t.Skip("helper process only")
 	}
-	f := strings.Split(os.Getenv("FLEETD_HELPER"), ",") // broker,ca,cert,key,listen,state
+	f := strings.Split(os.Getenv("FLEETD_HELPER"), ",") // broker,ca,cert,key,listen,state,shards,shard
+	shards, _ := strconv.Atoi(f[6])
+	shard, _ := strconv.Atoi(f[7])
 	s, err := New(Config{MQTT: mqttc.Options{Broker: f[0], CAFile: f[1], CertFile: f[2], KeyFile: f[3]},
-		Listen: f[4], StatePath: f[5], Share: "load", FloodBurst: 1e6}, Deps{})
+		Listen: f[4], StatePath: f[5], Share: "load", FloodBurst: 1e6, Shards: shards, Shard: shard}, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func TestFleetLoad(t *testing.T) {
 		addr := freeAddr(t)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFleetServe$")
 		cmd.Env = append(os.Environ(), "FLEETD_HELPER="+strings.Join([]string{b.URL(), b.Certs.CA, b.Certs.ClientCert, b.Certs.ClientKey,
-			addr, filepath.Join(dir, fmt.Sprintf("fleet%d.db", i))}, ","))
+			addr, filepath.Join(dir, fmt.Sprintf("fleet%d.db", i)), strconv.Itoa(inst), strconv.Itoa(i)}, ","))
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -165,11 +167,29 @@ func TestFleetLoad(t *testing.T) {
 		size, _ := io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		scrape := time.Since(t0)
-		t.Logf("instance %d: CPU %.1f s over %.1f s (%.0f%% of one core), RSS %d MiB (peak %d MiB), /metrics %.1f MiB in %s",
-			i, cpu, el.Seconds(), 100*cpu/el.Seconds(), statusKB(pid, "VmRSS")>>10, statusKB(pid, "VmHWM")>>10,
+		gaps := gapGateways(t, p.addr)
+		t.Logf("instance %d: %d gateways with an audit gap; CPU %.1f s over %.1f s (%.0f%% of one core), RSS %d MiB (peak %d MiB), /metrics %.1f MiB in %s",
+			i, gaps, cpu, el.Seconds(), 100*cpu/el.Seconds(), statusKB(pid, "VmRSS")>>10, statusKB(pid, "VmHWM")>>10,
 			float64(size)/(1<<20), scrape.Round(time.Millisecond))
 	}
 	if got < want {
 		t.Errorf("consumed %d of %d", got, want)
 	}
+}
+
+func gapGateways(t *testing.T, addr string) int {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n := 0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "edgerec_fleet_audit_gap{") {
+			n++
+		}
+	}
+	return n
 }

@@ -155,10 +155,11 @@ var (
 	famGap       = family{"audit_gap", "gauge", "the first missing audit range: label first = its first seq, value = its length (so last = first + value - 1; a label for last would change with every beacon while a stream stalls)"}
 	famBreak     = family{"audit_chain_broken", "gauge", "the first chain break (label seq, why prev|head); 1 while the gateway's state shows it"}
 	famMsgs      = family{"messages_total", "counter", "valid messages received by kind"}
-	famDropped   = family{"dropped_total", "counter", "messages dropped by reason (topic, oversize, version, invalid, device_mismatch, flood, gateway_cap)"}
+	famDropped   = family{"dropped_total", "counter", "messages dropped by reason (topic, oversize, version, invalid, device_mismatch, flood, gateway_cap, forward)"}
 	famGateways  = family{"gateways", "gauge", "gateways known"}
 	famConnected = family{"broker_connected", "gauge", "1 while subscribed to the broker"}
 	famStoreErr  = family{"state_errors_total", "counter", "failed writes of the state file"}
+	famForwarded = family{"forwarded_total", "counter", "messages of another shard's gateways forwarded to it (--shards)"}
 )
 
 // WriteMetrics writes the exposition for the gateways in gws.
@@ -263,6 +264,8 @@ func (s *Service) WriteMetrics(out io.Writer, gws []Gateway) error {
 	e.sample(famConnected, b2f(s.connected.Load()))
 	e.head(famStoreErr)
 	e.sample(famStoreErr, float64(s.storeErrs.Load()))
+	e.head(famForwarded)
+	e.sample(famForwarded, float64(s.forwarded.Load()))
 	return w.Flush()
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,6 +51,16 @@ type Config struct {
 	KeepAudit int
 	// FlushEvery is how often dirty state is written; default 1 s.
 	FlushEvery time.Duration
+	// Shards > 1 gives gateway affinity across instances: a shared
+	// subscription spreads messages round robin, but audit continuity
+	// needs all of one gateway's records in one place. Gateway d belongs
+	// to shard fnv32a(d) mod Shards; an instance (Shard = its index)
+	// forwards a message of another shard's gateway to
+	// <prefix>-fleetd/<shard>/<device>/<kind>, which that shard's
+	// instances consume through their own share group. Default 1 (no
+	// forwarding; every instance keeps whatever gateways it sees).
+	Shards int
+	Shard  int
 }
 
 // Deps are the service's collaborators.
@@ -67,9 +78,10 @@ const (
 	DropMismatch = "device_mismatch" // payload dev differs from the topic's device
 	DropFlood    = "flood"           // over the device's rate
 	DropCap      = "gateway_cap"     // a new device beyond MaxGateways
+	DropForward  = "forward"         // another shard's message that could not be forwarded (queue full)
 )
 
-var dropReasons = []string{DropTopic, DropOversize, DropVersion, DropInvalid, DropMismatch, DropFlood, DropCap}
+var dropReasons = []string{DropTopic, DropOversize, DropVersion, DropInvalid, DropMismatch, DropFlood, DropCap, DropForward}
 
 type bucket struct {
 	tokens float64
@@ -94,6 +106,13 @@ type Service struct {
 	storeErrs atomic.Uint64
 	connected atomic.Bool
 	started   time.Time
+	fwd       chan fwdMsg
+	forwarded atomic.Uint64
+}
+
+type fwdMsg struct {
+	topic   string
+	payload []byte
 }
 
 // New checks cfg and returns a service (nothing is opened until Run, except
@@ -123,6 +142,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if cfg.FloodBurst <= 0 {
 		cfg.FloodBurst = 5000
 	}
+	if cfg.Shards <= 0 {
+		cfg.Shards = 1
+	}
+	if cfg.Shard < 0 || cfg.Shard >= cfg.Shards {
+		return nil, fmt.Errorf("fleetd: shard %d of %d", cfg.Shard, cfg.Shards)
+	}
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = time.Second
 	}
@@ -138,6 +163,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.dropped[r] = new(atomic.Uint64)
 	}
 	s.started = s.now()
+	if cfg.Shards > 1 {
+		s.fwd = make(chan fwdMsg, 1<<16)
+	}
 	return s, nil
 }
 
@@ -388,7 +416,83 @@ func (s *Service) Counts() Counts {
 // messages and the retained status is what says a gateway is offline.
 // Statuses therefore reach every instance (they are idempotent).
 func (c Config) Filters() []string {
-	return []string{"$share/" + c.Share + "/" + c.Prefix + "/+/+", c.Prefix + "/+/status"}
+	f := []string{"$share/" + c.Share + "/" + c.Prefix + "/+/+", c.Prefix + "/+/status"}
+	if c.Shards > 1 {
+		f = append(f, fmt.Sprintf("$share/%s-s%d/%s/%d/+/+", c.Share, c.Shard, c.fwdPrefix(), c.Shard))
+	}
+	return f
+}
+
+func (c Config) fwdPrefix() string { return c.Prefix + "-fleetd" }
+
+// ShardOf is the shard that owns device dev.
+func ShardOf(dev string, shards int) int {
+	h := fnv.New32a()
+	h.Write([]byte(dev))
+	return int(h.Sum32() % uint32(max(shards, 1)))
+}
+
+// receive routes one PUBLISH: forwarded ones and our shard's are
+// handled; another shard's are queued for forwarding (statuses are not:
+// every instance gets them through the plain subscription).
+func (s *Service) receive(topic string, payload []byte) {
+	if s.cfg.Shards <= 1 {
+		s.Handle(topic, payload)
+		return
+	}
+	fp := s.cfg.fwdPrefix() + "/"
+	if rest, ok := strings.CutPrefix(topic, fp); ok {
+		if _, orig, ok := strings.Cut(rest, "/"); ok {
+			s.Handle(s.cfg.Prefix+"/"+orig, payload)
+			return
+		}
+		s.drop(DropTopic, nil)
+		return
+	}
+	levels := strings.Split(topic, "/")
+	if len(levels) != 3 || levels[0] != s.cfg.Prefix || !wire.ValidDevice(levels[1]) {
+		s.drop(DropTopic, nil)
+		return
+	}
+	owner := ShardOf(levels[1], s.cfg.Shards)
+	if owner == s.cfg.Shard {
+		s.Handle(topic, payload)
+		return
+	}
+	if levels[2] == wire.KindStatus.Topic() {
+		return // the owner gets it too (plain subscription)
+	}
+	s.mu.Lock()
+	ok := s.allow(levels[1], s.now())
+	s.mu.Unlock()
+	if !ok {
+		s.drop(DropFlood, nil)
+		return
+	}
+	select {
+	case s.fwd <- fwdMsg{fmt.Sprintf("%s%d/%s/%s", fp, owner, levels[1], levels[2]), payload}:
+	default:
+		s.drop(DropForward, nil)
+	}
+}
+
+// forward publishes queued messages of other shards on cli until it
+// goes away.
+func (s *Service) forward(ctx context.Context, cli *paho.Client) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-cli.Done():
+			return
+		case m := <-s.fwd:
+			if _, err := cli.Publish(ctx, &paho.Publish{Topic: m.topic, Payload: m.payload, QoS: 1}); err != nil {
+				s.drop(DropForward, nil)
+				continue
+			}
+			s.forwarded.Add(1)
+		}
+	}
 }
 
 // Run opens the state file, serves HTTP and consumes the broker until ctx
@@ -462,7 +566,7 @@ func (s *Service) consume(ctx context.Context) error {
 		o.ClientID = "edgerec-fleetd-" + hex.EncodeToString(b[:])
 	}
 	o.OnPublishReceived = func(pr paho.PublishReceived) (bool, error) {
-		s.Handle(pr.Packet.Topic, pr.Packet.Payload)
+		s.receive(pr.Packet.Topic, pr.Packet.Payload)
 		return true, nil
 	}
 	backoff := 500 * time.Millisecond
@@ -501,6 +605,9 @@ func (s *Service) consume(ctx context.Context) error {
 			}
 		}
 		s.connected.Store(true)
+		if s.fwd != nil {
+			go s.forward(ctx, cli)
+		}
 		select {
 		case <-ctx.Done():
 			_ = cli.Disconnect(&paho.Disconnect{})

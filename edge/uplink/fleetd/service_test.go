@@ -312,3 +312,30 @@ func TestStatePersistsAndPage(t *testing.T) {
 		t.Fatalf("audit report: %s", body.String())
 	}
 }
+
+// Records overtaken in transit right after first contact (forwarding
+// between shards, redelivery) extend the start back instead of being
+// taken as history; after the warm-up an old record is a duplicate.
+func TestAuditReorderAtFirstContact(t *testing.T) {
+	s, clk := newTestService(t, Config{})
+	g := fleetsim.New("edgerec", 20, 1)
+	var recs []fleetsim.Msg
+	for range 4 {
+		recs = append(recs, g.Audit()...)
+	}
+	feed(s, g.Beacon(), recs[2], recs[0], recs[3], recs[1])
+	gw, _ := s.Gateway(g.Device)
+	if gw.Audit.GapRecords() != 0 || gw.Audit.Received != 4 || gw.Audit.Base != 0 || len(gw.Audit.Breaks) != 0 {
+		t.Fatalf("reordered start: %+v", gw.Audit)
+	}
+	clk.Add(time.Minute)
+	h := fleetsim.New("edgerec", 21, 1)
+	h.SkipAudit(5)
+	feed(s, h.Beacon())
+	clk.Add(time.Minute)
+	feed(s, h.Audit()...)
+	gw, _ = s.Gateway(h.Device)
+	if gw.Audit.Base != 5 || gw.Audit.GapRecords() != 0 {
+		t.Fatalf("after warm-up: %+v", gw.Audit)
+	}
+}

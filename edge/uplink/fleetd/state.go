@@ -16,6 +16,11 @@ const (
 	maxEventKinds  = 32 // wire.EventKinds is a closed set of 16
 	maxAlertCodes  = 16 // as wire.MaxBeaconAlerts
 	defaultKeepLog = 256
+	// For warmupMs after first contact, records before the starting point
+	// are taken as overtaken in transit, not as history (at most
+	// maxBackfill of them).
+	warmupMs    = 30_000
+	maxBackfill = 10_000
 )
 
 // Range is an inclusive range of audit sequence numbers.
@@ -50,6 +55,7 @@ type AuditState struct {
 	// Base is the seq before the first record this service expects: the
 	// history before the service first met the gateway is not missing.
 	Base     uint64  `json:"base"`
+	BaseHash string  `json:"base_hash"` // the hash at Base, when known
 	Started  bool    `json:"started"`
 	High     uint64  `json:"high"`      // highest seq received
 	HighHash string  `json:"high_hash"` // its hash
@@ -271,7 +277,7 @@ func (g *Gateway) applyHead(seq uint64, hash string, withheld uint64, now int64)
 	a.Withheld = withheld
 	if !a.Started {
 		// First contact: what came before is history, not a gap.
-		a.Started, a.Base, a.High, a.HighHash = true, seq, seq, hash
+		a.Started, a.Base, a.BaseHash, a.High, a.HighHash = true, seq, hash, seq, hash
 	}
 	if seq < a.HeadSeq && seq < a.Base {
 		// A head behind where we started: the chain was reset (wipe and
@@ -290,7 +296,7 @@ func (g *Gateway) applyHead(seq uint64, hash string, withheld uint64, now int64)
 func (g *Gateway) applyAudit(r *wire.Audit, now int64) (stored bool) {
 	a := &g.Audit
 	if !a.Started {
-		a.Started, a.Base, a.High, a.HighHash = true, r.Seq-1, r.Seq-1, r.Prev
+		a.Started, a.Base, a.BaseHash, a.High, a.HighHash = true, r.Seq-1, r.Prev, r.Seq-1, r.Prev
 		if r.Seq == 0 {
 			a.Base, a.High = 0, 0
 		}
@@ -303,6 +309,20 @@ func (g *Gateway) applyAudit(r *wire.Audit, now int64) (stored bool) {
 			HeadSeq: a.HeadSeq, HeadHash: a.HeadHash, Withheld: a.Withheld}
 	}
 	switch {
+	case r.Seq <= a.Base && r.Seq > 0 && now-g.FirstSeen < warmupMs && a.Base-r.Seq < maxBackfill:
+		// Shortly after first contact, a record before where we started
+		// was overtaken in transit (a forwarded message, a redelivery):
+		// the start moves back to it, and what lies between is expected.
+		if r.Seq < a.Base {
+			a.GapsTotal += a.Base - r.Seq
+			a.Gaps = slices.Insert(a.Gaps, 0, Range{r.Seq + 1, a.Base})
+			if len(a.Gaps) > maxGaps {
+				a.Gaps = a.Gaps[:maxGaps]
+			}
+		}
+		a.Base, a.BaseHash = r.Seq-1, r.Prev
+		a.Received++
+		return true
 	case r.Seq <= a.Base:
 		a.Dups++ // history from before the service started, or a replay
 		return false
