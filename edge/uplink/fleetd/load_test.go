@@ -95,7 +95,8 @@ func consumed(addr string) (uint64, error) {
 }
 
 // TestFleetLoad measures fleet serve under N simulated gateways
-// (EDGEREC_FLEET_LOAD=N, EDGEREC_FLEET_INSTANCES=1|2, EDGEREC_FLEET_ROUNDS;
+// (EDGEREC_FLEET_LOAD=N, EDGEREC_FLEET_INSTANCES=1|2, EDGEREC_FLEET_ROUNDS,
+// EDGEREC_FLEET_SHARDS (default: one per instance);
 // skipped otherwise: it is a measurement, not a check). Each round is one
 // compressed 60 s beacon interval: a beacon and an audit record per
 // gateway, an event from every fifth.
@@ -108,6 +109,10 @@ func TestFleetLoad(t *testing.T) {
 	inst = max(inst, 1)
 	rounds, _ := strconv.Atoi(os.Getenv("EDGEREC_FLEET_ROUNDS"))
 	rounds = max(rounds, 5)
+	shards := inst
+	if os.Getenv("EDGEREC_FLEET_SHARDS") != "" { // 1 with 2 instances: round robin only, no affinity
+		shards, _ = strconv.Atoi(os.Getenv("EDGEREC_FLEET_SHARDS"))
+	}
 	b := uplinktest.StartBroker(t)
 	dir := t.TempDir()
 	var ps []proc
@@ -115,7 +120,7 @@ func TestFleetLoad(t *testing.T) {
 		addr := freeAddr(t)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFleetServe$")
 		cmd.Env = append(os.Environ(), "FLEETD_HELPER="+strings.Join([]string{b.URL(), b.Certs.CA, b.Certs.ClientCert, b.Certs.ClientKey,
-			addr, filepath.Join(dir, fmt.Sprintf("fleet%d.db", i)), strconv.Itoa(inst), strconv.Itoa(i)}, ","))
+			addr, filepath.Join(dir, fmt.Sprintf("fleet%d.db", i)), strconv.Itoa(shards), strconv.Itoa(i % shards)}, ","))
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
