@@ -42,7 +42,7 @@ func main() {
 	gws := fleetsim.Fleet(*prefix, *n, *cams)
 	st, err := fleetsim.Play(ctx, fleetsim.LoadConfig{
 		MQTT:   mqttc.Options{Broker: *broker, AllowPlaintext: *plain, CAFile: *ca, CertFile: *cert, KeyFile: *key},
-		Prefix: *prefix, Gateways: *n, Rounds: *rounds, RoundEvery: *round, AuditPerRound: *audit, Conns: *conns, Status: true,
+		Prefix: *prefix, Rounds: *rounds, RoundEvery: *round, AuditPerRound: *audit, Conns: *conns, Status: true,
 		Hook: func(r int, g *fleetsim.Gateway) {
 			if *stall >= 0 && g == gws[*stall] && r >= 1 {
 				g.StallAudit = true

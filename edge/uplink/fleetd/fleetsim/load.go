@@ -17,7 +17,6 @@ import (
 type LoadConfig struct {
 	MQTT     mqttc.Options // broker and TLS; ClientID is set per connection
 	Prefix   string        // default "edgerec"
-	Gateways int
 	Cameras  int // per gateway; default 8
 	// Rounds: each round every gateway sends one beacon, AuditPerRound
 	// audit records and, every EventEvery rounds, one event. A round is
