@@ -15,9 +15,9 @@ import (
 
 // LoadConfig says what to play.
 type LoadConfig struct {
-	MQTT     mqttc.Options // broker and TLS; ClientID is set per connection
-	Prefix   string        // default "edgerec"
-	Cameras  int // per gateway; default 8
+	MQTT    mqttc.Options // broker and TLS; ClientID is set per connection
+	Prefix  string        // default "edgerec"
+	Cameras int           // per gateway; default 8
 	// Rounds: each round every gateway sends one beacon, AuditPerRound
 	// audit records and, every EventEvery rounds, one event. A round is
 	// one beacon interval (60 s in the field) compressed to RoundEvery;
