@@ -36,6 +36,8 @@ need=(
   [depmod]=kmod
   [swtpm]=swtpm
   [swtpm_setup]=swtpm-tools
+  [promtool]=prometheus
+  [prometheus]=prometheus
 )
 fi
 

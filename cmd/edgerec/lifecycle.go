@@ -224,8 +224,9 @@ func progressBar(w io.Writer, done, total time.Duration) {
 // cmdVerify checks an export (MP4 or manifest) or a wipe certificate
 // offline: signature, hash, and who approved what.
 func cmdVerify(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "verify", "FILE [--key BASE64]")
+	fs := newFlags(e, "verify", "FILE [--key BASE64 | --fleet URL-or-FILE]")
 	keyS := fs.String("key", "", "pin the device public key (base64, as printed by provision)")
+	fleetSrc := fs.String("fleet", "", "check against the key the fleet service pinned for the device (its URL, a saved /api/keys JSON, or its state file)")
 	// The FILE may come before or after the flags.
 	var file string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -252,6 +253,16 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 			return usageError{"--key: want the device's base64 ed25519 public key (as printed by provision)"}
 		}
 		opts = append(opts, export.WithDeviceKey(pub))
+	}
+	if *fleetSrc != "" {
+		if *keyS != "" {
+			return usageError{"--key and --fleet are exclusive"}
+		}
+		o, err := fleetKeyOption(ctx, e, *fleetSrc, file)
+		if err != nil {
+			return fmt.Errorf("verification FAILED: %w", err)
+		}
+		opts = append(opts, o)
 	}
 	v, err := export.VerifyFile(file, opts...)
 	if err != nil {

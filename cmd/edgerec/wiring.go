@@ -98,7 +98,7 @@ func startUplink(dc daemonConfig, tracker *health.Tracker, ps *policy.Store, vau
 		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: keyFile, KeyPEM: keyPEM,
 		Username: u.Username, Password: upPass, TopicPrefix: u.TopicPrefix,
 		DeviceID: dc.DeviceID, Firmware: version, BeaconInterval: u.BeaconInterval.D(),
-		OutboxPath: filepath.Join(dc.DataDir, "outbox.db"), IDKey: key,
+		OutboxPath: filepath.Join(dc.DataDir, "outbox.db"), IDKey: key, DeviceKey: ps.PublicKey(),
 	}, uplink.Deps{Health: tracker, Alerts: tracker, AuditHead: ps.Head, Logger: log.With("part", "uplink"),
 		Board: uplinkBoard{board.New(board.Config{}, board.Deps{})}, // R23
 		// pump is set below, before the uplink runs and builds a beacon.

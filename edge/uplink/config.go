@@ -32,6 +32,10 @@ type Config struct {
 	OutboxPath     string        // e.g. <data>/outbox.db
 	OutboxMaxBytes int64         // default 4 MiB
 	IDKey          []byte        // 32 bytes, see LoadOrCreateKey (R19)
+	// DeviceKey is the device's ed25519 signing public key (signs export
+	// manifests and wipe certificates); beacons carry it as dk so the
+	// fleet service can pin it (issue 17). nil = not reported.
+	DeviceKey []byte
 
 	// Tuning; zero values take the defaults.
 	WatchInterval  time.Duration // how often health is diffed into events; default 2 s

@@ -257,6 +257,9 @@ func (u *Uplink) buildBeacon(s health.Snapshot, bd Board, ob outbox.Stats) wire.
 	if wire.ValidKeyProvider(s.KeyProvider) { // issue 13; anything else is not sent
 		b.KeyProvider = s.KeyProvider
 	}
+	if len(u.cfg.DeviceKey) == 32 {
+		b.DeviceKey = hex.EncodeToString(u.cfg.DeviceKey)
+	}
 	if !s.Started.IsZero() && s.Started.Before(u.start) {
 		b.Uptime = uint32(max(0, now.Sub(s.Started)/time.Second))
 	}

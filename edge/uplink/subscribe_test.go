@@ -7,14 +7,14 @@ import (
 	"testing"
 )
 
-// R21: the device side subscribes to nothing. Only the ops view (fleet) and
-// the test rig subscribe.
+// R21: the device side subscribes to nothing. Only the ops view (fleet), the
+// ops service (fleetd) and the test rig subscribe.
 func TestDeviceNeverSubscribes(t *testing.T) {
 	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (path == "fleet" || path == "uplinktest" || path == "testdata") {
+		if d.IsDir() && (path == "fleet" || path == "fleetd" || path == "uplinktest" || path == "testdata") {
 			return filepath.SkipDir
 		}
 		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {

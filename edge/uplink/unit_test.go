@@ -292,3 +292,25 @@ func TestNoBoardReaderIsUnknown(t *testing.T) {
 		t.Fatalf("beacon from a reader: %+v", b)
 	}
 }
+
+// Issue 17: the beacon carries the device signing public key (dk), so the
+// fleet service can pin it; without one configured it is absent.
+func TestBeaconDeviceKey(t *testing.T) {
+	tr := health.NewTracker("gw-u", "1.0", nil)
+	u := newOffline(t, tr, nil)
+	pub := make([]byte, 32)
+	for i := range pub {
+		pub[i] = byte(i)
+	}
+	u.cfg.DeviceKey = pub
+	u.enqueueBeacon()
+	ms := queued(t, u)
+	if b := ms[len(ms)-1].(*wire.Beacon); b.DeviceKey != "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" {
+		t.Fatalf("dk %q", b.DeviceKey)
+	}
+	u2 := newOffline(t, tr, nil)
+	u2.enqueueBeacon()
+	if b := queued(t, u2)[0].(*wire.Beacon); b.DeviceKey != "" {
+		t.Fatalf("dk without a key: %q", b.DeviceKey)
+	}
+}

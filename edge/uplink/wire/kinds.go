@@ -297,6 +297,9 @@ func (b *Beacon) Validate() error {
 	if !kpRE.MatchString(b.KeyProvider) {
 		return invalid("key provider %q", b.KeyProvider)
 	}
+	if !hashRE.MatchString(b.DeviceKey) {
+		return invalid("device key %q", b.DeviceKey)
+	}
 	return nil
 }
 

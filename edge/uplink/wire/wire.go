@@ -70,6 +70,12 @@ type Beacon struct {
 	// (absent = not reported). Issue 13: "file" is keys on disk, not
 	// protected against theft of the disk.
 	KeyProvider string `msg:"kp,omitempty"`
+
+	// DeviceKey is the device's ed25519 signing public key (the key that
+	// signs export manifests and wipe certificates), 64 lowercase hex chars
+	// ("" = not reported). The fleet service pins the first one it sees per
+	// device and alerts when it changes (issue 17).
+	DeviceKey string `msg:"dk,omitempty"`
 }
 
 // BeaconCamera is one camera in a beacon. ID is opaque (R19).

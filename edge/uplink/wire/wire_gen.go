@@ -843,6 +843,12 @@ func (z *Beacon) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "KeyProvider")
 				return
 			}
+		case "dk":
+			z.DeviceKey, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "DeviceKey")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -857,8 +863,8 @@ func (z *Beacon) DecodeMsg(dc *msgp.Reader) (err error) {
 // EncodeMsg implements msgp.Encodable
 func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 	// check for omitted fields
-	zb0001Len := uint32(28)
-	var zb0001Mask uint32 /* 28 bits */
+	zb0001Len := uint32(29)
+	var zb0001Mask uint32 /* 29 bits */
 	_ = zb0001Mask
 	if z.TempMilliC == nil {
 		zb0001Len--
@@ -887,6 +893,10 @@ func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 	if z.KeyProvider == "" {
 		zb0001Len--
 		zb0001Mask |= 0x8000000
+	}
+	if z.DeviceKey == "" {
+		zb0001Len--
+		zb0001Mask |= 0x10000000
 	}
 	// variable map header, size zb0001Len
 	err = en.WriteMapHeader(zb0001Len)
@@ -1239,6 +1249,18 @@ func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
+		if (zb0001Mask & 0x10000000) == 0 { // if not omitted
+			// write "dk"
+			err = en.Append(0xa2, 0x64, 0x6b)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.DeviceKey)
+			if err != nil {
+				err = msgp.WrapError(err, "DeviceKey")
+				return
+			}
+		}
 	}
 	return
 }
@@ -1247,8 +1269,8 @@ func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 func (z *Beacon) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(28)
-	var zb0001Mask uint32 /* 28 bits */
+	zb0001Len := uint32(29)
+	var zb0001Mask uint32 /* 29 bits */
 	_ = zb0001Mask
 	if z.TempMilliC == nil {
 		zb0001Len--
@@ -1277,6 +1299,10 @@ func (z *Beacon) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.KeyProvider == "" {
 		zb0001Len--
 		zb0001Mask |= 0x8000000
+	}
+	if z.DeviceKey == "" {
+		zb0001Len--
+		zb0001Mask |= 0x10000000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -1414,6 +1440,11 @@ func (z *Beacon) MarshalMsg(b []byte) (o []byte, err error) {
 			// string "kp"
 			o = append(o, 0xa2, 0x6b, 0x70)
 			o = msgp.AppendString(o, z.KeyProvider)
+		}
+		if (zb0001Mask & 0x10000000) == 0 { // if not omitted
+			// string "dk"
+			o = append(o, 0xa2, 0x64, 0x6b)
+			o = msgp.AppendString(o, z.DeviceKey)
 		}
 	}
 	return
@@ -1686,6 +1717,12 @@ func (z *Beacon) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "KeyProvider")
 				return
 			}
+		case "dk":
+			z.DeviceKey, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DeviceKey")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -1738,7 +1775,7 @@ func (z *Beacon) Msgsize() (s int) {
 	for za0002 := range z.Alerts {
 		s += z.Alerts[za0002].Msgsize()
 	}
-	s += 4 + msgp.Uint32Size + 3 + msgp.StringPrefixSize + len(z.KeyProvider)
+	s += 4 + msgp.Uint32Size + 3 + msgp.StringPrefixSize + len(z.KeyProvider) + 3 + msgp.StringPrefixSize + len(z.DeviceKey)
 	return
 }
 
