@@ -437,6 +437,6 @@ uplink:
 		}
 		time.Sleep(10 * time.Second)
 		rep := b.check()
-		t.Logf("power cut %d (uptime at cut %s): LAN page after %v; check:\n%s", i+1, strings.Fields(before+" ?")[0], lanAfter.Round(time.Second), rep)
+		t.Logf("power cut %d (uptime at cut %s): LAN page after %v; check:\n%s", i+1, strings.Fields(before + " ?")[0], lanAfter.Round(time.Second), rep)
 	}
 }
