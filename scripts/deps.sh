@@ -36,6 +36,7 @@ need=(
   [depmod]=kmod
   [swtpm]=swtpm
   [swtpm_setup]=swtpm-tools
+  [genimage]=genimage
 )
 fi
 

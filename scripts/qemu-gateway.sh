@@ -41,7 +41,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 common=$repo/buildroot/board/edgerec/common
 board=$repo/buildroot/board/edgerec/qemu
 cache=${QEMU_GW_CACHE:-/var/cache/edgerec-qemu}
-# shellcheck source=scripts/lib/debian-arm64.sh
+# shellcheck disable=SC1091 # scripts/lib/debian-arm64.sh (checked on its own)
 . "$repo/scripts/lib/debian-arm64.sh"
 # shellcheck disable=SC1091 # NAME=VALUE lines
 . "$common/layout.conf"

@@ -11,6 +11,7 @@
 #                             (a cached one is used as it is).
 #
 # Needs root (apt-get, dpkg --add-architecture) unless everything is cached.
+# shellcheck disable=SC2034 # read by the scripts that source this
 declare -A DEB_ROOT=()
 
 _debs_apt_ready() {
