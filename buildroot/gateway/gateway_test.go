@@ -224,11 +224,12 @@ func (b *board) lanFingerprint(timeout time.Duration) (string, error) {
 	return fp, nil
 }
 
-// recorded stops the recorder, runs `edgerec check` and starts it again;
+// check stops the recorder, runs `edgerec check` and starts it again;
 // it returns check's report.
 func (b *board) check() string {
 	b.t.Helper()
-	return b.must("/etc/init.d/S90edgerec stop >/dev/null; /usr/bin/edgerec check --data /data/edgerec; rc=$?; /etc/init.d/S90edgerec start >/dev/null; exit $rc")
+	// A subshell: `exit` in the hook's own shell would end the hook.
+	return b.must("(/etc/init.d/S90edgerec stop >/dev/null; /usr/bin/edgerec check --data /data/edgerec; rc=$?; /etc/init.d/S90edgerec start >/dev/null; exit $rc)")
 }
 
 var segLine = regexp.MustCompile(`(?m)(\d+) segment`)
@@ -390,10 +391,8 @@ uplink:
 	time.Sleep(20 * time.Second)
 	rep := b.check()
 	t.Logf("edgerec check after first boot:\n%s", rep)
-	for _, cam := range []string{"cam1", "cam2"} {
-		if !strings.Contains(rep, cam) {
-			t.Errorf("check does not list %s:\n%s", cam, rep)
-		}
+	if m := segLine.FindStringSubmatch(rep); m == nil || m[1] == "0" {
+		t.Errorf("nothing recorded after first boot:\n%s", rep)
 	}
 
 	// kill -9: the supervisor restarts edgerec.
