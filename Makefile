@@ -8,7 +8,7 @@ STATIC_TAGS := netgo,osusergo
 STATIC_LDFLAGS := -s -w $(LDX) -linkmode external -extldflags "-static"
 BIN := bin
 
-.PHONY: demo test build firmware lint bench bench-peer deps clean
+.PHONY: demo test build firmware lint bench bench-peer deps clean qemu-gateway
 
 ## demo: build, then run the recorder on the embedded demo config (./var/demo)
 demo: build
@@ -25,6 +25,15 @@ firmware:
 		$(GO) build -tags $(STATIC_TAGS) -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $(BIN)/edgerec-linux-arm64 ./cmd/edgerec
 	CGO_ENABLED=1 GOOS=linux GOARCH=arm GOARM=7 CC=arm-linux-gnueabihf-gcc CXX=arm-linux-gnueabihf-g++ \
 		$(GO) build -tags $(STATIC_TAGS) -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $(BIN)/edgerec-linux-armv7 ./cmd/edgerec
+
+## qemu-gateway: the gateway image on an emulated ARM board (root; see buildroot/README.md)
+##   make qemu-gateway BUNDLE=DIR [QEMU_GW_OUT=DIR] — builds the card, boots it (Ctrl-A X quits)
+QEMU_GW_OUT ?= $(CURDIR)/var/qemu-gateway
+qemu-gateway: firmware
+	@if [ -z "$(BUNDLE)" ]; then echo "make qemu-gateway: set BUNDLE=DIR (a provisioning bundle: edgerec.yaml …)" >&2; exit 2; fi
+	./scripts/qemu-gateway.sh image $(BIN)/edgerec-linux-arm64 $(QEMU_GW_OUT)
+	./scripts/qemu-gateway.sh card $(QEMU_GW_OUT) $(BUNDLE)
+	./scripts/qemu-gateway.sh boot $(QEMU_GW_OUT)
 
 ## deps: install build and test tools (idempotent)
 deps:

@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -184,7 +185,6 @@ func TestTreeStructure(t *testing.T) {
 		for k, v := range map[string]string{
 			"BR2_PACKAGE_EDGEREC":             "y",
 			"BR2_TOOLCHAIN_BUILDROOT_CXX":     "y",
-			"BR2_PACKAGE_BUSYBOX_WATCHDOG":    "y",
 			"BR2_TARGET_ROOTFS_EXT2_4":        "y",
 			"BR2_PACKAGE_HOST_GENIMAGE":       "y",
 			"BR2_ROOTFS_OVERLAY":              `"$(BR2_EXTERNAL_EDGEREC_PATH)/board/edgerec/common/overlay"`,
@@ -204,6 +204,12 @@ func TestTreeStructure(t *testing.T) {
 				t.Errorf("%s: want '# %s is not set' (no console login, read-only root)", dc, off)
 			}
 		}
+		// edgerec feeds the watchdog itself (supervise passes --watchdog):
+		// busybox's watchdog daemon would hold the device and feed it even
+		// while the recorder hangs.
+		if _, ok := set["BR2_PACKAGE_BUSYBOX_WATCHDOG"]; ok {
+			t.Errorf("%s: BR2_PACKAGE_BUSYBOX_WATCHDOG is set; edgerec feeds /dev/watchdog itself", dc)
+		}
 		for _, bad := range []string{"BR2_PACKAGE_DROPBEAR", "BR2_PACKAGE_OPENSSH", "BR2_PACKAGE_EDGEREC_MAINTENANCE_SSH", "BR2_PACKAGE_BUSYBOX_TELNETD"} {
 			if _, ok := set[bad]; ok {
 				t.Errorf("%s: %s is set; SSH is off by default", dc, bad)
@@ -220,7 +226,7 @@ func TestTreeStructure(t *testing.T) {
 		}
 	}
 	gi := read(t, "board/edgerec/common/genimage.cfg.in")
-	if !strings.Contains(gi, "#BOOT_FILES#") || !strings.Contains(gi, `image = "rootfs.ext4"`) {
+	if !strings.Contains(gi, "#BOOT_FILES#") || !strings.Contains(gi, `image = "rootfs.ext4"`) || !strings.Contains(gi, "#ROOTFS_SIZE#") {
 		t.Error("genimage.cfg.in: want #BOOT_FILES# and rootfs.ext4")
 	}
 	if !strings.Contains(read(t, "board/edgerec/common/busybox.fragment"), "CONFIG_NTPD=y") {
@@ -232,7 +238,9 @@ func TestTreeStructure(t *testing.T) {
 func scripts(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	for _, g := range []string{initd + "/*", libexec + "/*", "board/edgerec/common/*.sh", "package/*/*.sh", "../scripts/flash.sh", "../scripts/install.sh"} {
+	for _, g := range []string{initd + "/*", libexec + "/*", "board/edgerec/common/*.sh", "package/*/*.sh", "../scripts/flash.sh", "../scripts/install.sh",
+		"board/edgerec/qemu/init", "board/edgerec/qemu/skeleton/etc/init.d/*", "board/edgerec/qemu/skeleton/usr/libexec/edgerec-qemu/*",
+		"board/edgerec/qemu/skeleton/usr/share/udhcpc/*", "../scripts/qemu-gateway.sh"} {
 		m, err := filepath.Glob(g)
 		if err != nil {
 			t.Fatal(err)
@@ -1224,4 +1232,112 @@ func optionLines(s string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// layoutConf reads board/edgerec/common/layout.conf (NAME=VALUE lines).
+func layoutConf(t *testing.T) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, l := range strings.Split(read(t, "board/edgerec/common/layout.conf"), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && !strings.HasPrefix(l, "#") {
+			m[k] = v
+		}
+	}
+	for _, k := range []string{"BOOT_LABEL", "BOOT_OFFSET", "BOOT_SIZE", "ROOTFS_SIZE", "DATA_LABEL"} {
+		if m[k] == "" {
+			t.Fatalf("layout.conf lacks %s", k)
+		}
+	}
+	return m
+}
+
+func mib(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(strings.TrimSuffix(s, "M"), 10, 64)
+	if err != nil || !strings.HasSuffix(s, "M") {
+		t.Fatalf("layout size %q: want NNNM", s)
+	}
+	return n
+}
+
+// D1 (issue 16): one layout description. The Pi image (post-image.sh) and
+// the emulated board (scripts/qemu-gateway.sh) both get genimage.cfg from
+// genimage-cfg.sh, which fills genimage.cfg.in from layout.conf; no other
+// file states the numbers, and the defconfigs' rootfs size and the data
+// partition's label agree with it. With genimage installed, the card it
+// builds has exactly the layout's partitions.
+func TestLayoutOneDescription(t *testing.T) {
+	lay := layoutConf(t)
+	gi := read(t, "board/edgerec/common/genimage.cfg.in")
+	if regexp.MustCompile(`(?m)^\s*(size|offset)\s*=\s*[0-9]`).MatchString(gi) {
+		t.Errorf("genimage.cfg.in states a size or offset itself; they belong in layout.conf:\n%s", gi)
+	}
+	if !strings.Contains(read(t, "board/edgerec/common/post-image.sh"), "genimage-cfg.sh") {
+		t.Error("post-image.sh does not use genimage-cfg.sh")
+	}
+	qg := read(t, "../scripts/qemu-gateway.sh")
+	if !strings.Contains(qg, "genimage-cfg.sh") || !strings.Contains(qg, "layout.conf") || !strings.Contains(qg, `"$ROOTFS_SIZE"`) {
+		t.Error("scripts/qemu-gateway.sh does not build from layout.conf and genimage-cfg.sh")
+	}
+	for _, k := range []string{"BOOT_SIZE", "ROOTFS_SIZE", "BOOT_OFFSET"} {
+		if strings.Contains(qg, "="+lay[k]) || strings.Contains(qg, " "+lay[k]+" ") {
+			t.Errorf("scripts/qemu-gateway.sh states %s (%s) itself", k, lay[k])
+		}
+	}
+	for _, dc := range defconfigs {
+		if !strings.Contains(read(t, dc), `BR2_TARGET_ROOTFS_EXT2_SIZE="`+lay["ROOTFS_SIZE"]+`"`) {
+			t.Errorf("%s: BR2_TARGET_ROOTFS_EXT2_SIZE is not layout.conf's ROOTFS_SIZE %s", dc, lay["ROOTFS_SIZE"])
+		}
+	}
+	if !strings.Contains(read(t, libexec+"/data-partition"), "LABEL=${EDGEREC_DATA_LABEL:-"+lay["DATA_LABEL"]+"}") {
+		t.Errorf("data-partition's default label is not layout.conf's DATA_LABEL %s", lay["DATA_LABEL"])
+	}
+	cfg, err := run(t, os.Environ(), "board/edgerec/common/genimage-cfg.sh", "Image", "dir/a.dtb")
+	if err != nil {
+		t.Fatalf("genimage-cfg.sh: %v\n%s", err, cfg)
+	}
+	for _, want := range []string{`label = "` + lay["BOOT_LABEL"] + `"`, "size = " + lay["BOOT_SIZE"], "offset = " + lay["BOOT_OFFSET"],
+		"size = " + lay["ROOTFS_SIZE"], `"Image",`, `"dir/a.dtb",`} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("genimage.cfg lacks %q:\n%s", want, cfg)
+		}
+	}
+	if strings.Contains(cfg, "#") && regexp.MustCompile(`#[A-Z_]+#`).MatchString(cfg) {
+		t.Errorf("genimage.cfg has unfilled placeholders:\n%s", cfg)
+	}
+	if _, err := exec.LookPath("genimage"); err != nil {
+		t.Log("genimage not installed: the built card's partition table is not checked")
+		return
+	}
+	need(t, "mkfs.vfat", "mcopy", "mke2fs", "sfdisk")
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	os.MkdirAll(filepath.Join(in, "dir"), 0o755)
+	os.WriteFile(filepath.Join(in, "Image"), []byte("kernel"), 0o644)
+	os.WriteFile(filepath.Join(in, "dir/a.dtb"), []byte("dtb"), 0o644)
+	if out, err := run(t, os.Environ(), "mke2fs", "-q", "-F", "-t", "ext4", filepath.Join(in, "rootfs.ext4"), lay["ROOTFS_SIZE"]); err != nil {
+		t.Fatalf("mke2fs: %v %s", err, out)
+	}
+	os.WriteFile(filepath.Join(dir, "genimage.cfg"), []byte(cfg), 0o644)
+	os.MkdirAll(filepath.Join(dir, "root"), 0o755)
+	if out, err := run(t, os.Environ(), "genimage", "--rootpath", filepath.Join(dir, "root"), "--tmppath", filepath.Join(dir, "tmp"),
+		"--inputpath", in, "--outputpath", filepath.Join(dir, "out"), "--config", filepath.Join(dir, "genimage.cfg")); err != nil {
+		t.Fatalf("genimage: %v\n%s", err, out)
+	}
+	table, err := run(t, os.Environ(), "sfdisk", "-d", filepath.Join(dir, "out", "sdcard.img"))
+	if err != nil {
+		t.Fatalf("sfdisk -d: %v %s", err, table)
+	}
+	re := regexp.MustCompile(`start=\s*(\d+), size=\s*(\d+), type=(\w+)`)
+	ps := re.FindAllStringSubmatch(table, -1)
+	if len(ps) != 2 {
+		t.Fatalf("want 2 partitions (boot, rootfs; data is made at first boot):\n%s", table)
+	}
+	sec := func(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
+	if sec(ps[0][1]) != mib(t, lay["BOOT_OFFSET"])*2048 || sec(ps[0][2]) != mib(t, lay["BOOT_SIZE"])*2048 || ps[0][3] != "c" {
+		t.Errorf("boot partition %v, layout offset %s size %s", ps[0][1:], lay["BOOT_OFFSET"], lay["BOOT_SIZE"])
+	}
+	if sec(ps[1][2]) != mib(t, lay["ROOTFS_SIZE"])*2048 || ps[1][3] != "83" || sec(ps[1][1]) < sec(ps[0][1])+sec(ps[0][2]) {
+		t.Errorf("rootfs partition %v, layout size %s", ps[1][1:], lay["ROOTFS_SIZE"])
+	}
 }

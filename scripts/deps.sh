@@ -38,6 +38,7 @@ need=(
   [swtpm_setup]=swtpm-tools
   [promtool]=prometheus
   [prometheus]=prometheus
+  [genimage]=genimage
 )
 fi
 

@@ -79,7 +79,8 @@ func (is issuer) leaf(t testing.TB, dir, name string, server bool) (certPath, ke
 	}
 	if server {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+		// 10.0.2.2: the host as a qemu user-net guest sees it (scripts/qemu-gateway.sh).
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 0, 2, 2)}
 		tmpl.DNSNames = []string{"localhost"}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, is.cert, &k.PublicKey, is.key)

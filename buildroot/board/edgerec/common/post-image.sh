@@ -2,7 +2,7 @@
 # Post-image: builds sdcard.img with genimage from genimage.cfg.in (boot files
 # from the rpi-firmware package, the kernel and the device trees) — the same
 # steps as Buildroot's board/raspberrypi/post-image.sh, with edgerec's
-# partition layout. Output: $BINARIES_DIR/sdcard.img.
+# partition layout (layout.conf, through genimage-cfg.sh). Output: $BINARIES_DIR/sdcard.img.
 set -euo pipefail
 BOARD_DIR=$(dirname "$0")
 GENIMAGE_CFG=$BINARIES_DIR/genimage.cfg
@@ -23,8 +23,8 @@ for i in "$BINARIES_DIR"/*.dtb "$BINARIES_DIR"/rpi-firmware/* "$BINARIES_DIR/edg
 done
 KERNEL=$(sed -n 's/^kernel=//p' "$BINARIES_DIR/rpi-firmware/config.txt")
 FILES+=("$KERNEL")
-BOOT_FILES=$(printf '\\t\\t\\t"%s",\\n' "${FILES[@]}")
-sed "s|#BOOT_FILES#|${BOOT_FILES}|" "$BOARD_DIR/genimage.cfg.in" >"$GENIMAGE_CFG"
+# Sizes and offsets: layout.conf, shared with scripts/qemu-gateway.sh.
+"$BOARD_DIR/genimage-cfg.sh" "${FILES[@]}" >"$GENIMAGE_CFG"
 
 ROOTPATH_TMP=$(mktemp -d)
 trap 'rm -rf "$ROOTPATH_TMP"' EXIT
