@@ -47,7 +47,14 @@
 //     at 360p, 2.2 % at 720p, 1.5 % at 1080p. For a mask covering 10 % ×
 //     10 % of the picture the masked share of the picture grows from 1.0 %
 //     (polygon) to 1.3 / 1.1 / 1.0 % (macroblocks) and 3.3 / 1.9 / 1.6 %
-//     (with the ring) at 360p / 720p / 1080p. The config keeps the
+//     (with the ring) at 360p / 720p / 1080p. Pixelate masks get
+//     PixelateGuardRings (2): a pixelated area is cells of different
+//     levels, and at openh264's top QP (1080p noise at 300 kbit/s, 0.03
+//     bit per pixel) a predicted cell on the polygon's edge next to moving
+//     content took a copy of its neighbour shifted by the neighbours'
+//     motion (1–3 of 903 cells per picture at a standard deviation of
+//     2.2–7.5 with one ring; 0 cells above 0.0 with two, same test). The
+//     config keeps the
 //     normalized polygons; the growth is computed per resolution. The mask
 //     editor draws the grown area (ring included) as a second outline.
 //   - Chroma: the chroma samples of a masked macroblock (8×8) are masked.

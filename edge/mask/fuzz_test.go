@@ -100,7 +100,7 @@ func FuzzRasterize(f *testing.F) {
 			return
 		}
 		pixM := Mask{Name: "p", Style: StylePixelate, Polygon: q}
-		for _, ms := range [][]Mask{{fillM}, {pixM}} {
+		for k, ms := range [][]Mask{{fillM}, {pixM}} {
 			m, err := New(ms, Options{Block: 4})
 			if err != nil {
 				t.Fatal(err)
@@ -116,7 +116,8 @@ func FuzzRasterize(f *testing.F) {
 				}
 			}
 			// Luma changes only on covered pixels (grown to macroblocks).
-			r := growToMacroblocks(rasterize([][]Point{q}, w, h), w, h, GuardRings)
+			rings := []int{GuardRings, PixelateGuardRings}[k]
+			r := growToMacroblocks(rasterize([][]Point{q}, w, h), w, h, rings)
 			for y := range h {
 				x := 0
 				for _, s := range r.row(y) {

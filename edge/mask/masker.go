@@ -188,7 +188,7 @@ func (m *Masker) build(w, h int) *raster {
 		r.bufV = filled(maxRun(r.fc), m.o.FillV)
 	}
 	if len(m.pix) > 0 {
-		ly := growToMacroblocks(rasterize(m.pix, w, h), w, h, GuardRings)
+		ly := growToMacroblocks(rasterize(m.pix, w, h), w, h, PixelateGuardRings)
 		lc := chromaRows(ly, h)
 		r.pyCells, r.pyRuns = cellRuns(ly, w, m.o.Block)
 		r.pcCells, r.pcRuns = cellRuns(lc, w/2, m.o.Block/2)
@@ -217,6 +217,13 @@ func filled(n int, v byte) []byte {
 // macroblocks a mask touches (see the package documentation,
 // "Macroblock grid").
 const GuardRings = 1
+
+// PixelateGuardRings is the ring count for pixelate masks: one more than
+// fill, because a pixelated area is not one flat value but cells of
+// different levels, and at openh264's top QP a predicted cell next to
+// moving content takes a shifted copy of its neighbour (see the package
+// documentation, "Macroblock grid").
+const PixelateGuardRings = 2
 
 // PixelateLevelStep is the luma step of pixelation cell values: a cell's
 // mean is quantized to the middle of its step (16, 48, …, 240), eight

@@ -171,7 +171,9 @@ func TestResolutionChangeMidStream(t *testing.T) {
 			}
 		})
 		t.Logf("decoded sizes %v, %d pictures checked, health %dx%d dropped %d", sizes, checked, h.Width, h.Height, h.Dropped)
-		if sizes[[2]int{320, 240}] == 0 || sizes[[2]int{640, 360}] < 30 {
+		// Pictures dropped by an overloaded box (race detector, parallel
+		// tests) are counted in health; the rest must be at the new size.
+		if sizes[[2]int{320, 240}] == 0 || sizes[[2]int{640, 360}] == 0 || sizes[[2]int{640, 360}]+int(h.Dropped) < 30 {
 			t.Fatalf("coded output sizes %v: the encoder did not follow the change", sizes)
 		}
 		if worst.Mask != "" {

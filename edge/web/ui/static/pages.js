@@ -208,16 +208,17 @@
           } else { ctx.fillStyle = "rgba(0,0,0,0.92)"; ctx.fill(); }
         }
         ctx.lineWidth = i === sel ? 3 : 1.5; ctx.strokeStyle = i === sel ? "#2f81f7" : "#f0b429"; ctx.stroke();
-        if (m.polygon.length > 2) { drawGrown(m.polygon); }
+        if (m.polygon.length > 2) { drawGrown(m.polygon, m.style === "pixelate" ? 2 : 1); }
         m.polygon.forEach(function (p) { ctx.fillStyle = "#fff"; ctx.fillRect(p[0] * cv.width - 4, p[1] * cv.height - 4, 8, 8); });
       });
       var list = $("mask-list"); clear(list);
       masks.forEach(function (m, i) { var li = el("li", m.name + " \u2014 " + m.style + ", " + m.polygon.length + " points" + (i === sel ? " (selected)" : "")); list.appendChild(li); });
     }
     // The area actually masked: every 16x16 macroblock of the stream's
-    // coded grid holding a pixel centre inside the polygon, plus one ring
-    // of macroblocks around them (edge/mask), drawn as a dashed outline.
-    function drawGrown(poly) {
+    // coded grid holding a pixel centre inside the polygon, plus guard rings
+    // of macroblocks around them (edge/mask: one for fill, two for
+    // pixelate), drawn as a dashed outline.
+    function drawGrown(poly, rings) {
       var W = img.naturalWidth, H = img.naturalHeight;
       if (!W || !H) { return; }
       var cols = Math.ceil(W / 16), rows = Math.ceil(H / 16), hit = new Uint8Array(cols * rows);
@@ -233,17 +234,20 @@
           for (var c = Math.floor(a / 16); a < b && c <= Math.floor((b - 1) / 16); c++) { hit[Math.floor(y / 16) * cols + c] = 1; }
         }
       }
-      // One guard ring of macroblocks around them (edge/mask GuardRings).
-      var g = hit.slice();
-      for (var r0 = 0; r0 < rows; r0++) {
-        for (var c0 = 0; c0 < cols; c0++) {
-          if (!hit[r0 * cols + c0]) { continue; }
-          for (var rr = Math.max(0, r0 - 1); rr <= Math.min(rows - 1, r0 + 1); rr++) {
-            for (var cc = Math.max(0, c0 - 1); cc <= Math.min(cols - 1, c0 + 1); cc++) { g[rr * cols + cc] = 1; }
+      // Guard rings of macroblocks around them (edge/mask GuardRings,
+      // PixelateGuardRings).
+      for (var ring = 0; ring < rings; ring++) {
+        var g = hit.slice();
+        for (var r0 = 0; r0 < rows; r0++) {
+          for (var c0 = 0; c0 < cols; c0++) {
+            if (!hit[r0 * cols + c0]) { continue; }
+            for (var rr = Math.max(0, r0 - 1); rr <= Math.min(rows - 1, r0 + 1); rr++) {
+              for (var cc = Math.max(0, c0 - 1); cc <= Math.min(cols - 1, c0 + 1); cc++) { g[rr * cols + cc] = 1; }
+            }
           }
         }
+        hit = g;
       }
-      hit = g;
       var sx = cv.width / W, sy = cv.height / H;
       function on(c, r) { return c >= 0 && r >= 0 && c < cols && r < rows && hit[r * cols + c]; }
       ctx.save(); ctx.setLineDash([4, 3]); ctx.lineWidth = 1; ctx.strokeStyle = "#e5534b"; ctx.beginPath();
