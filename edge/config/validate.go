@@ -152,13 +152,21 @@ var ErrNoSignage = kind.New(kind.Refused, "no signage attestation")
 // is missing (R3).
 func (c *Config) Refusal(cam Camera) error {
 	if err := rules.CheckZone(cam.Zone, c.Site()); err != nil {
-		return fmt.Errorf("camera %q refused: %w: %w", cam.ID, err, ErrRefused)
+		return refusal{fmt.Errorf("camera %q refused: %w", cam.ID, err)}
 	}
 	if !cam.Signage.Complete() {
-		return fmt.Errorf("camera %q refused: %w (attested_by and date) — commissioning is incomplete (R3): %w", cam.ID, ErrNoSignage, ErrRefused)
+		return refusal{fmt.Errorf("camera %q refused: %w (attested_by and date) — commissioning is incomplete (R3)", cam.ID, ErrNoSignage)}
 	}
 	return nil
 }
+
+// refusal is a Refusal error: its text says the reason once ("camera "x"
+// refused: …"), and it matches both the reason and ErrRefused with
+// errors.Is (issue 18: the text used to end in ": camera refused" again).
+type refusal struct{ err error }
+
+func (r refusal) Error() string   { return r.err.Error() }
+func (r refusal) Unwrap() []error { return []error{r.err, ErrRefused} }
 
 // fieldError is a validation failure at a field path.
 type fieldError struct {

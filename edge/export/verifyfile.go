@@ -47,14 +47,23 @@ func VerifyFile(path string, opts ...VerifyOption) (Verified, error) {
 		return Verified{}, fmt.Errorf("export: verify: %w", err)
 	}
 	docPath, mp4Path := path, ""
-	if len(raw) >= 8 && string(raw[4:8]) == "ftyp" { // an MP4
+	if isMP4(raw) {
 		mp4Path, docPath = path, ManifestPath(path)
 		if raw, err = os.ReadFile(docPath); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return Verified{}, fmt.Errorf("%w: %s is a video without its manifest %s beside it: an edgerec export is always a pair (copy both), or this video was not exported by edgerec", ErrBadDocument, filepath.Base(path), filepath.Base(docPath))
+			}
 			return Verified{}, fmt.Errorf("export: verify: manifest of %s: %w", filepath.Base(path), err)
 		}
+	} else if !looksJSON(raw) {
+		// Issue 18: a random file used to answer with a JSON parse error.
+		return Verified{}, fmt.Errorf("%w: %s is neither an MP4 nor a signed edgerec document (manifest or wipe certificate)", ErrBadDocument, filepath.Base(path))
 	}
 	d, err := OpenDoc(raw, opts...)
 	if err != nil {
+		if docPath != path {
+			return Verified{}, fmt.Errorf("manifest %s: %w", filepath.Base(docPath), err)
+		}
 		return Verified{}, err
 	}
 	switch d.Kind {
@@ -95,4 +104,31 @@ func findVideo(docPath, name string) string {
 		}
 	}
 	return strings.TrimSuffix(docPath, ".manifest.json") + ".mp4"
+}
+
+// isMP4 reports whether b starts with an ISO BMFF box that an MP4 file
+// starts with (ftyp usually; styp, moov, free, skip, wide, mdat in the wild).
+func isMP4(b []byte) bool {
+	if len(b) < 8 {
+		return false
+	}
+	switch string(b[4:8]) {
+	case "ftyp", "styp", "moov", "free", "skip", "wide", "mdat", "pdin":
+		return true
+	}
+	return false
+}
+
+// looksJSON reports whether b's first non-space byte opens a JSON object.
+func looksJSON(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return true
+		}
+		return false
+	}
+	return false
 }

@@ -95,6 +95,9 @@ type Camera struct {
 	// wantLook asks a passthrough camera to decode its next keyframe now
 	// (someone opened a snapshot older than SnapshotFresh).
 	wantLook atomic.Bool
+	// delivered: the camera has published at least one picture since it
+	// was made (a later loss is "lost", an earlier one "never connected").
+	delivered atomic.Bool
 }
 
 // Passthrough cameras decode a keyframe only now and then, for image health
@@ -230,6 +233,11 @@ func (c *Camera) Run(ctx context.Context) error {
 		reason := "source ended"
 		if err != nil {
 			reason = err.Error()
+		}
+		if !c.delivered.Load() {
+			// Issue 18: "lost" for a camera nobody ever saw misleads the
+			// technician (wrong URL, password, network?).
+			reason = "never connected: " + reason
 		}
 		c.deps.Logger.Warn("camera lost; restarting", "camera", c.cfg.ID, "err", reason, "retry_in", backoff)
 		c.setState(health.StateLost, reason)
@@ -702,6 +710,7 @@ func (st *runStats) published(au media.AccessUnit) {
 	st.lastWall = au.Wall
 	if !st.recording {
 		st.recording = true
+		c.delivered.Store(true)
 		c.setState(health.StateRecording, "")
 	}
 	st.report()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"image"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -48,8 +49,9 @@ func (l *limited) Read(ctx context.Context) (*media.Frame, error) {
 
 type stateLog struct {
 	mu     sync.Mutex
-	states []health.CameraState
-	last   health.Camera
+	states  []health.CameraState
+	reasons []string // the reason that came with each state in states
+	last    health.Camera
 }
 
 func (s *stateLog) Warn(key, text string) {}
@@ -62,6 +64,9 @@ func (s *stateLog) UpdateCamera(id string, fn func(*health.Camera)) {
 	fn(&c)
 	if len(s.states) == 0 || s.states[len(s.states)-1] != c.State {
 		s.states = append(s.states, c.State)
+		s.reasons = append(s.reasons, c.Reason)
+	} else if c.Reason != s.last.Reason {
+		s.reasons[len(s.reasons)-1] = c.Reason
 	}
 	s.last = c
 }
@@ -121,6 +126,19 @@ func TestCameraSupervisorRestarts(t *testing.T) {
 	}
 	if states[len(states)-1] != health.StateStopped {
 		t.Fatalf("last state %s, want stopped", states[len(states)-1])
+	}
+	// Issue 18: a camera that never delivered a picture says so; once it
+	// has, a loss is a plain loss.
+	hl.mu.Lock()
+	reasons := hl.reasons
+	hl.mu.Unlock()
+	for _, i := range []int{1, 3} {
+		if !strings.HasPrefix(reasons[i], "never connected: ") {
+			t.Errorf("lost before the first picture: reason %q, want \"never connected: …\"", reasons[i])
+		}
+	}
+	if strings.HasPrefix(reasons[6], "never connected") {
+		t.Errorf("lost after recording: reason %q says never connected", reasons[6])
 	}
 	// The snapshot is masked.
 	y := img.(*image.YCbCr)
