@@ -163,6 +163,10 @@ func TestParseErrors(t *testing.T) {
 		{"syntax-tab", "  school: false ", "\tschool: false", `edgerec.yaml: line 4: YAML syntax: found character '\t' that cannot start any token`},
 		{"device-id-missing", "  id: gw-0001 ", "  id: ''      ", `edgerec.yaml: line 2: device.id: missing`},
 		{"device-id-unsafe", "id: gw-0001", "id: GW/1", `edgerec.yaml: line 2: device.id: "GW/1": use 1 to 64 of a-z, 0-9, - and _`},
+		// Issue 18: the site's time zone is an IANA name.
+		{"timezone-unknown", "  school: false ", "  timezone: Mars/Olympus", `edgerec.yaml: line 4: device.timezone: "Mars/Olympus" is not an IANA time zone name (such as Europe/Berlin or Asia/Shanghai)`},
+		{"timezone-abbrev", "  school: false ", "  timezone: CEST", `edgerec.yaml: line 4: device.timezone: "CEST" is not an IANA time zone name`},
+		{"timezone-local", "  school: false ", "  timezone: Local", `edgerec.yaml: line 4: device.timezone: "Local" is not an IANA time zone name`},
 		{"bad-size", "64GiB", "64 gigs", `edgerec.yaml: line 7: storage.ring_size: invalid size "64 gigs" (want bytes or a number with KiB, MiB, GiB, TiB)`},
 		{"small-ring", "64GiB", "1000", `edgerec.yaml: line 7: storage.ring_size: 1000 is below the minimum of 16MiB`},
 		{"bad-duration", "flush_interval: 1s", "flush_interval: soon", `edgerec.yaml: line 8: storage.flush_interval: invalid duration "soon" (want e.g. 30d, 72h, 1s)`},

@@ -32,6 +32,11 @@ type Device struct {
 	Site   string `yaml:"site,omitempty"`
 	School bool   `yaml:"school,omitempty"` // R1: classrooms are not recorded at schools
 	Filing string `yaml:"filing,omitempty"` // R4: registration/filing number
+	// Timezone is the site's IANA time zone (e.g. "Asia/Shanghai",
+	// "Europe/Berlin"; issue 18): the LAN page, the burned-in labels of
+	// playback and exports, the review report and the CLI show local time
+	// with its offset. Storage, manifests and the uplink stay UTC. "" = UTC.
+	Timezone string `yaml:"timezone,omitempty"`
 }
 
 // Storage is where and how much the recorder writes.

@@ -11,6 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// The zone database is embedded (about 450 kB) so that device.timezone
+	// means the same on a gateway whose read-only image has no
+	// /usr/share/zoneinfo as on a development machine (issue 18).
+	_ "time/tzdata"
 
 	"github.com/goccy/go-yaml"
 
@@ -221,6 +225,8 @@ func (c *Config) validateDevice() *fieldError {
 		return ferr("device.id", "missing (a short id such as gw-0001)")
 	case !safeID.MatchString(c.Device.ID):
 		return ferr("device.id", "%q: use 1 to 64 of a-z, 0-9, - and _", c.Device.ID)
+	case c.Device.Timezone != "" && !validZone(c.Device.Timezone):
+		return ferr("device.timezone", "%q is not an IANA time zone name (such as Europe/Berlin or Asia/Shanghai)", c.Device.Timezone)
 	}
 	return nil
 }
@@ -550,4 +556,28 @@ func (c *Config) String() string {
 		return "config: " + err.Error()
 	}
 	return string(b)
+}
+
+// validZone reports whether name is an IANA zone the embedded database
+// knows. "Local" is refused: it would mean the gateway's own setting,
+// which a read-only firmware image does not have.
+func validZone(name string) bool {
+	if name == "Local" || strings.TrimSpace(name) != name {
+		return false
+	}
+	_, err := time.LoadLocation(name)
+	return err == nil
+}
+
+// Location is the site's time zone (device.timezone; UTC when unset). The
+// config was validated, so the name loads.
+func (c *Config) Location() *time.Location {
+	if c.Device.Timezone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(c.Device.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }

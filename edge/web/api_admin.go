@@ -36,7 +36,7 @@ func (s *Server) apiReview(w http.ResponseWriter, r *http.Request, _ principal) 
 		}
 		return &x
 	}
-	text := rep.String()
+	text := rep.Text(s.cfg.Location)
 	if s.cfg.Site != "" || s.cfg.Filing != "" {
 		text = fmt.Sprintf("Device %s, site %q, filing number %q (R4)\n%s", s.cfg.DeviceID, s.cfg.Site, s.cfg.Filing, text)
 	}

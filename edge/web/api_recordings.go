@@ -149,7 +149,7 @@ func (s *Server) apiPlay(w http.ResponseWriter, r *http.Request, who principal) 
 			masks = cam.MaskList()
 		}
 	}
-	tc, err := newBurnTranscoder(masks, who.User, gid, from, s.now)
+	tc, err := newBurnTranscoder(masks, who.User, gid, from, s.now, s.cfg.Location)
 	if err != nil {
 		s.internalError(w, r, err)
 		return

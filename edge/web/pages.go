@@ -175,6 +175,9 @@ type appView struct {
 	Page   string
 	Title  string
 	Camera string
+	// TZ is the site's IANA zone name (device.timezone; "UTC" if unset):
+	// the page's script shows every time in it with the offset (issue 18).
+	TZ string
 }
 
 // errorView is the data of an error page.
@@ -253,7 +256,7 @@ func (s *Server) pageApp(name, title string) func(http.ResponseWriter, *http.Req
 			}
 		}
 		s.render(w, r, http.StatusOK, "app.html", appView{Device: s.cfg.DeviceID, Who: who, Nav: s.nav(r.Context(), who),
-			Page: name, Title: title, Camera: cam})
+			Page: name, Title: title, Camera: cam, TZ: s.zoneName()})
 	}
 }
 
@@ -383,4 +386,13 @@ func percent(part, whole int64) int {
 		return 0
 	}
 	return int(min(100, max(0, part*100/whole)))
+}
+
+// zoneName is the IANA name of the site's zone for the page ("UTC" if
+// unset).
+func (s *Server) zoneName() string {
+	if s.cfg.Location == nil {
+		return "UTC"
+	}
+	return s.cfg.Location.String()
 }

@@ -44,6 +44,10 @@ type Config struct {
 	// Site and Filing name the site and its registration/filing number
 	// (R4); they head the permission review report.
 	Site, Filing string
+	// Location is the site's time zone (device.timezone, issue 18): the
+	// page, the burned-in times of playback and the review report show
+	// local time with its offset. nil = UTC.
+	Location *time.Location
 	// LiveMaxDuration closes a live view after this long (audited; the
 	// page may open a new one). 0 = DefaultLiveMaxDuration.
 	LiveMaxDuration time.Duration

@@ -23,7 +23,8 @@ type burnTranscoder struct {
 	enc    *codec.Encoder
 	masker *mask.Masker
 	burn   burner
-	who    string // first line: viewer and grant id
+	who    string         // first line: viewer and grant id
+	loc    *time.Location // the times are burned in the site's zone
 	now    func() time.Time
 	start  time.Time // pictures before it are decoded (references) but not sent
 
@@ -40,7 +41,7 @@ const (
 	playDefaultFPS = 15
 )
 
-func newBurnTranscoder(masks []mask.Mask, viewer, grant string, start time.Time, now func() time.Time) (*burnTranscoder, error) {
+func newBurnTranscoder(masks []mask.Mask, viewer, grant string, start time.Time, now func() time.Time, loc *time.Location) (*burnTranscoder, error) {
 	m, err := mask.New(masks, mask.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("web: playback masks: %w", err)
@@ -49,7 +50,7 @@ func newBurnTranscoder(masks []mask.Mask, viewer, grant string, start time.Time,
 	if err != nil {
 		return nil, err
 	}
-	return &burnTranscoder{dec: dec, masker: m, who: clip(viewer, 40) + " " + grant, now: now, start: start, waitKey: true}, nil
+	return &burnTranscoder{dec: dec, masker: m, who: clip(viewer, 40) + " " + grant, now: now, start: start, waitKey: true, loc: loc}, nil
 }
 
 // playBitrate is the playback encoder's rate: about 0.12 bit per pixel,
@@ -121,8 +122,7 @@ func (t *burnTranscoder) open(w, h int, fps float64) error {
 
 func (t *burnTranscoder) encode(pic *media.Frame, at time.Time, out func(storage.Frame) error) error {
 	m := t.masker.ApplyHeld(pic, t.enc.NextKeyframe()) // pixelation changes only at keyframes (edge/mask)
-	utc := func(x time.Time) string { return x.UTC().Format("2006-01-02 15:04:05") + " UTC" }
-	t.burn.draw(m.Frame(), t.who, "rec "+utc(at), "now "+utc(t.now()))
+	t.burn.draw(m.Frame(), t.who, "rec "+siteTime(at, t.loc), "now "+siteTime(t.now(), t.loc))
 	au, ok, err := t.enc.Encode(m.Frame())
 	if err != nil || !ok {
 		return err
@@ -151,4 +151,14 @@ func (t *burnTranscoder) Close() {
 	if t.enc != nil {
 		_ = t.enc.Close()
 	}
+}
+
+// siteTime formats t for a person at the site (issue 18): local time with
+// its offset in loc ("2026-03-29 03:00:01 +02:00"), or "… UTC" when loc is
+// nil or UTC.
+func siteTime(t time.Time, loc *time.Location) string {
+	if loc == nil || loc == time.UTC {
+		return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
+	}
+	return t.In(loc).Format("2006-01-02 15:04:05 -07:00")
 }

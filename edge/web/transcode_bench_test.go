@@ -64,7 +64,7 @@ func storedGOPs(b *testing.B, w, h int) []storage.Frame {
 func benchPlayback(b *testing.B, w, h int) {
 	frames := storedGOPs(b, w, h)
 	masks := []mask.Mask{{Name: "window", Polygon: []mask.Point{{X: 0.05, Y: 0.1}, {X: 0.35, Y: 0.1}, {X: 0.35, Y: 0.45}, {X: 0.05, Y: 0.45}}}}
-	tc, err := newBurnTranscoder(masks, "operator", "g-0123456789abcdef0123", time.Time{}, time.Now)
+	tc, err := newBurnTranscoder(masks, "operator", "g-0123456789abcdef0123", time.Time{}, time.Now, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -108,16 +108,23 @@ func Build(us []users.User, gs []grants.Grant, now time.Time, c Config) Report {
 	return rep
 }
 
-// String renders the report as text.
-func (r Report) String() string {
+// String renders the report as text, times in UTC.
+func (r Report) String() string { return r.Text(time.UTC) }
+
+// Text renders the report as text with times in loc (the site's zone,
+// issue 18; RFC 3339 with the offset), UTC if loc is nil.
+func (r Report) Text(loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
 	var b strings.Builder
 	d := func(t time.Time) string {
 		if t.IsZero() {
 			return "never"
 		}
-		return t.Format(time.RFC3339)
+		return t.In(loc).Format(time.RFC3339)
 	}
-	fmt.Fprintf(&b, "permission review at %s\n", r.At.Format(time.RFC3339))
+	fmt.Fprintf(&b, "permission review at %s\n", r.At.In(loc).Format(time.RFC3339))
 	for _, a := range r.Accounts {
 		flag := ""
 		switch {

@@ -49,15 +49,49 @@
     if (res && res.state === "waiting_for_approval") { say(res.message + ": an approver must approve it; nothing changed yet.", true); return true; }
     return false;
   }
+  // Times are shown in the site's zone (device.timezone, issue 18) with
+  // its offset, whatever the technician's laptop is set to; the API and
+  // storage stay UTC.
+  var siteTZ = (root && root.getAttribute("data-tz")) || "UTC";
+  var tzFmt = null;
+  try {
+    tzFmt = new Intl.DateTimeFormat("en-GB", { timeZone: siteTZ, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "longOffset" });
+  } catch (e) { siteTZ = "UTC"; }
+  function zparts(d) { // the wall clock of d in the site's zone, and its offset in minutes
+    if (!tzFmt) { var i = d.toISOString(); return { y: i.slice(0, 4), mo: i.slice(5, 7), d: i.slice(8, 10), h: i.slice(11, 13), mi: i.slice(14, 16), s: i.slice(17, 19), off: 0 }; }
+    var p = {};
+    tzFmt.formatToParts(d).forEach(function (x) { p[x.type] = x.value; });
+    var m = /GMT([+-])(\d\d):?(\d\d)?/.exec(p.timeZoneName || ""), off = 0;
+    if (m) { off = (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] || 0)); }
+    return { y: p.year, mo: p.month, d: p.day, h: p.hour, mi: p.minute, s: p.second, off: off };
+  }
+  function offText(off) {
+    if (siteTZ === "UTC") { return "UTC"; }
+    var a = Math.abs(off);
+    return (off < 0 ? "-" : "+") + String(Math.floor(a / 60)).padStart(2, "0") + ":" + String(a % 60).padStart(2, "0");
+  }
+  function fmtDate(d) { var p = zparts(d); return p.y + "-" + p.mo + "-" + p.d + " " + p.h + ":" + p.mi + ":" + p.s + " " + offText(p.off); }
   function fmt(t) {
     if (!t) { return "\u2014"; }
     var d = new Date(t);
-    return isNaN(d) ? "\u2014" : d.toISOString().replace(/\.\d+Z$/, "Z").replace("T", " ");
+    return isNaN(d) ? "\u2014" : fmtDate(d);
   }
-  function localInput(d) { // Date → value of <input type=datetime-local> in UTC
-    return d.toISOString().slice(0, 19);
+  function localInput(d) { // Date → value of <input type=datetime-local>, site time
+    var p = zparts(d);
+    return p.y + "-" + p.mo + "-" + p.d + "T" + p.h + ":" + p.mi + ":" + p.s;
   }
-  function fromInput(v) { return v ? new Date(v + "Z") : null; }
+  // For support and tests: the page's time conversions.
+  window.edgerecTime = { zone: function () { return siteTZ; }, fmt: fmt, localInput: localInput, fromInput: function (v) { return fromInput(v); } };
+  function fromInput(v) { // site wall time → Date (the offset valid at that time, DST included)
+    if (!v) { return null; }
+    var m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d))?/.exec(v);
+    if (!m) { return null; }
+    var guess = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+    var t = guess - zparts(new Date(guess)).off * 60000;
+    var o2 = zparts(new Date(t)).off;
+    return new Date(guess - o2 * 60000);
+  }
   function can(p) { return me && me.permissions.indexOf(p) >= 0; }
   function canGrant(p) { return me && me.grant_permissions.indexOf(p) >= 0; }
   function formJSON(form) {
@@ -88,7 +122,7 @@
       var w = ov.querySelector(".ov-who") || ov.querySelector("#overlay-who");
       var t = ov.querySelector(".ov-time") || ov.querySelector("#overlay-time");
       if (w) { w.textContent = user + " @ " + root.getAttribute("data-device"); }
-      if (t) { t.textContent = new Date().toISOString().replace(/\.\d+Z$/, "Z"); }
+      if (t) { t.textContent = fmtDate(new Date()); }
       var cs = ov.isConnected ? getComputedStyle(ov) : null;
       var visible = cs && cs.display !== "none" && cs.visibility !== "hidden" && Number(cs.opacity) > 0.5 && ov.parentNode === box;
       video.classList.toggle("hidden", !visible);
@@ -440,7 +474,7 @@
         });
         for (var i = 0; i <= 4; i++) {
           var tx = svg("text", { x: i * 250 + (i === 4 ? -2 : 2), y: 56, "class": "tick", "text-anchor": i === 4 ? "end" : "start" });
-          tx.textContent = new Date(range.from.getTime() + span * i / 4).toISOString().slice(11, 19);
+          tx.textContent = fmtDate(new Date(range.from.getTime() + span * i / 4)).slice(11, 19);
           tl.appendChild(tx);
         }
         tl.appendChild(svg("rect", { id: "playhead", x: 0, y: 5, width: 2, height: 40, "class": "playhead" }));
@@ -594,7 +628,7 @@
           var tr = el("tr"); tr.setAttribute("data-user-row", u.user);
           tr.appendChild(el("td", u.user));
           tr.appendChild(el("td", (u.role || "none") + (u.role_expires ? " until " + fmt(u.role_expires).slice(0, 10) : "")));
-          tr.appendChild(el("td", u.trained ? fmt(u.trained).slice(0, 10) : "\u2014"));
+          tr.appendChild(el("td", u.trained ? String(u.trained).slice(0, 10) : "\u2014")); // a date, not a time
           tr.appendChild(el("td", fmt(u.last_login)));
           tr.appendChild(el("td", u.disabled ? "disabled" : (u.locked ? "locked" : "active")));
           var act = el("td"), sel = el("select");
@@ -606,7 +640,7 @@
               .then(function (g) { say("Role request " + g.id + " is " + g.state + ".", true); load(); }).catch(fail);
           }));
           act.appendChild(button("Training today", function () {
-            api("POST", "/api/v1/users/" + u.id + "/training", { date: new Date().toISOString().slice(0, 10) }).then(load).catch(fail);
+            api("POST", "/api/v1/users/" + u.id + "/training", { date: localInput(new Date()).slice(0, 10) }).then(load).catch(fail);
           }));
           act.appendChild(button(u.disabled ? "Enable" : "Disable", function () {
             if (u.disabled) { api("POST", "/api/v1/users/" + u.id + "/enable").then(load).catch(fail); return; }
