@@ -48,7 +48,7 @@ func (l *limited) Read(ctx context.Context) (*media.Frame, error) {
 }
 
 type stateLog struct {
-	mu     sync.Mutex
+	mu      sync.Mutex
 	states  []health.CameraState
 	reasons []string // the reason that came with each state in states
 	last    health.Camera
