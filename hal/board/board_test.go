@@ -181,6 +181,15 @@ func TestR24WatchdogStarvesWhenUnhealthy(t *testing.T) {
 	go func() { done <- r.w.Keepalive(context.Background(), ok.Load) }()
 	r.now = r.now.Add(time.Second)
 	r.tick <- r.now
+	// Let the healthy tick be fed before the recorder turns unhealthy
+	// (otherwise the keepalive may read ok after the Store below and count
+	// that tick as the first of the stall).
+	for deadline := time.Now().Add(5 * time.Second); len(r.content(t)) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the healthy tick was not fed: %q", r.content(t))
+		}
+		time.Sleep(time.Millisecond)
+	}
 	ok.Store(false)
 	var err error
 	for i := 0; i < 30; i++ {
