@@ -235,6 +235,10 @@ func (m *Manager) launchLocked(c config.Camera, src string, masks []mask.Mask) {
 				m.tracker.Warn("segment:"+id, fmt.Sprintf("camera %s: closing a segment failed: %v", id, err))
 			}
 		},
+		Schedule: m.cfg.CameraSchedule(c),
+		OnSchedule: func(on bool) {
+			m.tracker.UpdateCamera(id, func(h *health.Camera) { h.ScheduledOff = !on })
+		},
 	}, m.store, cam.Hub().Subscribe(256))
 	var inner sync.WaitGroup
 	inner.Add(2)

@@ -166,6 +166,12 @@ func TestParseErrors(t *testing.T) {
 		// Issue 18: the site's time zone is an IANA name.
 		{"timezone-unknown", "  school: false ", "  timezone: Mars/Olympus", `edgerec.yaml: line 4: device.timezone: "Mars/Olympus" is not an IANA time zone name (such as Europe/Berlin or Asia/Shanghai)`},
 		{"timezone-abbrev", "  school: false ", "  timezone: CEST", `edgerec.yaml: line 4: device.timezone: "CEST" is not an IANA time zone name`},
+		// Issue 18: recording schedules, one clear error per bad window.
+		{"schedule-overlap", "    zone: cash_desk ", "    zone: cash_desk\n    schedule:\n      - {days: [mon, tue], from: \"08:00\", to: \"12:00\"}\n      - {days: [tue], from: \"11:30\", to: \"13:00\"}", `edgerec.yaml: line 30: cameras[1].schedule[1]: overlaps schedule[0] on tue 11:30 (local time)`},
+		{"schedule-bad-day", "    zone: cash_desk ", "    zone: cash_desk\n    schedule:\n      - {days: [mon, tues], from: \"08:00\", to: \"12:00\"}", `edgerec.yaml: line 29: cameras[1].schedule[0].days[1]: "tues" is not a weekday (mon, tue, wed, thu, fri, sat, sun)`},
+		{"schedule-bad-clock", "    zone: cash_desk ", "    zone: cash_desk\n    schedule:\n      - {days: [mon], from: \"8:00\", to: \"12:00\"}", `edgerec.yaml: line 29: cameras[1].schedule[0].from: "8:00" is not HH:MM`},
+		{"schedule-missing-to", "    zone: cash_desk ", "    zone: cash_desk\n    schedule:\n      - {days: [mon], from: \"08:00\"}", `edgerec.yaml: line 29: cameras[1].schedule[0].to: missing (HH:MM, local time)`},
+		{"schedule-empty", "    zone: cash_desk ", "    zone: cash_desk\n    schedule:\n      - {days: [mon], from: \"08:00\", to: \"08:00\"}", `edgerec.yaml: line 29: cameras[1].schedule[0]: from and to are both 08:00 (for a whole day write 00:00–24:00)`},
 		{"timezone-local", "  school: false ", "  timezone: Local", `edgerec.yaml: line 4: device.timezone: "Local" is not an IANA time zone name`},
 		{"bad-size", "64GiB", "64 gigs", `edgerec.yaml: line 7: storage.ring_size: invalid size "64 gigs" (want bytes or a number with KiB, MiB, GiB, TiB)`},
 		{"small-ring", "64GiB", "1000", `edgerec.yaml: line 7: storage.ring_size: 1000 is below the minimum of 16MiB`},

@@ -81,6 +81,20 @@ type Camera struct {
 	BitrateKbps      int            `yaml:"bitrate_kbps,omitempty"`
 	KeyframeInterval Duration       `yaml:"keyframe_interval,omitempty"`
 	Masks            []Mask         `yaml:"masks,omitempty"`
+	// Schedule is when the camera records (issue 18): empty = always,
+	// otherwise weekly windows in the site's time zone (device.timezone).
+	// Outside them nothing is recorded and the timeline says "scheduled
+	// off". Windows may not overlap.
+	Schedule []ScheduleWindow `yaml:"schedule,omitempty"`
+}
+
+// ScheduleWindow is one weekly recording window: days (mon … sun) and a
+// local clock range "HH:MM"–"HH:MM" (to may be 24:00; a to at or before
+// from ends the next day).
+type ScheduleWindow struct {
+	Days []string `yaml:"days,flow"`
+	From string   `yaml:"from"`
+	To   string   `yaml:"to"`
 }
 
 // Signage is the installer's attestation that signage is posted (R3).

@@ -19,6 +19,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/edgerec/edgerec/edge/mask"
+	"github.com/edgerec/edgerec/edge/schedule"
 	"github.com/edgerec/edgerec/policy/kind"
 	"github.com/edgerec/edgerec/policy/rules"
 )
@@ -360,8 +361,73 @@ func (c *Config) validateCameras() *fieldError {
 			}
 			names[m.Name] = j
 		}
+		if _, fe := scheduleIn(p, cam, c.Location()); fe != nil {
+			return fe
+		}
 	}
 	return nil
+}
+
+// scheduleIn converts and checks a camera's recording windows in loc (p is
+// the camera's field path).
+func scheduleIn(p string, cam Camera, loc *time.Location) (*schedule.Schedule, *fieldError) {
+	if len(cam.Schedule) == 0 {
+		return nil, nil
+	}
+	ws := make([]schedule.Window, len(cam.Schedule))
+	for j, w := range cam.Schedule {
+		wp := fmt.Sprintf("%s.schedule[%d]", p, j)
+		for k, d := range w.Days {
+			day, err := schedule.ParseDay(d)
+			if err != nil {
+				return nil, &fieldError{path: fmt.Sprintf("%s.days[%d]", wp, k), msg: strings.TrimPrefix(err.Error(), schedule.ErrInvalid.Error()+": "), err: err}
+			}
+			ws[j].Days = append(ws[j].Days, day)
+		}
+		for _, f := range []struct {
+			name, v string
+			dst     *int
+		}{{"from", w.From, &ws[j].From}, {"to", w.To, &ws[j].To}} {
+			if f.v == "" {
+				return nil, ferr(wp+"."+f.name, "missing (HH:MM, local time)")
+			}
+			m, err := schedule.ParseClock(f.v)
+			if err != nil {
+				return nil, &fieldError{path: wp + "." + f.name, msg: strings.TrimPrefix(err.Error(), schedule.ErrInvalid.Error()+": "), err: err}
+			}
+			*f.dst = m
+		}
+	}
+	s, err := schedule.New(ws, loc)
+	if err != nil {
+		var se *schedule.Error
+		if errors.As(err, &se) {
+			msg := se.Msg
+			if se.Overlaps >= 0 {
+				msg = fmt.Sprintf("overlaps schedule[%d] on %s (local time)", se.Overlaps, se.At)
+			}
+			return nil, &fieldError{path: fmt.Sprintf("%s.schedule[%d]", p, se.Window), msg: msg, err: err}
+		}
+		return nil, &fieldError{path: p + ".schedule", msg: err.Error(), err: err}
+	}
+	return s, nil
+}
+
+// CameraSchedule is when cam records (nil = always). The config was
+// validated, so the windows convert.
+func (c *Config) CameraSchedule(cam Camera) *schedule.Schedule {
+	s, _ := scheduleIn("", cam, c.Location())
+	return s
+}
+
+// ScheduleOf is cam's recording schedule in loc (nil = always), or the
+// first problem with it.
+func ScheduleOf(cam Camera, loc *time.Location) (*schedule.Schedule, error) {
+	s, fe := scheduleIn("schedule", cam, loc)
+	if fe != nil {
+		return nil, fmt.Errorf("%s: %s: %w", fe.path, fe.msg, ErrInvalid)
+	}
+	return s, nil
 }
 
 func maskPath(mp string, err error) string {

@@ -43,6 +43,9 @@ type Camera struct {
 	Dropped uint64 `json:"dropped"`
 	// Image holds the image-health flags (R10); 0 = healthy or unknown.
 	Image ImageFlags `json:"image_flags"`
+	// ScheduledOff: the camera runs (live view, image health) but is
+	// outside its recording schedule, so nothing is recorded (issue 18).
+	ScheduledOff bool `json:"scheduled_off,omitempty"`
 }
 
 // ImageFlags are image-health findings for one camera (R10).

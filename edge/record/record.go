@@ -24,6 +24,12 @@ type Feed interface {
 	Dropped() uint64
 }
 
+// Schedule says whether the camera records at a wall time (issue 18);
+// *schedule.Schedule implements it (a nil one is always on).
+type Schedule interface {
+	Active(t time.Time) bool
+}
+
 // Config sets the segmenter up for one camera.
 type Config struct {
 	Camera     string
@@ -42,6 +48,15 @@ type Config struct {
 	OnDrop func(n uint64)
 	// OnSegment is called after every closed segment (for health); may be nil.
 	OnSegment func(start, end time.Time, frames int, err error)
+	// Schedule, if set, is when the camera records: an access unit whose
+	// wall time is outside it is not written (the open segment ends with
+	// the last unit inside the window); recording resumes at the first
+	// keyframe inside the next window. Not a drop and not a gap: the
+	// timeline shows the time as "scheduled off".
+	Schedule Schedule
+	// OnSchedule is told when recording stops (false) or resumes (true)
+	// because of the schedule; may be nil.
+	OnSchedule func(on bool)
 }
 
 // Recorder writes one camera's stream to storage.
@@ -64,7 +79,14 @@ type Recorder struct {
 	sps     []byte
 	spsSize [2]int
 	cuts    uint64
+	// off: the schedule closed; offUnits counts units not recorded for it.
+	off      bool
+	offUnits uint64
 }
+
+// ScheduledOff returns how many access units were not recorded because
+// they fell outside the schedule.
+func (r *Recorder) ScheduledOff() uint64 { return r.offUnits }
 
 // SizeCuts returns how many segments were cut because the picture size
 // changed.
@@ -146,6 +168,21 @@ func (r *Recorder) write(ctx context.Context, au media.AccessUnit) error {
 		r.dropped = d
 		r.cfg.Logger.Warn("recorder fell behind; cutting segment", "camera", r.cfg.Camera, "dropped_total", d)
 		r.closeSegment()
+	}
+	if r.cfg.Schedule != nil {
+		active := r.cfg.Schedule.Active(au.Wall)
+		if active == r.off { // a change
+			r.off = !active
+			r.cfg.Logger.Info("recording schedule", "camera", r.cfg.Camera, "recording", active, "at", au.Wall)
+			if r.cfg.OnSchedule != nil {
+				r.cfg.OnSchedule(active)
+			}
+		}
+		if !active {
+			r.closeSegment()
+			r.offUnits++
+			return nil
+		}
 	}
 	var size [2]int
 	sized := false

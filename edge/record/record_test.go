@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/edge/schedule"
 	"github.com/edgerec/edgerec/storage"
 )
 
@@ -110,5 +111,83 @@ func TestSegmenterCuts(t *testing.T) {
 	}
 	if n != 49+2+2 {
 		t.Fatalf("read %d frames, want 53", n)
+	}
+}
+
+// Issue 18: a recording window that closes mid-stream stops recording at
+// the boundary (the wall times of the units are the injected clock);
+// nothing outside the window is stored, it is not counted as a drop or a
+// gap, and recording resumes at the first keyframe after the window opens
+// again.
+func TestScheduleStopsAtTheBoundary(t *testing.T) {
+	store := newStore(t)
+	feed := &chanFeed{ch: make(chan media.AccessUnit, 1000)}
+	t0 := time.Date(2026, 12, 7, 17, 59, 50, 0, time.UTC) // Monday 18:59:50 in Berlin
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// On until 19:00 local, off 19:00–19:01, on again from 19:01.
+	sched, err := schedule.New([]schedule.Window{
+		{Days: []time.Weekday{time.Monday}, From: 8 * 60, To: 19 * 60},
+		{Days: []time.Weekday{time.Monday}, From: 19*60 + 1, To: 20 * 60},
+	}, berlin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []bool
+	rec := New(Config{Camera: "cam1", MaxSegment: time.Hour, Schedule: sched, OnSchedule: func(on bool) { changes = append(changes, on) }}, store, feed)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	// 17:59:50 .. 18:01:20 UTC, a frame every 200 ms, a keyframe every 2 s.
+	for ms := 0; ms < 90000; ms += 200 {
+		feed.ch <- au(at(ms), ms%2000 == 0, byte(ms/200))
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	boundary := time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC) // 19:00 Berlin
+	reopen := time.Date(2026, 12, 7, 18, 1, 0, 0, time.UTC)   // 19:01 Berlin
+	var times []time.Time
+	if err := store.ReadFrames(context.Background(), "cam1", t0.Add(-time.Hour), t0.Add(time.Hour), func(f storage.Frame) error {
+		times = append(times, f.Time)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range times {
+		if !x.Before(boundary) && x.Before(reopen) {
+			t.Fatalf("frame at %s recorded while the schedule was off (19:00–19:01 Berlin)", x.In(berlin))
+		}
+	}
+	before, after := 0, 0
+	for _, x := range times {
+		if x.Before(boundary) {
+			before++
+		} else {
+			after++
+		}
+	}
+	// 50 frames 17:59:50.0 .. 17:59:59.8; 100 frames 18:01:00.0 .. 18:01:19.8
+	// (18:01:00 is a keyframe).
+	if before != 50 || after != 100 {
+		t.Fatalf("recorded %d frames before the boundary and %d after reopening, want 50 and 100", before, after)
+	}
+	segs, err := store.Segments(context.Background(), "cam1", t0.Add(-time.Hour), t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) != 2 || !segs[1].Start.Equal(reopen) {
+		t.Fatalf("segments %+v, want two, the second starting at %s", segs, reopen)
+	}
+	if rec.ScheduledOff() != 300 || rec.Gaps() != 0 || feed.Dropped() != 0 {
+		t.Fatalf("scheduled off %d (want 300), gaps %d, dropped %d", rec.ScheduledOff(), rec.Gaps(), feed.Dropped())
+	}
+	if len(changes) != 2 || changes[0] || !changes[1] {
+		t.Fatalf("schedule changes %v, want [false true]", changes)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/export/fmp4"
 	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/policy/grants"
@@ -74,19 +75,28 @@ func (s *Server) apiTimeline(w http.ResponseWriter, r *http.Request, _ principal
 		s.fail(w, r, err)
 		return
 	}
-	if len(spans) == 0 {
+	cam, err := s.deps.Cameras.Get(r.Context(), id)
+	if len(spans) == 0 && errors.Is(err, ErrUnknownCamera) {
 		// A camera that is not configured and has no footage here does not
 		// exist (a removed camera's footage still has a timeline).
-		if _, err := s.deps.Cameras.Get(r.Context(), id); errors.Is(err, ErrUnknownCamera) {
-			writeError(w, http.StatusNotFound, "unknown camera")
-			return
-		}
+		writeError(w, http.StatusNotFound, "unknown camera")
+		return
 	}
 	out := make([]spanView, 0, len(spans))
 	for _, sp := range spans {
 		out = append(out, spanView{From: sp.From.UTC(), To: sp.To.UTC()})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"camera": id, "from": from, "to": to, "spans": out})
+	// Issue 18: time outside the camera's recording schedule is "scheduled
+	// off", not a gap (the schedule as configured now).
+	off := []spanView{}
+	if err == nil {
+		if sched, serr := config.ScheduleOf(cam, s.cfg.Location); serr == nil {
+			for _, sp := range sched.Off(from, to) {
+				off = append(off, spanView{From: sp.From.UTC(), To: sp.To.UTC()})
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"camera": id, "from": from, "to": to, "spans": out, "scheduled_off": off})
 }
 
 var errGrantEnded = errors.New("grant no longer active")

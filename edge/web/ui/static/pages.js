@@ -466,7 +466,14 @@
         clear(tl);
         var span = range.to - range.from;
         tl.appendChild(svg("rect", { x: 0, y: 10, width: 1000, height: 30, "class": "gap" }));
-        var total = 0;
+        var total = 0, offTotal = 0;
+        (j.scheduled_off || []).forEach(function (s) { // issue 18: not a gap
+          var a = (new Date(s.from) - range.from) / span * 1000, b = (new Date(s.to) - range.from) / span * 1000;
+          offTotal += new Date(s.to) - new Date(s.from);
+          var r = svg("rect", { x: a, y: 10, width: Math.max(1, b - a), height: 30, "class": "off" });
+          var tt = svg("title", {}); tt.textContent = "scheduled off " + fmt(s.from) + " \u2192 " + fmt(s.to); r.appendChild(tt);
+          tl.appendChild(r);
+        });
         j.spans.forEach(function (s) {
           var a = (new Date(s.from) - range.from) / span * 1000, b = (new Date(s.to) - range.from) / span * 1000;
           total += new Date(s.to) - new Date(s.from);
@@ -478,7 +485,8 @@
           tl.appendChild(tx);
         }
         tl.appendChild(svg("rect", { id: "playhead", x: 0, y: 5, width: 2, height: 40, "class": "playhead" }));
-        $("timeline-legend").textContent = j.spans.length + " spans of footage, " + Math.round(total / 1000) + " s recorded; grey = gap. Click to seek.";
+        $("timeline-legend").textContent = j.spans.length + " spans of footage, " + Math.round(total / 1000) + " s recorded" +
+          (offTotal ? ", " + Math.round(offTotal / 1000) + " s scheduled off (dark grey, dashed: the recording schedule, not a gap)" : "") + "; grey = gap. Click to seek.";
       }).catch(fail);
       loadGrants();
     }
