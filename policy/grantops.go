@@ -389,7 +389,16 @@ func (s *Store) Review(ctx context.Context) (review.Report, error) {
 	if err != nil {
 		return review.Report{}, err
 	}
-	return review.Build(us, gs, s.now(), review.Config{DisableAfter: s.cfg.StaleAfter}), nil
+	now := s.now()
+	rep := review.Build(us, gs, now, review.Config{DisableAfter: s.cfg.StaleAfter})
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		vs, err := visitsTx(tx, now.Add(-review.VisitWindow), now.Add(time.Nanosecond))
+		for _, v := range vs {
+			rep.Visits = append(rep.Visits, review.Visit{ID: v.ID, At: v.At, Who: v.ActorName, Cameras: v.Cameras, Work: v.Work})
+		}
+		return err
+	})
+	return rep, err
 }
 
 // DisableStale disables the accounts the review picks (idle for

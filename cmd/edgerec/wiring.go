@@ -152,6 +152,12 @@ func (r *securityRelay) LoginBurst(failures int, window time.Duration) {
 	r.send(uplink.Event{Kind: uplink.EventLoginBurst, Count: uint64(failures), Value: int64(window / time.Second)})
 }
 
+// MaintenanceVisit is web.SecurityAlerts: an upstream maintenance.visit
+// event with the counts only (issue 18).
+func (r *securityRelay) MaintenanceVisit(cameras, recent int) {
+	r.send(uplink.Event{Kind: uplink.EventMaintenanceVisit, Count: uint64(cameras), Value: int64(recent)})
+}
+
 func (r *securityRelay) send(ev uplink.Event) {
 	select {
 	case r.ch <- ev:

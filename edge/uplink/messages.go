@@ -30,6 +30,7 @@ const (
 	EventAccountSecurity     = wire.EvAccountSecurity
 	EventAuditWithheld       = wire.EvAuditWithheld
 	EventKeysUnavailable     = wire.EvKeysUnavailable
+	EventMaintenanceVisit    = wire.EvMaintenanceVisit
 )
 
 // Event is one fault or emergency to report upstream.

@@ -19,6 +19,13 @@ type Policy interface {
 	Accounts
 	Requests
 	AuditLog
+	Maintenance
+}
+
+// Maintenance: the technicians' visit records (issue 18).
+type Maintenance interface {
+	RecordVisit(ctx context.Context, actorID string, cameras []string, work string) (policy.Visit, error)
+	Visits(ctx context.Context, actorID string, from, to time.Time) ([]policy.Visit, error)
 }
 
 // Accounts: sign-in, the permission check and account management.

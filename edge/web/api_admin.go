@@ -13,6 +13,7 @@ import (
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/grants"
 	"github.com/edgerec/edgerec/policy/perm"
+	"github.com/edgerec/edgerec/policy/review"
 )
 
 // --- review (R14) ---
@@ -41,13 +42,14 @@ func (s *Server) apiReview(w http.ResponseWriter, r *http.Request, _ principal) 
 		text = fmt.Sprintf("Device %s, site %q, filing number %q (R4)\n%s", s.cfg.DeviceID, s.cfg.Site, s.cfg.Filing, text)
 	}
 	out := struct {
-		At       time.Time `json:"at"`
-		Device   string    `json:"device"`
-		Site     string    `json:"site,omitempty"`
-		Filing   string    `json:"filing,omitempty"`
-		Accounts []account `json:"accounts"`
-		Text     string    `json:"text"`
-	}{At: rep.At, Device: s.cfg.DeviceID, Site: s.cfg.Site, Filing: s.cfg.Filing, Accounts: []account{}, Text: text}
+		At       time.Time      `json:"at"`
+		Device   string         `json:"device"`
+		Site     string         `json:"site,omitempty"`
+		Filing   string         `json:"filing,omitempty"`
+		Accounts []account      `json:"accounts"`
+		Visits   []review.Visit `json:"visits"`
+		Text     string         `json:"text"`
+	}{At: rep.At, Device: s.cfg.DeviceID, Site: s.cfg.Site, Filing: s.cfg.Filing, Accounts: []account{}, Visits: append([]review.Visit{}, rep.Visits...), Text: text}
 	for _, a := range rep.Accounts {
 		out.Accounts = append(out.Accounts, account{ID: a.ID, Name: a.Name, Role: a.Role, RoleGrant: a.RoleGrant,
 			Cameras: a.Cameras, ActiveGrants: a.ActiveGrants, Disabled: a.Disabled, Stale: a.Stale, Disable: a.Disable,

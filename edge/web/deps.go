@@ -148,6 +148,9 @@ type Exports interface {
 // the burst and the window they were counted in.
 type SecurityAlerts interface {
 	LoginBurst(failures int, window time.Duration)
+	// MaintenanceVisit: a visit naming cameras was recorded; recent is the
+	// number of visits in the last 90 days (issue 18: only counts go up).
+	MaintenanceVisit(cameras, recent int)
 }
 
 // Decommissioner wipes the device (R25) after the LAN page has checked and

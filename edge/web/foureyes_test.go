@@ -14,8 +14,15 @@ import (
 // reaching the daemon, hold release by a second approver.
 
 type burstRecorder struct {
-	mu sync.Mutex
-	n  []int
+	mu     sync.Mutex
+	n      []int
+	visits [][2]int // MaintenanceVisit calls: cameras, recent
+}
+
+func (b *burstRecorder) MaintenanceVisit(cameras, recent int) {
+	b.mu.Lock()
+	b.visits = append(b.visits, [2]int{cameras, recent})
+	b.mu.Unlock()
 }
 
 func (b *burstRecorder) LoginBurst(failures int, _ time.Duration) {

@@ -128,6 +128,7 @@ func (s *Server) nav(ctx context.Context, who principal) []navItem {
 		{"/exports", "Exports", perm.Export},
 		{"/users", "Users", perm.UsersManage},
 		{"/review", "Review", perm.ReportsRead},
+		{"/maintenance", "Maintenance", perm.Maintenance},
 		{"/audit", "Audit", perm.AuditRead},
 		{"/decommission", "Decommission", perm.Decommission},
 		{"/account", "Account", perm.OwnAccountWrite},

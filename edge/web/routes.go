@@ -70,6 +70,10 @@ func (s *Server) routes() []route {
 		api("POST /api/v1/users/{uid}/enable", perm.UsersManage, s.apiEnable).audited("users.enable", kUser),
 		api("POST /api/v1/users/{uid}/password", perm.UsersManage, s.apiResetPassword).audited("users.password", kUser),
 
+		// Maintenance visits (issue 18: 工作记录和档案).
+		api("POST /api/v1/maintenance", perm.Maintenance, s.apiRecordVisit).audited("maintenance.record", kDev),
+		api("GET /api/v1/maintenance", perm.Maintenance, s.apiVisits).audited("maintenance.list", kDev),
+
 		// Review, audit (R14, R16).
 		api("GET /api/v1/review", perm.ReportsRead, s.apiReview).audited("review.read", kUser),
 		api("GET /api/v1/backup", perm.BackupExport, s.apiBackup).audited("backup.export", kDev),
@@ -102,6 +106,7 @@ func (s *Server) routes() []route {
 		page("GET /exports", perm.Export, s.pageApp("exports", "Exports")).grant(),
 		page("GET /users", perm.UsersManage, s.pageApp("users", "Users and roles")),
 		page("GET /review", perm.ReportsRead, s.pageApp("review", "Permission review")),
+		page("GET /maintenance", perm.Maintenance, s.pageApp("maintenance", "Maintenance visits")),
 		page("GET /audit", perm.AuditRead, s.pageApp("audit", "Audit log")),
 		page("GET /decommission", perm.Decommission, s.pageApp("decommission", "Decommission")).grant(),
 		page("GET /account", perm.OwnAccountWrite, s.pageApp("account", "Account")),

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,5 +44,54 @@ func TestTimelineScheduledOff(t *testing.T) {
 	e.must(200, "GET", "/api/v1/recordings/cam1/timeline?from=2026-12-07T06:00:00Z&to=2026-12-07T20:00:00Z", nil, tm.cookies["operator"], &tl)
 	if tl.ScheduledOff == nil || len(tl.ScheduledOff) != 0 {
 		t.Fatalf("camera without a schedule: scheduled_off %v, want []", tl.ScheduledOff)
+	}
+}
+
+// Issue 18: an installer records a maintenance visit on the page; it is
+// listed, named cameras must exist, an operator may not, bad input is a 400
+// with nothing stored, and upstream is told the counts only.
+func TestMaintenanceVisitRoutes(t *testing.T) {
+	al := &burstRecorder{}
+	e := newEnv(t, envOptions{alerts: al})
+	tm := e.makeTeam()
+	inst := tm.cookies["installer"]
+	var v struct {
+		ID      string   `json:"id"`
+		Cameras []string `json:"cameras"`
+		Work    string   `json:"work"`
+	}
+	e.must(201, "POST", "/api/v1/maintenance", map[string]any{"cameras": []string{"cam1"}, "work": "Cleaned the lens of cam1."}, inst, &v)
+	if v.ID == "" || len(v.Cameras) != 1 || v.Work != "Cleaned the lens of cam1." {
+		t.Fatalf("visit %+v", v)
+	}
+	for _, c := range []struct {
+		body any
+		want string
+	}{
+		{map[string]any{"cameras": []string{"nocam"}, "work": "x"}, "no camera nocam"},
+		{map[string]any{"cameras": []string{"../x"}, "work": "x"}, "bad camera id"},
+		{map[string]any{"work": ""}, "work"},
+	} {
+		b, _ := json.Marshal(c.body)
+		resp := e.do("POST", "/api/v1/maintenance", "application/json", string(b), inst)
+		if msg := jsonError(t, resp, 400); !strings.Contains(msg, c.want) {
+			t.Errorf("POST %s: %q, want %q", b, msg, c.want)
+		}
+	}
+	if resp := e.do("POST", "/api/v1/maintenance", "application/json", `{"work":"x"}`, tm.cookies["operator"]); resp.StatusCode != 403 {
+		t.Fatalf("operator: %d, want 403", resp.StatusCode)
+	}
+	var list []struct {
+		ID        string `json:"id"`
+		ActorName string `json:"actor_name"`
+	}
+	e.must(200, "GET", "/api/v1/maintenance", nil, inst, &list)
+	if len(list) != 1 || list[0].ID != v.ID || list[0].ActorName != "installer" {
+		t.Fatalf("visits %+v", list)
+	}
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	if len(al.visits) != 1 || al.visits[0] != [2]int{1, 1} {
+		t.Fatalf("upstream maintenance events %v, want [[1 1]]", al.visits)
 	}
 }

@@ -50,6 +50,7 @@ const (
 	ConfigChange    Permission = "config.change"
 	MetricsRead     Permission = "metrics.read"
 	OwnAccountWrite Permission = "account.self"
+	Maintenance     Permission = "maintenance.record"
 )
 
 // Cell is one entry of the matrix.
@@ -137,6 +138,8 @@ func Table() []PermInfo {
 			map[Role]Cell{Admin: g}},
 		{BackupExport, "export device state without video (R26)", false, false,
 			map[Role]Cell{Admin: y}},
+		{Maintenance, "record a maintenance visit (what was done, on which cameras) and list visits (工作记录, issue 18)", false, false,
+			map[Role]Cell{Admin: y, Installer: y}},
 	}
 }
 

@@ -57,7 +57,22 @@ type Report struct {
 	At       time.Time
 	Accounts []Account
 	Grants   []GrantRow
+	// Visits are the maintenance visits of the last VisitWindow (issue 18),
+	// oldest first.
+	Visits []Visit
 }
+
+// Visit is one maintenance visit in the report.
+type Visit struct {
+	ID      string
+	At      time.Time
+	Who     string // login name
+	Cameras []string
+	Work    string
+}
+
+// VisitWindow is how far back the report lists maintenance visits.
+const VisitWindow = 90 * 24 * time.Hour
 
 func ts(n int64) time.Time {
 	if n == 0 {
@@ -143,6 +158,14 @@ func (r Report) Text(loc *time.Location) string {
 	}
 	for _, g := range r.Grants {
 		fmt.Fprintf(&b, "%s %s by %s %s uses=%d last-use=%s\n", g.ID, g.Action, g.Requester, g.State, g.Uses, d(g.LastUse))
+	}
+	fmt.Fprintf(&b, "maintenance visits (last %d days): %d\n", int(VisitWindow/(24*time.Hour)), len(r.Visits))
+	for _, v := range r.Visits {
+		cams := "no camera"
+		if len(v.Cameras) > 0 {
+			cams = strings.Join(v.Cameras, ",")
+		}
+		fmt.Fprintf(&b, "%s %s by %s on %s: %s\n", v.ID, d(v.At), v.Who, cams, strings.Join(strings.Fields(v.Work), " "))
 	}
 	return b.String()
 }

@@ -120,6 +120,7 @@ const (
 	EvCameraDropping      = "camera.dropping"
 	EvAuditWithheld       = "audit.withheld"
 	EvKeysUnavailable     = "keys.unavailable"
+	EvMaintenanceVisit    = "maintenance.visit"
 )
 
 // ActionWithheld is the action of an audit placeholder: a record the device
@@ -132,6 +133,7 @@ var EventKinds = []string{
 	EvLoginBurst, EvRetentionBelowFloor, EvRetentionRestored,
 	EvWipeCertificate, EvOutboxOverflow, EvAlertRaised, EvAlertResolved,
 	EvAccountSecurity, EvCameraDropping, EvAuditWithheld, EvKeysUnavailable,
+	EvMaintenanceVisit,
 }
 
 // KnownEventKind reports whether kind is in EventKinds.

@@ -663,8 +663,27 @@
     load();
   };
 
+  function visitRows(tb, vs) {
+    clear(tb);
+    vs.forEach(function (v) {
+      var tr = el("tr");
+      [fmt(v.at || v.At), v.actor_name || v.Who, ((v.cameras || v.Cameras) || []).join(", ") || "\u2014", v.work || v.Work].forEach(function (x) { tr.appendChild(el("td", x)); });
+      tb.appendChild(tr);
+    });
+  }
+  pages.maintenance = function () {
+    api("GET", "/api/v1/cameras").then(function (cams) { cameraOptions($("visit-cameras"), cams); }).catch(function () {});
+    function load() { api("GET", "/api/v1/maintenance").then(function (vs) { visitRows($("visit-table").tBodies[0], vs); }).catch(fail); }
+    $("visit-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      api("POST", "/api/v1/maintenance", formJSON(this)).then(function () { say("Visit recorded.", true); ev.target.reset(); load(); }).catch(fail);
+    });
+    load();
+  };
+
   pages.review = function () {
     api("GET", "/api/v1/review").then(function (rep) {
+      if ($("review-visits")) { visitRows($("review-visits").tBodies[0], rep.visits || []); }
       var tb = $("review-table").tBodies[0]; clear(tb);
       rep.accounts.forEach(function (a) {
         var tr = el("tr");
