@@ -53,14 +53,17 @@ node_deps() {
   [ "${1:-}" = build ] && return 0
   local base="${EDGEREC_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/edgerec/node}"
   local dir="$base/onvif-0.8.3"
-  if grep -qs '"version": "0.8.3"' "$dir/node_modules/onvif/package.json"; then
+  local lock
+  lock="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/edge/onvif/onviftest/testdata/node"
+  if grep -qs '"version": "0.8.3"' "$dir/node_modules/onvif/package.json" &&
+    cmp -s "$lock/package-lock.json" "$dir/package-lock.json"; then
     return 0
   fi
   command -v npm >/dev/null 2>&1 || { echo "deps: npm missing, cannot install the onvif client" >&2; return 1; }
   mkdir -p "$dir"
-  [ -f "$dir/package.json" ] || echo '{"name":"edgerec-onvif-check","private":true}' >"$dir/package.json"
-  (cd "$dir" && npm install --no-audit --no-fund --ignore-scripts --save-exact onvif@0.8.3 >/dev/null)
-  echo "deps: installed npm onvif@0.8.3 into $dir"
+  cp "$lock/package.json" "$lock/package-lock.json" "$dir/"
+  (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
+  echo "deps: installed npm onvif@0.8.3 (package-lock.json) into $dir"
 }
 
 missing=()
