@@ -329,6 +329,8 @@ type envOptions struct {
 	// recordings wraps the real recording store as the server sees it
 	// (nil: the store itself).
 	recordings func(*storage.Store) Recordings
+	// finder is the ONVIF discovery and set-up (nil: none, 503).
+	finder CameraFinder
 }
 
 // minimalDeps is a real policy store in dir and an empty camera manager.
@@ -399,7 +401,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow, Site: "Branch 12", Filing: "GA-2026-0042",
 		LiveMaxDuration: o.liveMax},
-		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: recs, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Sealer: st.Vault(), Logger: log, Now: clock.Now})
+		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: recs, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Finder: o.finder, Sealer: st.Vault(), Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
