@@ -61,6 +61,7 @@ type DiscoveryResult struct {
 	Duplicates int           `json:"duplicates"` // answers for an endpoint already found
 	Ignored    int           `json:"ignored"`    // malformed, unrelated (wrong RelatesTo) or over MaxFound
 	Took       time.Duration `json:"took_ns"`
+	First      time.Duration `json:"first_ns"` // probe sent → first camera found (0: none)
 }
 
 // Discoverer sends WS-Discovery probes. The zero value probes the
@@ -158,6 +159,9 @@ func (d *Discoverer) Discover(ctx context.Context) (DiscoveryResult, error) {
 		if len(res.Found) >= MaxFound {
 			res.Ignored++
 			continue
+		}
+		if len(res.Found) == 0 {
+			res.First = time.Since(start)
 		}
 		byEP[f.Endpoint] = len(res.Found)
 		res.Found = append(res.Found, f)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -72,7 +73,7 @@ type Credentials struct {
 func (c Credentials) String() string { return "Credentials{" + c.Username + ", ***}" }
 
 // LogValue hides the password from log/slog.
-func (c Credentials) LogValue() any { return c.String() }
+func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // Digest computes the WS-UsernameToken PasswordDigest:
 // Base64(SHA-1(nonce + created + password)).

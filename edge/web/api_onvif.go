@@ -33,6 +33,7 @@ type discoverView struct {
 	Duplicates int         `json:"duplicates"`
 	Ignored    int         `json:"ignored"`
 	TookMs     int64       `json:"took_ms"`
+	FirstMs    int64       `json:"first_ms"` // probe → first camera
 }
 
 // apiONVIFDiscover sends one WS-Discovery probe on the camera LAN and lists
@@ -59,7 +60,7 @@ func (s *Server) apiONVIFDiscover(w http.ResponseWriter, r *http.Request, who pr
 			}
 		}
 	}
-	out := discoverView{Found: make([]foundView, 0, len(res.Found)), Answers: res.Answers, Duplicates: res.Duplicates, Ignored: res.Ignored, TookMs: res.Took.Milliseconds()}
+	out := discoverView{Found: make([]foundView, 0, len(res.Found)), Answers: res.Answers, Duplicates: res.Duplicates, Ignored: res.Ignored, TookMs: res.Took.Milliseconds(), FirstMs: res.First.Milliseconds()}
 	for _, f := range res.Found {
 		v := foundView{Found: f}
 		for _, x := range f.XAddrs {
