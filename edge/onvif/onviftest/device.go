@@ -95,7 +95,7 @@ type Behavior struct {
 // Storm makes the discovery responder answer each probe with Copies
 // copies of its own match, Distinct further cameras (distinct endpoints),
 // Junk malformed datagrams and Unrelated matches with a wrong RelatesTo.
-// Pace sends them in bursts of 4 a millisecond (so that loopback does
+// Pace sends them two a millisecond (so that loopback does
 // not drop them).
 type Storm struct {
 	Copies, Distinct, Junk, Unrelated int

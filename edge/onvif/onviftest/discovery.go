@@ -52,7 +52,7 @@ func (d *Device) discoveryLoop(ctx context.Context, conn *net.UDPConn) {
 		sent := 0
 		send := func(b []byte) {
 			_, _ = conn.WriteToUDP(b, from)
-			if sent++; st.Pace && sent%4 == 0 {
+			if sent++; st.Pace && sent%2 == 0 {
 				time.Sleep(time.Millisecond) // let the receiver keep up (loopback drops bursts)
 			}
 		}
