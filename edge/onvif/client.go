@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -87,11 +89,16 @@ func NewClient(xaddr string, cred Credentials, opts ...ClientOption) (*Client, e
 
 // DefaultHTTPClient is the client NewClient uses: no proxy from the
 // environment, no redirects (a camera never redirects SOAP), bounded dial
-// and header times.
-func DefaultHTTPClient() *http.Client {
+// and header times, and only camera-LAN addresses (LANOnly).
+func DefaultHTTPClient() *http.Client { return httpClient(false) }
+
+func httpClient(loopback bool) *http.Client {
+	d := &net.Dialer{Timeout: 3 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
+		return LANOnly(address, loopback)
+	}}
 	tr := &http.Transport{
 		Proxy:                  nil,
-		DialContext:            (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
+		DialContext:            d.DialContext,
 		TLSHandshakeTimeout:    3 * time.Second,
 		ResponseHeaderTimeout:  DefaultCallTimeout,
 		MaxResponseHeaderBytes: 16 << 10,
@@ -101,6 +108,35 @@ func DefaultHTTPClient() *http.Client {
 	}
 	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
+
+// ErrNotLAN: the address is not on a camera LAN.
+var ErrNotLAN = errors.New("onvif: cameras are reached on the LAN only (private, link-local or unique-local addresses)")
+
+// LANOnly is checked on every connection (after name resolution, so a
+// host name that resolves elsewhere is refused too): private IPv4
+// (RFC 1918), link-local, IPv6 unique-local; loopback only when allowed
+// (the demo and tests). The LAN page cannot be used to make the gateway
+// talk to the Internet or to its own services.
+func LANOnly(address string, loopback bool) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %q", ErrNotLAN, address)
+	}
+	a := ap.Addr().Unmap()
+	switch {
+	case a.IsLoopback():
+		if loopback {
+			return nil
+		}
+	case a.IsPrivate(), a.IsLinkLocalUnicast():
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrNotLAN, a)
+}
+
+// WithLoopback lets the client reach loopback addresses (the demo's and
+// the tests' ONVIF test device).
+func WithLoopback() ClientOption { return func(c *Client) { c.hc = httpClient(true) } }
 
 func (c *Client) do(ctx context.Context, url, ns, op, body, want string, out any) error {
 	hdr, err := securityHeader(c.cred, c.now().Add(c.shift))

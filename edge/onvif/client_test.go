@@ -47,7 +47,7 @@ func TestDiscoverUnicast(t *testing.T) {
 func TestSetupReadsEverythingAndSetsClock(t *testing.T) {
 	d := startDevice(t, onviftest.Config{ClockOffset: -3 * time.Hour})
 	start := time.Now()
-	res, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: d.XAddr(), Cred: cred(), SetClock: true}, synced)
+	res, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: d.XAddr(), Cred: cred(), SetClock: true}, synced, onvif.WithLoopback())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestSetupReadsEverythingAndSetsClock(t *testing.T) {
 
 func TestSetupLeavesClockWhenGatewayNotSynced(t *testing.T) {
 	d := startDevice(t, onviftest.Config{ClockOffset: time.Hour})
-	res, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: d.XAddr(), Cred: cred(), SetClock: true}, func() bool { return false })
+	res, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: d.XAddr(), Cred: cred(), SetClock: true}, func() bool { return false }, onvif.WithLoopback())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestSetupLeavesClockWhenGatewayNotSynced(t *testing.T) {
 // follows the camera's clock learned from GetSystemDateAndTime.
 func TestDigestFollowsCameraClock(t *testing.T) {
 	d := startDevice(t, onviftest.Config{ClockOffset: 50 * 24 * time.Hour})
-	if _, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: d.XAddr(), Cred: cred()}, synced); err != nil {
+	if _, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: d.XAddr(), Cred: cred()}, synced, onvif.WithLoopback()); err != nil {
 		t.Fatal(err)
 	}
 	if d.AuthFailures() != 0 {
@@ -101,7 +101,7 @@ func TestDigestFollowsCameraClock(t *testing.T) {
 func TestWrongCredentials(t *testing.T) {
 	d := startDevice(t, onviftest.Config{})
 	for _, c := range []onvif.Credentials{{Username: "admin", Password: "wrong-password-xyz"}, {Username: "nobody", Password: "secret-pass"}, {}} {
-		_, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: d.XAddr(), Cred: c, SetClock: true}, synced)
+		_, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: d.XAddr(), Cred: c, SetClock: true}, synced, onvif.WithLoopback())
 		if !errors.Is(err, onvif.ErrUnauthorized) {
 			t.Fatalf("%v: err %v, want ErrUnauthorized", c, err)
 		}
@@ -137,7 +137,7 @@ func TestBadInput(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			_, err := onvif.Setup(ctx, onvif.SetupRequest{XAddr: d.XAddr(), Cred: cred(), SetClock: true}, synced)
+			_, err := onvif.Setup(ctx, onvif.SetupRequest{XAddr: d.XAddr(), Cred: cred(), SetClock: true}, synced, onvif.WithLoopback())
 			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) {
 				t.Fatalf("err %v, want %v containing %q", err, c.want, c.text)
 			}
@@ -164,7 +164,7 @@ func TestUnreachable(t *testing.T) {
 	d := startDevice(t, onviftest.Config{})
 	addr := d.XAddr()
 	d.Close()
-	_, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: addr, Cred: cred()}, synced)
+	_, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: addr, Cred: cred()}, synced, onvif.WithLoopback())
 	if !errors.Is(err, onvif.ErrUnreachable) {
 		t.Fatalf("err %v, want ErrUnreachable", err)
 	}
@@ -253,7 +253,7 @@ func TestDiscoverMulticast(t *testing.T) {
 	}
 	first := res.Took
 	t.Logf("multicast discovery: found %s after %v; collected for %v", res.Found[0].Endpoint, res.First, first)
-	r2, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: res.Found[0].XAddrs[0], Cred: cred()}, synced)
+	r2, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: res.Found[0].XAddrs[0], Cred: cred()}, synced, onvif.WithLoopback())
 	if err != nil || r2.Sub == nil {
 		t.Fatalf("set-up after multicast discovery: %v %+v", err, r2)
 	}
@@ -266,6 +266,26 @@ func TestCredentialsNeverPrinted(t *testing.T) {
 	for _, s := range []string{b.String(), fmt.Sprint(c), fmt.Sprintf("%v %+v", c, c)} {
 		if strings.Contains(s, "hunter2") || !strings.Contains(s, "admin") {
 			t.Fatalf("%q", s)
+		}
+	}
+}
+
+// The gateway reaches cameras on the LAN only: a public address or (outside
+// the demo and tests) loopback is refused before any packet is sent.
+func TestRefusesNonLANAddress(t *testing.T) {
+	d := startDevice(t, onviftest.Config{})
+	for _, x := range []string{d.XAddr(), "http://8.8.8.8/onvif/device_service", "http://[2001:db8::1]:8080/onvif/device_service", "http://localhost:1/onvif"} {
+		_, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: x, Cred: cred()}, synced)
+		if !errors.Is(err, onvif.ErrNotLAN) || !strings.Contains(err.Error(), "LAN only") {
+			t.Fatalf("%s: %v", x, err)
+		}
+	}
+	if d.Calls("GetSystemDateAndTime") != 0 {
+		t.Fatal("the device was reached")
+	}
+	for _, a := range []string{"192.168.1.64:80", "10.1.2.3:80", "172.16.0.9:8000", "169.254.10.10:80", "[fe80::1]:80", "[fd00::5]:80"} {
+		if err := onvif.LANOnly(a, false); err != nil {
+			t.Errorf("%s: %v", a, err)
 		}
 	}
 }

@@ -28,7 +28,11 @@
 //     GetProfiles, GetStreamUri (RTP-Unicast over RTSP) and
 //     SetSystemDateAndTime (Manual, UTC). Every answer is bounded (MaxAnswer,
 //     1 MiB), every call by DefaultCallTimeout (5 s) or the caller's earlier
-//     deadline; no proxy, no redirects.
+//     deadline; no proxy, no redirects. Connections go to camera-LAN
+//     addresses only (LANOnly, checked at dial time after name resolution:
+//     RFC 1918, link-local, IPv6 unique-local; loopback only with
+//     WithLoopback, for the demo and tests), so the LAN page cannot make
+//     the gateway talk to the Internet or to its own services.
 //   - Setup: the whole read in that order; the clock is set last, only when
 //     asked, when the gateway's clock is synced, and when every read
 //     succeeded — an error means nothing was changed on the camera.

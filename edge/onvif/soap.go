@@ -135,6 +135,9 @@ func call(ctx context.Context, hc *http.Client, url, action string, req []byte, 
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w (%s)", ErrTimeout, want)
 		}
+		if errors.Is(err, ErrNotLAN) {
+			return fmt.Errorf("%w (%s)", netReasonErr(err), want)
+		}
 		return fmt.Errorf("%w: %s: %s", ErrUnreachable, want, netReason(err))
 	}
 	defer resp.Body.Close()
@@ -165,6 +168,17 @@ func netReason(err error) string {
 		inner := errors.Unwrap(err)
 		if inner == nil {
 			return clipText(err.Error(), 200)
+		}
+		err = inner
+	}
+}
+
+// netReasonErr is the innermost error that still wraps ErrNotLAN.
+func netReasonErr(err error) error {
+	for {
+		inner := errors.Unwrap(err)
+		if inner == nil || !errors.Is(inner, ErrNotLAN) {
+			return err
 		}
 		err = inner
 	}

@@ -152,7 +152,7 @@ func (s *Server) onvifFail(w http.ResponseWriter, r *http.Request, err error, se
 	switch {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return // the page went away
-	case errors.Is(err, onvif.ErrInvalid):
+	case errors.Is(err, onvif.ErrInvalid), errors.Is(err, onvif.ErrNotLAN):
 		writeError(w, http.StatusBadRequest, msg)
 	case errors.Is(err, onvif.ErrBusy):
 		writeError(w, http.StatusTooManyRequests, msg)

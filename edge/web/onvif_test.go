@@ -21,7 +21,7 @@ func onvifEnv(t *testing.T) (*testEnv, *onviftest.Device, team) {
 	}
 	t.Cleanup(dev.Close)
 	f := &onvif.Finder{Discoverer: onvif.Discoverer{Target: dev.DiscoveryAddr(), Wait: 400 * time.Millisecond},
-		ClockSynced: func() bool { return true }, SetupTimeout: 1500 * time.Millisecond}
+		ClockSynced: func() bool { return true }, SetupTimeout: 1500 * time.Millisecond, Options: []onvif.ClientOption{onvif.WithLoopback()}}
 	e := newEnv(t, envOptions{finder: f})
 	return e, dev, e.makeTeam()
 }
@@ -122,6 +122,7 @@ func TestONVIFSetupBadInput(t *testing.T) {
 		{onvifSetupInput{XAddr: "http://admin:pw@127.0.0.1/onvif", Username: "a", Password: "b"}, "not in the device address"},
 		{onvifSetupInput{XAddr: dev.XAddr(), Username: "", Password: "b"}, "user name"},
 		{map[string]any{"xaddr": dev.XAddr(), "username": "a", "password": "b", "rtsp": "x"}, "rtsp"},
+		{onvifSetupInput{XAddr: "http://8.8.8.8/onvif/device_service", Username: "a", Password: "b"}, "LAN only"},
 	} {
 		if msg := post(c.in, 400); !strings.Contains(msg, c.want) {
 			t.Fatalf("%+v: %q, want %q", c.in, msg, c.want)
