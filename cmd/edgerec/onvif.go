@@ -40,7 +40,7 @@ func onvifFinder(dc daemonConfig, synced func() bool, log *slog.Logger) (finder 
 	}
 	f.Discoverer.Target = dev.DiscoveryAddr()
 	f.Options = append(f.Options, onvif.WithLoopback()) // the demo camera is on loopback
-	f.Discoverer.Wait = 500 * time.Millisecond // one loopback answer
+	f.Discoverer.Wait = 500 * time.Millisecond          // one loopback answer
 	log.Info("demo: ONVIF test camera on loopback (Find cameras on the cameras page)", "xaddr", dev.XAddr(), "discovery", dev.DiscoveryAddr())
 	return f, dev.Close, nil
 }
