@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ func TestBrowserONVIF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != "rtsp://127.0.0.1:8554/cam/sub|EdgerecTest ET-2MP, firmware V5.7.3 build 251101, serial ET2M-000123 — main H264 1920×1080 @ 25 fps, sub 640×360 — clock set (was -5400 s off). The source URL below is filled in; choose an id and zone and save.|" {
+	if !regexp.MustCompile(`^rtsp://127\.0\.0\.1:8554/cam/sub\|EdgerecTest ET-2MP, firmware V5\.7\.3 build 251101, serial ET2M-000123 — main H264 1920×1080 @ 25 fps, sub 640×360 — clock set \(was -5(399|400|401) s off\)\. The source URL below is filled in; choose an id and zone and save\.\|$`).MatchString(got) {
 		t.Fatalf("page shows %q", got)
 	}
 	if dir := os.Getenv("EDGEREC_SCREENSHOTS"); dir != "" {
