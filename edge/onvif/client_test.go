@@ -289,3 +289,17 @@ func TestRefusesNonLANAddress(t *testing.T) {
 		}
 	}
 }
+
+// A camera that reports its media service on another host (NAT, a stale
+// address) is still read on the host the installer chose; the gateway never
+// follows it elsewhere.
+func TestMediaServiceOnAnotherHost(t *testing.T) {
+	d := startDevice(t, onviftest.Config{AdvertisedHost: "192.0.2.77"})
+	res, err := onvif.Setup(t.Context(), onvif.SetupRequest{XAddr: d.XAddr(), Cred: cred()}, synced, onvif.WithLoopback())
+	if err != nil || res.Main.URI != "rtsp://127.0.0.1:8554/cam/main" {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if d.Calls("GetProfiles") != 1 {
+		t.Fatalf("GetProfiles answered %d times", d.Calls("GetProfiles"))
+	}
+}

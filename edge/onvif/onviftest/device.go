@@ -52,7 +52,11 @@ type Config struct {
 	// MulticastInterface, if set, also joins 239.255.255.250:3702 on that
 	// interface ("lo" inside a test network namespace).
 	MulticastInterface string
-	Logger             *slog.Logger
+	// AdvertisedHost, if set, replaces the host (not the port) in the
+	// service addresses GetCapabilities and GetServices report, as a camera
+	// behind NAT or with a stale address does.
+	AdvertisedHost string
+	Logger         *slog.Logger
 }
 
 // DefaultConfig is a two-profile (main 1920×1080, sub 640×360) H.264
@@ -484,5 +488,15 @@ func (d *Device) streamURI(token string) (string, bool) {
 }
 
 // hostOf is the address the client reached the device on (host:port), used
-// in the XAddrs the device reports.
-func hostOf(r *http.Request) string { return r.Host }
+// in the XAddrs the device reports (with Config.AdvertisedHost instead of
+// the host when set).
+func (d *Device) hostOf(r *http.Request) string {
+	if d.cfg.AdvertisedHost == "" {
+		return r.Host
+	}
+	_, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		return d.cfg.AdvertisedHost
+	}
+	return net.JoinHostPort(d.cfg.AdvertisedHost, port)
+}

@@ -61,7 +61,7 @@ func (d *Device) deviceInfo() string {
 }
 
 func (d *Device) capabilities(r *http.Request) string {
-	h := hostOf(r)
+	h := d.hostOf(r)
 	return `<tds:GetCapabilitiesResponse><tds:Capabilities>` +
 		`<tt:Device><tt:XAddr>http://` + esc(h) + `/onvif/device_service</tt:XAddr>` +
 		`<tt:System><tt:DiscoveryResolve>false</tt:DiscoveryResolve><tt:DiscoveryBye>false</tt:DiscoveryBye><tt:RemoteDiscovery>false</tt:RemoteDiscovery>` +
@@ -73,7 +73,7 @@ func (d *Device) capabilities(r *http.Request) string {
 }
 
 func (d *Device) services(r *http.Request) string {
-	h := hostOf(r)
+	h := d.hostOf(r)
 	svc := func(ns, path string) string {
 		return `<tds:Service><tds:Namespace>` + ns + `</tds:Namespace><tds:XAddr>http://` + esc(h) + path + `</tds:XAddr>` +
 			`<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>`
