@@ -124,8 +124,8 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"malformed XML", onviftest.Behavior{Op: "GetDeviceInformation", Mode: onviftest.Malformed}, onvif.ErrBadAnswer, "GetDeviceInformationResponse"},
 		{"malformed clock", onviftest.Behavior{Op: "GetSystemDateAndTime", Mode: onviftest.Malformed}, onvif.ErrBadAnswer, "GetSystemDateAndTimeResponse"},
-		{"huge answer", onviftest.Behavior{Op: "GetProfiles", Mode: onviftest.Huge, Size: 8 << 20}, onvif.ErrTooLarge, "over 1048576 bytes"},
-		{"slow answer", onviftest.Behavior{Op: "GetProfiles", Mode: onviftest.Slow, Delay: time.Minute}, onvif.ErrTimeout, "GetProfilesResponse"},
+		{"huge answer", onviftest.Behavior{Op: "GetProfiles", Mode: onviftest.Huge, Size: 8 << 20}, onvif.ErrTooLarge, "the GetProfiles answer is over 1048576 bytes"},
+		{"slow answer", onviftest.Behavior{Op: "GetProfiles", Mode: onviftest.Slow, Delay: time.Minute}, onvif.ErrTimeout, "(GetProfiles)"},
 		{"wrong element", onviftest.Behavior{Op: "GetCapabilities", Mode: onviftest.WrongElement}, onvif.ErrBadAnswer, "expected GetCapabilitiesResponse, got <GetHostnameResponse>"},
 		{"stream not RTSP", onviftest.Behavior{Op: "GetStreamUri", Mode: onviftest.BadStreamURI}, onvif.ErrBadAnswer, "not rtsp://"},
 		{"no video profile", onviftest.Behavior{Op: "GetProfiles", Mode: onviftest.NoVideo}, onvif.ErrBadAnswer, "no video profile"},

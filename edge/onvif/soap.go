@@ -123,40 +123,41 @@ func envelope(header, body string) []byte {
 // which must be named want (local name), into out. The answer is bounded
 // by MaxAnswer and the call by DefaultCallTimeout (or ctx's earlier deadline).
 func call(ctx context.Context, hc *http.Client, url, action string, req []byte, want string, out any) error {
+	op := strings.TrimSuffix(want, "Response") // the operation, for messages
 	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
 	defer cancel()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(req))
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalid, want, err)
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, op, err)
 	}
 	hr.Header.Set("Content-Type", `application/soap+xml; charset=utf-8; action="`+action+`"`)
 	resp, err := hc.Do(hr)
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w (%s)", ErrTimeout, want)
+			return fmt.Errorf("%w (%s)", ErrTimeout, op)
 		}
 		if errors.Is(err, ErrNotLAN) {
-			return fmt.Errorf("%w (%s)", netReasonErr(err), want)
+			return fmt.Errorf("%w (%s)", netReasonErr(err), op)
 		}
-		return fmt.Errorf("%w: %s: %s", ErrUnreachable, want, netReason(err))
+		return fmt.Errorf("%w: %s: %s", ErrUnreachable, op, netReason(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w (%s: answer not complete)", ErrTimeout, want)
+			return fmt.Errorf("%w (%s: answer not complete)", ErrTimeout, op)
 		}
-		return fmt.Errorf("%w: %s: reading the answer: %s", ErrUnreachable, want, netReason(err))
+		return fmt.Errorf("%w: %s: reading the answer: %s", ErrUnreachable, op, netReason(err))
 	}
 	if len(body) > MaxAnswer {
-		return fmt.Errorf("%w: %s answer is over %d bytes", ErrTooLarge, want, MaxAnswer)
+		return fmt.Errorf("%w: the %s answer is over %d bytes", ErrTooLarge, op, MaxAnswer)
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return fmt.Errorf("%w (%s: HTTP %d)", ErrUnauthorized, want, resp.StatusCode)
+		return fmt.Errorf("%w (%s: HTTP %d)", ErrUnauthorized, op, resp.StatusCode)
 	}
 	err = decodeBody(body, want, out)
 	if err == nil && resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%w: %s: HTTP %d", ErrBadAnswer, want, resp.StatusCode)
+		return fmt.Errorf("%w: %s: HTTP %d", ErrBadAnswer, op, resp.StatusCode)
 	}
 	return err
 }
@@ -264,7 +265,7 @@ func faultError(want string, f soapFault) error {
 	}
 	sub := local(fl.Subcode) + " " + local(strings.TrimSpace(f.Code.Subcode.Subcode.Value))
 	if strings.Contains(sub, "NotAuthorized") || strings.Contains(sub, "FailedAuthentication") {
-		return fmt.Errorf("%w (%s)", ErrUnauthorized, want)
+		return fmt.Errorf("%w (%s)", ErrUnauthorized, strings.TrimSuffix(want, "Response"))
 	}
 	msg := fl.Subcode
 	if msg == "" {
@@ -273,7 +274,7 @@ func faultError(want string, f soapFault) error {
 	if fl.Reason != "" {
 		msg += ": " + fl.Reason
 	}
-	return fmt.Errorf("%w: %s: %s", ErrFault, want, clipText(msg, 300))
+	return fmt.Errorf("%w: %s: %s", ErrFault, strings.TrimSuffix(want, "Response"), clipText(msg, 300))
 }
 
 // local strips a QName prefix.
