@@ -39,8 +39,32 @@ need=(
   [promtool]=prometheus
   [prometheus]=prometheus
   [genimage]=genimage
+  [node]=nodejs
+  [npm]=npm
+  [ip]=iproute2
+  [unshare]=util-linux
 )
 fi
+
+# The independent ONVIF client (npm "onvif" 0.8.3) the ONVIF test device
+# must satisfy (edge/onvif/onviftest/node_test.go), pinned, into a cache
+# directory outside the repository (same path rule as the test).
+node_deps() {
+  [ "${1:-}" = build ] && return 0
+  local base="${EDGEREC_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/edgerec/node}"
+  local dir="$base/onvif-0.8.3"
+  local lock
+  lock="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/edge/onvif/onviftest/testdata/node"
+  if grep -qs '"version": "0.8.3"' "$dir/node_modules/onvif/package.json" &&
+    cmp -s "$lock/package-lock.json" "$dir/package-lock.json"; then
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || { echo "deps: npm missing, cannot install the onvif client" >&2; return 1; }
+  mkdir -p "$dir"
+  cp "$lock/package.json" "$lock/package-lock.json" "$dir/"
+  (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
+  echo "deps: installed npm onvif@0.8.3 (package-lock.json) into $dir"
+}
 
 missing=()
 for cmd in "${!need[@]}"; do
@@ -51,6 +75,7 @@ mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "deps: all build and test tools present"
+  node_deps "${1:-}"
   exit 0
 fi
 
@@ -60,6 +85,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   echo "deps: installed ${missing[*]}"
+  node_deps "${1:-}"
   exit 0
 fi
 

@@ -24,6 +24,7 @@ type Config struct {
 	LAN     LAN      `yaml:"lan"`
 	Uplink  *Uplink  `yaml:"uplink,omitempty"` // nil: no uplink
 	GPIO    GPIO     `yaml:"gpio,omitempty"`
+	ONVIF   ONVIF    `yaml:"onvif,omitempty"` // camera discovery (issue 18)
 }
 
 // Device identifies the gateway and its site.

@@ -212,7 +212,7 @@ var safeID = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 var gpioName = regexp.MustCompile(`^GPIO[0-9]{1,3}$`)
 
 func (c *Config) validate() *fieldError {
-	for _, f := range []func() *fieldError{c.validateDevice, c.validateStorage, c.validatePolicy, c.validateCameras, c.validateLAN, c.validateUplink, c.validateGPIO} {
+	for _, f := range []func() *fieldError{c.validateDevice, c.validateStorage, c.validatePolicy, c.validateCameras, c.validateLAN, c.validateUplink, c.validateGPIO, c.validateONVIF} {
 		if fe := f(); fe != nil {
 			return fe
 		}

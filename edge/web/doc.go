@@ -124,6 +124,9 @@
 //	api_*.go        cameras and masks, live (WHEP), recordings (fMP4
 //	                playback under a grant), users and roles, grants,
 //	                review/audit/exports/decommission
+//	api_onvif.go    "add camera" by ONVIF (issue 18): discovery and set-up
+//	                through Deps.Finder (*onvif.Finder), cameras.manage,
+//	                audited without the password; ui/static/onvif.js
 //	coalesce.go     one audit record per viewer and camera per window
 //	metrics.go      Prometheus registry and collectors
 //	pages.go        templates, navigation, embedded static assets

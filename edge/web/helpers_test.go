@@ -331,6 +331,8 @@ type envOptions struct {
 	recordings func(*storage.Store) Recordings
 	// loc is the site's time zone (nil: UTC).
 	loc *time.Location
+	// finder is the ONVIF discovery and set-up (nil: none, 503).
+	finder CameraFinder
 }
 
 // minimalDeps is a real policy store in dir and an empty camera manager.
@@ -401,7 +403,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow, Site: "Branch 12", Filing: "GA-2026-0042",
 		LiveMaxDuration: o.liveMax, Location: o.loc},
-		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: recs, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Sealer: st.Vault(), Logger: log, Now: clock.Now})
+		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: recs, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Finder: o.finder, Sealer: st.Vault(), Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

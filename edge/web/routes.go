@@ -40,6 +40,8 @@ func (s *Server) routes() []route {
 		api("DELETE /api/v1/cameras/{id}/whep/{sid}", perm.CameraLive, s.apiWHEPEnd).cam().audited("live.stop", kCam),
 		api("POST /api/v1/probe", perm.CamerasManage, s.apiProbe).audited("camera.probe", kConf),
 		api("GET /api/v1/devices", perm.CamerasManage, s.apiDevices),
+		api("GET /api/v1/onvif/discover", perm.CamerasManage, s.apiONVIFDiscover).audited("camera.discover", kConf),
+		api("POST /api/v1/onvif/setup", perm.CamerasManage, s.apiONVIFSetup).audited("camera.onvif_setup", kConf),
 		api("GET /api/v1/zones", perm.CamerasRead, s.apiZones),
 
 		// Recordings (R11, R12).

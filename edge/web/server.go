@@ -81,6 +81,9 @@ type Deps struct {
 	// sends them upstream and shows them on the front panel. nil = logs
 	// and audit records only.
 	Alerts SecurityAlerts
+	// Finder is ONVIF discovery and set-up for "add camera" (issue 18;
+	// *onvif.Finder). nil = those routes answer 503.
+	Finder CameraFinder
 	// Sealer seals the device's TLS key at rest (the storage vault;
 	// required, issue 13, R32).
 	Sealer Sealer
