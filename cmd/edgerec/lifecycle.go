@@ -25,6 +25,7 @@ import (
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/policy/grants"
 	"github.com/edgerec/edgerec/storage"
+	"github.com/edgerec/edgerec/storage/keyprov"
 	"github.com/edgerec/edgerec/storage/keys"
 )
 
@@ -356,7 +357,7 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 // positions are confidential, R19).
 func deviceSecrets() []string {
 	return []string{policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", cameras.VaultDir, "uplink-audit.seq", "tls", "web", "exports",
-		filepath.Join("keys", "uplink-id.key"), keyFaultFile, "uplink"}
+		filepath.Join("keys", "uplink-id.key"), keyprov.FaultFile, "uplink"}
 }
 
 func overwriteFile(path string, size int64) { decommission.Overwrite(path, size) }

@@ -10,6 +10,7 @@ import (
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/perm"
 	"github.com/edgerec/edgerec/storage"
+	"github.com/edgerec/edgerec/storage/keyprov"
 )
 
 // cmdRekey replaces the device root key (issue 13): every key file is
@@ -56,8 +57,8 @@ func cmdRekey(ctx context.Context, e *env, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	rep, err := storage.Rekey(ctx, *dir, storage.RekeyOptions{
-		Keys:     keyProviders(*dir, ks, log),
-		Staged:   stagedKeyProviders(*dir, ks, log),
+		Keys:     keyprov.Providers(*dir, ks, log),
+		Staged:   keyprov.Staged(*dir, ks, log),
 		Provider: to,
 		Logger:   log,
 	})

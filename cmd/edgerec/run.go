@@ -23,6 +23,7 @@ import (
 	"github.com/edgerec/edgerec/hal/board"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/storage"
+	"github.com/edgerec/edgerec/storage/keyprov"
 	periph "periph.io/x/conn/v3/gpio"
 )
 
@@ -52,7 +53,7 @@ type daemonConfig struct {
 	Uplink           *config.Uplink // nil: no uplink
 	Watchdog         string         // hardware watchdog device, "" = none
 	// Keys says how to reach the root key's hardware (issue 13).
-	Keys keySettings
+	Keys keyprov.Settings
 	// keyFaultHold is how long the fault LED shows a missing root key
 	// before the process exits (0 = keyFaultHold); gpioLookup replaces
 	// periph's pin lookup (tests).
@@ -109,20 +110,20 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	if err := prepareDataDir(dc); err != nil {
 		return err
 	}
-	kps := keyProviders(dc.DataDir, dc.Keys, log.With("part", "keys"))
+	kps := keyprov.Providers(dc.DataDir, dc.Keys, log.With("part", "keys"))
 	sopts := storage.Options{FlushInterval: dc.FlushInterval, Logger: log.With("part", "storage"), Keys: kps}
-	store, err := openStore(ctx, dc, sopts, log)
+	store, err := keyprov.Open(ctx, dc.DataDir, dc.Keys, sopts, log)
 	if errors.Is(err, storage.ErrNotProvisioned) && dc.Demo {
 		log.Info("first demo start: provisioning", "dir", dc.DataDir, "ring_bytes", dc.RingSize)
 		if err := storage.Provision(ctx, dc.DataDir, storage.ProvisionOptions{RingSize: dc.RingSize, Keys: kps}); err != nil {
 			return fmt.Errorf("provision demo store in %s: %w", dc.DataDir, err)
 		}
-		store, err = openStore(ctx, dc, sopts, log)
+		store, err = keyprov.Open(ctx, dc.DataDir, dc.Keys, sopts, log)
 	}
 	if errors.Is(err, storage.ErrNotProvisioned) {
 		return fmt.Errorf("data dir %s is not provisioned: run `edgerec provision --data %s --device-id %s` first: %w", dc.DataDir, dc.DataDir, dc.DeviceID, err)
 	}
-	if isKeyFault(err) {
+	if keyprov.IsFault(err) {
 		return refuseKeyFault(ctx, dc, err, log) // issue 13: one line, fault LED, noted for the next start
 	}
 	if err != nil {
@@ -312,4 +313,15 @@ func loopbackListen(listen string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return (err == nil && ip.IsLoopback()) || host == "localhost"
+}
+
+// keyProviderHealth is what the health view (page, API, beacon, LED) says
+// about where the root key lives (issue 13). The file provider carries the
+// standing warning.
+func keyProviderHealth(p storage.Provider) health.KeyProvider {
+	kp := health.KeyProvider{Name: p.String(), Note: storage.ProviderNote(p.String())}
+	if p == storage.ProviderFile {
+		kp.Warning = storage.FileProviderWarning
+	}
+	return kp
 }

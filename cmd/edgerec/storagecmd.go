@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/edgerec/edgerec/hal/fsutil"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/storage"
+	"github.com/edgerec/edgerec/storage/keyprov"
 	"github.com/edgerec/edgerec/storage/keys"
 )
 
@@ -113,11 +113,11 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	}
 	ks := keySettingsOf(c.Storage)
 	if prov == storage.ProviderRPiOTP {
-		if err := prepareOTP(ctx, e, ks, *programOTP); err != nil {
+		if err := keyprov.PrepareOTP(ctx, ks, *programOTP, e.stderr); err != nil {
 			return err
 		}
 	}
-	kps := keyProviders(abs, ks, slog.New(slog.DiscardHandler))
+	kps := keyprov.Providers(abs, ks, nil)
 	if err := storage.Provision(ctx, abs, storage.ProvisionOptions{RingSize: int64(c.Storage.RingSize), RingPath: c.Storage.RingPath, Provider: prov, Keys: kps}); err != nil {
 		return err
 	}
