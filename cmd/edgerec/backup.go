@@ -7,6 +7,7 @@ import (
 
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/export"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/devkey"
@@ -88,7 +89,7 @@ func cmdBackup(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(*out, signed, 0o600); err != nil {
+	if err := fsutil.WriteFile(*out, signed, 0o600); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "backup of %s: %d users (no password hashes), %d audit records, config (secrets redacted) → %s\n",

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/provision"
 	"github.com/edgerec/edgerec/edge/uplink"
 	"github.com/edgerec/edgerec/hal/board"
 	"github.com/edgerec/edgerec/policy"
@@ -68,53 +69,36 @@ func startUplink(dc daemonConfig, tracker *health.Tracker, ps *policy.Store, vau
 	if dc.Uplink == nil {
 		return nil, nil
 	}
-	u := dc.Uplink
+	fail := func(err error) (*uplink.Uplink, *uplink.AuditPump) {
+		log.Error("uplink disabled", "err", err)
+		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
+		return nil, nil
+	}
 	key, err := uplink.LoadOrCreateKey(uplink.KeyPath(dc.DataDir), vault)
 	if err != nil {
-		log.Error("uplink disabled", "err", err)
-		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
-		return nil, nil
+		return fail(err)
 	}
-	keyFile, keyPEM, err := uplinkTLSKey(dc.DataDir, u, vault)
+	cfg, warnings, err := provision.Uplink(dc.DataDir, dc.DeviceID, version, dc.Uplink, vault)
 	if err != nil {
-		log.Error("uplink disabled", "err", err)
-		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
-		return nil, nil
+		return fail(err)
 	}
-	upPass, plainPass, err := uplinkPassword(dc.DataDir, u, vault)
-	if err != nil {
-		log.Error("uplink disabled", "err", err)
-		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
-		return nil, nil
+	for _, w := range warnings {
+		log.Warn(w)
 	}
-	if plainPass {
-		log.Warn("uplink: uplink.password is plain text in the config, NOT sealed: provision seals it (uplink.password: vault:uplink/password)")
-	}
-	if keyFile != "" {
-		log.Warn("uplink: the client key is a plain file, NOT sealed in the vault: whoever holds the storage can read it; provision seals it (uplink.key: vault:uplink/key)", "path", keyFile)
-	}
+	cfg.OutboxPath, cfg.IDKey, cfg.DeviceKey = filepath.Join(dc.DataDir, "outbox.db"), key, ps.PublicKey()
 	var pump *uplink.AuditPump
-	up, err := uplink.New(uplink.Config{
-		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: keyFile, KeyPEM: keyPEM,
-		Username: u.Username, Password: upPass, TopicPrefix: u.TopicPrefix,
-		DeviceID: dc.DeviceID, Firmware: version, BeaconInterval: u.BeaconInterval.D(),
-		OutboxPath: filepath.Join(dc.DataDir, "outbox.db"), IDKey: key, DeviceKey: ps.PublicKey(),
-	}, uplink.Deps{Health: tracker, Alerts: tracker, AuditHead: ps.Head, Logger: log.With("part", "uplink"),
-		Board: uplinkBoard{board.New(board.Config{}, board.Deps{})}, // R23
+	up, err := uplink.New(cfg, uplink.Deps{Health: tracker, Alerts: tracker, AuditHead: ps.Head, Logger: log.With("part", "uplink"),
+		Board: uplink.HALBoard(board.New(board.Config{}, board.Deps{})), // R23
 		// pump is set below, before the uplink runs and builds a beacon.
 		AuditWithheld: func() uint64 { return pump.Withheld() }})
 	if err != nil {
-		log.Error("uplink disabled", "err", err)
-		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
-		return nil, nil
+		return fail(err)
 	}
 	pump, err = uplink.NewAuditPump(uplink.PumpConfig{DataDir: dc.DataDir},
 		uplink.PumpDeps{Source: ps, Queue: up, Logger: log.With("part", "uplink.audit")})
 	if err != nil {
 		_ = up.Close()
-		log.Error("uplink disabled", "err", err)
-		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
-		return nil, nil
+		return fail(err)
 	}
 	return up, pump
 }
