@@ -52,4 +52,3 @@ func TestStartPanelWiresGPIO(t *testing.T) {
 		}
 	}
 }
-

@@ -19,6 +19,7 @@ import (
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/live"
 	"github.com/edgerec/edgerec/edge/retention"
+	"github.com/edgerec/edgerec/edge/uplink"
 	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/hal/board"
 	"github.com/edgerec/edgerec/policy/audit"
@@ -139,8 +140,8 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 
 	tracker := health.NewTracker(dc.DeviceID, version, nil)
 	tracker.SetKeyProvider(keyProviderHealth(store.KeyProvider()))
-	relay := newSecurityRelay(tracker, log.With("part", "security"))
-	ps, err := openPolicy(ctx, dc, store, log, relay.policyEvent)
+	relay := uplink.NewSecurityRelay(tracker, log.With("part", "security"))
+	ps, err := openPolicy(ctx, dc, store, log, relay.PolicyEvent)
 	if err != nil {
 		return err
 	}
@@ -162,7 +163,11 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	up, pump := startUplink(dc, tracker, ps, store.Vault(), log)
 	reportKeyFaults(ctx, dc.DataDir, up, ps, tracker, log.With("part", "keys"))
 	wg.Add(1)
-	go func() { defer wg.Done(); relay.run(ctx, up) }()
+	var upq uplink.Queue // nil interface without an uplink
+	if up != nil {
+		upq = up
+	}
+	go func() { defer wg.Done(); relay.Run(ctx, upq) }()
 	if up != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); _ = up.Run(ctx) }()

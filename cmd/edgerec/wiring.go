@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/provision"
@@ -101,63 +100,4 @@ func startUplink(dc daemonConfig, tracker *health.Tracker, ps *policy.Store, vau
 		return fail(err)
 	}
 	return up, pump
-}
-
-// securityRelay carries security events of the policy store and the LAN
-// page (issue 12, R22, R24) upstream as events and onto the front panel. The
-// policy store is opened before the uplink, so the uplink is attached
-// later; events before that are logged and still audited. Sending happens
-// on its own goroutine: the callers (policy commits, logins) never block.
-type securityRelay struct {
-	tracker *health.Tracker
-	log     *slog.Logger
-	ch      chan uplink.Event
-}
-
-func newSecurityRelay(tracker *health.Tracker, log *slog.Logger) *securityRelay {
-	return &securityRelay{tracker: tracker, log: log, ch: make(chan uplink.Event, 256)}
-}
-
-// policyEvent is policy.Deps.Security.
-func (r *securityRelay) policyEvent(ev policy.SecurityEvent) {
-	val := int64(0)
-	if ev.OK {
-		val = 1
-	}
-	r.log.Warn("security event", "code", ev.Code, "actor", ev.Actor, "target", ev.Target, "ok", ev.OK)
-	r.send(uplink.Event{Kind: uplink.EventAccountSecurity, Code: ev.Code, Value: val, Count: 1, Time: ev.Time})
-}
-
-// LoginBurst is web.SecurityAlerts: an upstream login.burst event and a
-// front-panel warning that clears by itself after the window.
-func (r *securityRelay) LoginBurst(failures int, window time.Duration) {
-	r.tracker.Raise("login.burst", health.SevWarning, fmt.Sprintf("burst of failed logins on the LAN page (%d in %s)", failures, window))
-	time.AfterFunc(window, func() { r.tracker.Resolve("login.burst") })
-	r.send(uplink.Event{Kind: uplink.EventLoginBurst, Count: uint64(failures), Value: int64(window / time.Second)})
-}
-
-func (r *securityRelay) send(ev uplink.Event) {
-	select {
-	case r.ch <- ev:
-	default:
-		r.log.Error("security event dropped: relay queue full", "kind", ev.Kind, "code", ev.Code)
-	}
-}
-
-// run forwards queued events to up (nil: no uplink; events are dropped
-// after logging) until ctx ends.
-func (r *securityRelay) run(ctx context.Context, up *uplink.Uplink) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev := <-r.ch:
-			if up == nil {
-				continue
-			}
-			if err := up.Event(ctx, ev); err != nil {
-				r.log.Error("security event not queued upstream", "kind", ev.Kind, "err", err)
-			}
-		}
-	}
 }
