@@ -20,7 +20,6 @@ import (
 	"github.com/edgerec/edgerec/edge/export/decommission"
 	"github.com/edgerec/edgerec/edge/provision"
 	"github.com/edgerec/edgerec/edge/uplink"
-	"github.com/edgerec/edgerec/hal/fsutil"
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/policy/grants"
@@ -153,62 +152,24 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	if vault == nil {
 		return fmt.Errorf("%s has no vault key: start `edgerec run` once to create it", *dir)
 	}
-	key, err := devkey.Load(*dir, vault)
+	id := provision.Identity{Dir: *dir, Config: func() *config.Config { return cfg }, Vault: vault}
+	key, err := id.SigningKey()
 	if err != nil {
 		return err
 	}
 	defer clear(key)
-	tmp, err := os.CreateTemp(filepath.Dir(abs), ".export-*.mp4")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
 	start := time.Now()
-	m, doc, err := export.Signed(ctx, st, ps, export.SignedRequest{
-		Subject: exportSubject(*dir, cfg, vault, *cam), Camera: *cam, From: from, To: to,
-		GrantID: *grantID, Actor: p.ID, FileName: filepath.Base(abs), Key: key,
-	}, fileSink{tmp}, func(done, total time.Duration) { progressBar(e.stderr, done, total) })
+	m, err := export.SignedFile(ctx, st, ps, export.SignedRequest{
+		Subject: id.Subject(*cam), Camera: *cam, From: from, To: to,
+		GrantID: *grantID, Actor: p.ID, Key: key,
+	}, abs, func(done, total time.Duration) { progressBar(e.stderr, done, total) })
 	fmt.Fprintln(e.stderr)
 	if err != nil {
-		return err
-	}
-	if err := fsutil.WriteFile(export.ManifestPath(abs), doc, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), abs); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "exported %s (%s of video in %s)\nmanifest %s\nverify with: edgerec verify %s\n",
 		abs, m.End.Sub(m.Start).Round(time.Second), time.Since(start).Round(time.Millisecond), export.ManifestPath(abs), abs)
 	return nil
-}
-
-// fileSink is an export written to a plain temporary file.
-type fileSink struct{ *os.File }
-
-func (f fileSink) Commit() error {
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	return f.Close()
-}
-
-// exportSubject names the device and camera in an export's manifest: the
-// device id and camera name from the config, the camera's opaque upstream
-// id from the uplink id key in the vault (R19). The CLI and the daemon's
-// export runner both use it.
-func exportSubject(dir string, cfg *config.Config, vault uplink.Sealer, camera string) export.Subject {
-	s := export.Subject{Device: cfg.Device.ID}
-	for _, c := range cfg.Cameras {
-		if c.ID == camera {
-			s.CameraName = c.Name
-		}
-	}
-	if k, err := uplink.LoadOrCreateKey(uplink.KeyPath(dir), vault); err == nil {
-		s.OpaqueCameraID = uplink.OpaqueID(k, camera)
-	}
-	return s
 }
 
 func progressBar(w io.Writer, done, total time.Duration) {

@@ -18,6 +18,7 @@ import (
 	"github.com/edgerec/edgerec/edge/export/jobs"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/live"
+	"github.com/edgerec/edgerec/edge/provision"
 	"github.com/edgerec/edgerec/edge/retention"
 	"github.com/edgerec/edgerec/edge/uplink"
 	"github.com/edgerec/edgerec/edge/web"
@@ -216,7 +217,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	go func() { defer wg.Done(); _ = live.Run(ctx) }()
 
 	exports, err := jobs.New(jobs.Config{Dir: filepath.Join(dc.DataDir, "exports")}, jobs.Deps{Store: store, Policy: ps,
-		Device: exportDevice{dir: dc.DataDir, config: cams.Config, vault: store.Vault()}, Logger: log.With("part", "export")})
+		Device: provision.Identity{Dir: dc.DataDir, Config: cams.Config, Vault: store.Vault()}, Logger: log.With("part", "export")})
 	if err != nil {
 		return fmt.Errorf("exports: %w", err)
 	}
@@ -226,7 +227,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing,
 		LiveMaxDuration: dc.LiveMaxDuration},
-		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: webExports{exports}, Decommission: wiper, WipeArmed: panel.Armed, Alerts: relay, Sealer: store.Vault(), Logger: log.With("part", "web"),
+		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: panel.Armed, Alerts: relay, Sealer: store.Vault(), Logger: log.With("part", "web"),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
 				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by, store.Vault())
 				return doc, err

@@ -17,7 +17,7 @@ type backupSource struct {
 }
 
 func (b backupSource) Users(context.Context) ([]users.User, error) { return b.users, nil }
-func (b backupSource) Head() (uint64, [32]byte)                     { return uint64(len(b.recs)), [32]byte{} }
+func (b backupSource) Head() (uint64, [32]byte)                    { return uint64(len(b.recs)), [32]byte{} }
 func (b backupSource) AuditAfter(_ context.Context, seq uint64, limit int) ([]audit.Record, error) {
 	var out []audit.Record
 	for _, r := range b.recs {
