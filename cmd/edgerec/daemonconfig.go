@@ -2,15 +2,12 @@ package main
 
 import (
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/edge/config"
-	"github.com/edgerec/edgerec/edge/mask"
 )
 
 // demoConfig is the embedded demo: on first start its config is written to
@@ -67,8 +64,6 @@ func loadConfig(path string) (daemonConfig, error) {
 	return fromConfig(c, abs)
 }
 
-func cameraMasks(c config.Camera) []mask.Mask { return c.MaskList() }
-
 // fromConfig converts a validated config into what the daemon runs.
 // Policy decisions that refuse a camera (R1, R3) do not fail the device:
 // the camera manager refuses that camera with the reason and audits it.
@@ -90,24 +85,7 @@ func fromConfig(c *config.Config, path string) (daemonConfig, error) {
 		StaleAfter:       time.Duration(c.Policy.StaleAccountDays) * 24 * time.Hour,
 		Uplink:           c.Uplink,
 		Keys:             keySettingsOf(c.Storage),
-	}
-	for i, a := range c.LAN.Allowlist {
-		p, err := parsePrefix(a)
-		if err != nil {
-			return dc, fmt.Errorf("lan.allowlist[%d]: %w", i, err)
-		}
-		dc.Allowlist = append(dc.Allowlist, p)
+		Allowlist:        c.LAN.AllowPrefixes(),
 	}
 	return dc, nil
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		return netip.ParsePrefix(s)
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }

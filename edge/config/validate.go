@@ -408,13 +408,9 @@ func (c *Config) validateLAN() *fieldError {
 		}
 	}
 	for i, a := range c.LAN.Allowlist {
-		if _, err := netip.ParsePrefix(a); err == nil {
-			continue
+		if _, err := parseAllow(a); err != nil {
+			return ferr(fmt.Sprintf("lan.allowlist[%d]", i), "%q is not an IP address or CIDR", a)
 		}
-		if _, err := netip.ParseAddr(a); err == nil {
-			continue
-		}
-		return ferr(fmt.Sprintf("lan.allowlist[%d]", i), "%q is not an IP address or CIDR", a)
 	}
 	if n := c.LAN.LiveMaxPerUser; n < 1 || n > MaxLiveViewers {
 		return ferr("lan.live_max_per_user", "%d outside 1..%d (the device-wide live view limit)", n, MaxLiveViewers)
@@ -542,4 +538,29 @@ func (c *Config) String() string {
 		return "config: " + err.Error()
 	}
 	return string(b)
+}
+
+// parseAllow parses one lan.allowlist entry: a CIDR, or one address (a
+// prefix of its full length).
+func parseAllow(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// AllowPrefixes is lan.allowlist as prefixes. Validate checked every
+// entry; one that does not parse (an unvalidated config) is left out.
+func (l LAN) AllowPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range l.Allowlist {
+		if p, err := parseAllow(a); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
