@@ -86,7 +86,8 @@ func TestCameraSupervisorRestarts(t *testing.T) {
 	keys, aus := 0, 0
 	for op.opens.Load() < 5 {
 		select {
-		case au := <-r.C():
+		case v := <-r.C():
+			au := v.AU()
 			aus++
 			if au.Key {
 				keys++

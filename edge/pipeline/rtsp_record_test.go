@@ -282,7 +282,7 @@ func TestSetMasksSwitchesPassthroughToMasked(t *testing.T) {
 				if !ok {
 					return
 				}
-				units = append(units, got{time.Now(), au.Data})
+				units = append(units, got{time.Now(), au.AU().Data})
 			case <-stop:
 				return
 			}
