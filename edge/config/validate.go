@@ -338,13 +338,20 @@ func (c *Config) validateCameras() *fieldError {
 					return ferr(fmt.Sprintf("%s.polygon[%d]", mp, k), "mask %q: point %d: want [x, y], got %d numbers", m.Name, k+1, len(pt))
 				}
 			}
-			if err := mask.Validate(m.Mask()); err != nil {
-				return &fieldError{path: maskPath(mp, err), msg: err.Error(), err: err}
-			}
-			if k, dup := names[m.Name]; dup {
+			if k, dup := names[m.Name]; dup && m.Name != "" {
 				return ferr(mp+".name", "mask %q: name also used by masks[%d]", m.Name, k)
 			}
 			names[m.Name] = j
+		}
+		// The one validation of the file's masks (mask.NewSet); the
+		// camera manager and the pipeline take the Set (MaskSet).
+		if _, err := cam.MaskSet(); err != nil {
+			mp := p + ".masks"
+			var se *mask.SetError
+			if errors.As(err, &se) {
+				mp = fmt.Sprintf("%s.masks[%d]", p, se.Index)
+			}
+			return &fieldError{path: maskPath(mp, err), msg: err.Error(), err: err}
 		}
 	}
 	return nil

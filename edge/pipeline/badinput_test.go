@@ -84,7 +84,7 @@ func TestOversizedAccessUnitsAreRefusedAndCounted(t *testing.T) {
 		cfg := CameraConfig{ID: "big", Source: "rtsp://camera.invalid/"}
 		if masked {
 			name = "masked"
-			cfg.Masks = []mask.Mask{{Name: "m", Polygon: []mask.Point{{X: 0, Y: 0}, {X: 0.5, Y: 0}, {X: 0.5, Y: 0.5}, {X: 0, Y: 0.5}}}}
+			cfg.Masks = mustSet([]mask.Mask{{Name: "m", Polygon: []mask.Point{{X: 0, Y: 0}, {X: 0.5, Y: 0}, {X: 0.5, Y: 0.5}, {X: 0, Y: 0.5}}}})
 		}
 		t.Run(name, func(t *testing.T) {
 			src := newReplay(clip, 160, 120, 1, 1)
@@ -154,7 +154,7 @@ func TestResolutionChangeMidStream(t *testing.T) {
 		sizes := map[[2]int]int{}
 		var worst MaskResult
 		checked := 0
-		_, h, _ := runReplay(t, CameraConfig{ID: "res", Source: "rtsp://camera.invalid/", Masks: masks}, src, func(au media.AccessUnit) {
+		_, h, _ := runReplay(t, CameraConfig{ID: "res", Source: "rtsp://camera.invalid/", Masks: mustSet(masks)}, src, func(au media.AccessUnit) {
 			pic, err := dec.Decode(au.Data)
 			if err != nil || pic == nil {
 				return
@@ -202,7 +202,7 @@ func TestLongGOPCamera(t *testing.T) {
 	})
 	t.Run("masked", func(t *testing.T) {
 		src := newReplay(clip, 160, 120, 1, 1)
-		got, h, _ := runReplay(t, CameraConfig{ID: "gop", Source: "rtsp://camera.invalid/", Masks: testMasks(), KeyframeInterval: time.Second}, src, nil)
+		got, h, _ := runReplay(t, CameraConfig{ID: "gop", Source: "rtsp://camera.invalid/", Masks: mustSet(testMasks()), KeyframeInterval: time.Second}, src, nil)
 		if got.keys.Load() < 4 || got.n.Load() < int64(len(clip))*95/100 {
 			t.Fatalf("recorded %d units with %d keyframes of %d pictures (%d dropped)", got.n.Load(), got.keys.Load(), len(clip), h.Dropped)
 		}
@@ -210,7 +210,7 @@ func TestLongGOPCamera(t *testing.T) {
 	t.Run("masked-behind", func(t *testing.T) {
 		big := encodeClipX264(t, 640, 360, 150, 900)
 		src := newReplay(big, 640, 360, 30, 1) // 30× real time: the encoder cannot follow
-		got, h, _ := runReplay(t, CameraConfig{ID: "gop", Source: "rtsp://camera.invalid/", Masks: testMasks()}, src, nil)
+		got, h, _ := runReplay(t, CameraConfig{ID: "gop", Source: "rtsp://camera.invalid/", Masks: mustSet(testMasks())}, src, nil)
 		t.Logf("kept %d, dropped %d (source lost %d) of %d", got.n.Load(), h.Dropped, src.Dropped(), len(big))
 		if h.Dropped == 0 {
 			t.Skip("this box encoded 450 fps of 640x360: nothing fell behind")

@@ -60,7 +60,7 @@ type Cameras interface {
 	// SetMasks replaces the masks of a camera; the manager applies them to
 	// recording and live view at once (one pipeline, restarted), so no
 	// byte leaves unmasked (R2).
-	SetMasks(ctx context.Context, id string, masks []mask.Mask) error
+	SetMasks(ctx context.Context, id string, masks mask.Set) error
 	// Update, Remove and SetMasks apply a change that reduces surveillance
 	// privacy protection or coverage — removing a camera, deleting,
 	// shrinking or weakening a mask, changing the zone or source — only
