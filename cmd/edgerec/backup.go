@@ -10,7 +10,6 @@ import (
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/devkey"
-	"github.com/edgerec/edgerec/policy/perm"
 )
 
 // cmdBackup writes the device's own state (R26): config with secrets
@@ -32,15 +31,11 @@ func cmdBackup(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ps, p, err := cliLogin(ctx, e, *dir, *user)
+	ps, p, err := cliAdmin(ctx, e, *dir, *user, "backup")
 	if err != nil {
 		return err
 	}
 	defer ps.Close()
-	if p.Role != perm.Admin {
-		_, _ = ps.Audit(ctx, audit.Event{Actor: p.ID, Action: "backup", TargetKind: audit.KindDevice, Result: "refused", Detail: "not an admin"})
-		return fmt.Errorf("backup: %s is not an admin", *user)
-	}
 	if _, err := ps.Audit(ctx, audit.Event{Actor: p.ID, Action: "backup", TargetKind: audit.KindDevice, Result: audit.ResultOK}); err != nil {
 		return err
 	}

@@ -21,8 +21,10 @@ import (
 	"github.com/edgerec/edgerec/edge/provision"
 	"github.com/edgerec/edgerec/edge/uplink"
 	"github.com/edgerec/edgerec/policy"
+	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/policy/grants"
+	"github.com/edgerec/edgerec/policy/perm"
 	"github.com/edgerec/edgerec/storage"
 	"github.com/edgerec/edgerec/storage/keys"
 )
@@ -64,6 +66,21 @@ func cliLogin(ctx context.Context, e *env, dir, user string) (*policy.Store, pol
 	if p.MustChange {
 		ps.Close()
 		return nil, policy.Principal{}, fmt.Errorf("login as %q: the password was set by an admin and is one-time: sign in on the LAN page and choose your own first", user)
+	}
+	return ps, p, nil
+}
+
+// cliAdmin is cliLogin for a command only an admin may run (action, the
+// audit action): anyone else is refused, and the refusal audited.
+func cliAdmin(ctx context.Context, e *env, dir, user, action string) (*policy.Store, policy.Principal, error) {
+	ps, p, err := cliLogin(ctx, e, dir, user)
+	if err != nil {
+		return nil, p, err
+	}
+	if p.Role != perm.Admin {
+		_, _ = ps.Audit(ctx, audit.Event{Actor: p.ID, Action: action, TargetKind: audit.KindDevice, Result: "refused", Detail: "not an admin"})
+		ps.Close()
+		return nil, p, fmt.Errorf("%s: %s is not an admin", strings.TrimPrefix(action, "device."), user)
 	}
 	return ps, p, nil
 }
