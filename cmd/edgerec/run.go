@@ -243,7 +243,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		}
 	}()
 	keeper, err := retention.New(retention.Config{Floor: dc.RetentionFloor}, retention.Deps{Store: store, Policy: ps, Health: tracker,
-		Retention: func() map[string]time.Duration { return cameraRetention(dc.Config, cams.Cameras()) }, Logger: log.With("part", "retention")})
+		Retention: cams.Retention, Logger: log.With("part", "retention")})
 	if err != nil {
 		return err
 	}
@@ -275,15 +275,6 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	cancel()
 	wg.Wait()
 	return runErr
-}
-
-// cameraRetention is each configured camera's maximum age (R6).
-func cameraRetention(cfg *config.Config, cams []config.Camera) map[string]time.Duration {
-	m := make(map[string]time.Duration, len(cams))
-	for _, c := range cams {
-		m[c.ID] = cfg.CameraRetention(c)
-	}
-	return m
 }
 
 // prepareDataDir creates the demo data dir, or checks that a configured one

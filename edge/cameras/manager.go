@@ -409,6 +409,18 @@ func (m *Manager) Config() *config.Config {
 	return m.cfg
 }
 
+// Retention is each configured camera's maximum age (R6), for
+// edge/retention.
+func (m *Manager) Retention() map[string]time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]time.Duration, len(m.cfg.Cameras))
+	for _, c := range m.cfg.Cameras {
+		out[c.ID] = m.cfg.CameraRetention(c)
+	}
+	return out
+}
+
 // Cameras returns the configured cameras.
 func (m *Manager) Cameras() []config.Camera {
 	m.mu.Lock()

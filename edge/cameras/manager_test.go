@@ -58,6 +58,12 @@ func TestManagerChanges(t *testing.T) {
 	if err := m.SetMasks(ctx, "nope", mask.Set{}); !errors.Is(err, ErrUnknownCamera) || !errors.Is(err, web.ErrUnknownCamera) {
 		t.Fatalf("unknown camera: %v", err)
 	}
+	// Retention (R6) follows the cameras the manager has now: the new
+	// camera is there, at the policy floor unless it says otherwise.
+	ret := m.Retention()
+	if len(ret) != 2 || ret["cam2"] != r.cfg.Retention().WithDefaults().Floor || ret[r.cfg.Cameras[0].ID] == 0 {
+		t.Fatalf("retention %v", ret)
+	}
 	wc := cam2
 	wc.ID, wc.Zone = "wc", "toilet"
 	if err := m.Add(ctx, wc); !errors.Is(err, rules.ErrProhibitedZone) {
