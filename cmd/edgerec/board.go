@@ -10,15 +10,6 @@ import (
 	"github.com/edgerec/edgerec/hal/board"
 )
 
-// clockSynced reports whether the kernel clock is NTP-synchronized; until
-// it is, segments carry the "clock not yet synced" flag (a Pi has no RTC).
-func clockSynced(b *board.Board) func() bool {
-	return func() bool {
-		st, err := b.ClockSync()
-		return err == nil && st == board.ClockSynced
-	}
-}
-
 // startWatchdog feeds the hardware watchdog while every recording camera
 // delivered a frame within the last 30 s (the box reboots if the recorder
 // hangs). Enabled with `run --watchdog /dev/watchdog`.
@@ -30,14 +21,7 @@ func startWatchdog(ctx context.Context, wg *sync.WaitGroup, path string, b *boar
 	if err != nil {
 		return err
 	}
-	healthy := func() bool {
-		for _, c := range tracker.Snapshot().Cameras {
-			if c.State == health.StateRecording && time.Since(c.LastFrame) > 30*time.Second {
-				return false
-			}
-		}
-		return true
-	}
+	healthy := func() bool { return tracker.Fresh(30 * time.Second) }
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

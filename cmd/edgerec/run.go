@@ -180,7 +180,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		return fmt.Errorf("watchdog %s: %w", dc.Watchdog, err)
 	}
 
-	camDeps := cameras.Deps{Store: store, Health: tracker, Audit: ps, Coverage: ps, ClockSynced: clockSynced(brd), Logger: log}
+	camDeps := cameras.Deps{Store: store, Health: tracker, Audit: ps, Coverage: ps, ClockSynced: brd.ClockSynced, Logger: log}
 	if v := store.Vault(); v != nil {
 		camDeps.Vault = v
 	}
