@@ -7,9 +7,10 @@
 // export runner edge/export/jobs, decommission edge/export/decommission
 // (the CLI and the daemon run the same procedure), the cameras
 // edge/cameras, retention edge/retention, the audit pump and the security
-// relay edge/uplink, the front panel edge/health.
+// relay edge/uplink, the front panel edge/health, a start without the
+// root key edge/keyfault.
 //
-// The root key provider (issue 13, storage/keyprov, keystate.go) is
+// The root key provider (issue 13, storage/keyprov, edge/keyfault) is
 // reported everywhere from the one health view: the log at start, the
 // health API (key_provider), the dashboard and the beacon (kp). The file
 // provider is a standing SevWarning alert keys.on_disk with the sentence

@@ -1,25 +1,17 @@
 package main
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"github.com/edgerec/edgerec/storage/keyprov"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"periph.io/x/conn/v3/gpio"
-	"periph.io/x/conn/v3/gpio/gpiotest"
-
-	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink/uplinktest"
 	"github.com/edgerec/edgerec/edge/uplink/wire"
@@ -337,73 +329,3 @@ func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
 }
 
 // kpLEDPin is a fake status LED that counts its switches.
-type kpLEDPin struct {
-	gpiotest.Pin
-	mu       sync.Mutex
-	switches int
-	last     gpio.Level
-}
-
-func (p *kpLEDPin) Out(l gpio.Level) error {
-	p.mu.Lock()
-	if l != p.last {
-		p.switches++
-	}
-	p.last = l
-	p.mu.Unlock()
-	return p.Pin.Out(l)
-}
-
-// Issue 13, R24: with a status LED configured, a start without the root
-// key shows the fault pattern (fast blink) until the hold ends, then exits
-// non-zero with one ERROR line; the refusal is noted for the next start.
-func TestKeyFaultShowsFaultLED(t *testing.T) {
-	data := t.TempDir()
-	if err := storage.Provision(context.Background(), data, storage.ProvisionOptions{RingSize: 16 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	led := &kpLEDPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
-	cfg := &config.Config{}
-	cfg.GPIO.StatusLED = "GPIO17"
-	dc := daemonConfig{DataDir: data, Config: cfg, keyFaultHold: 900 * time.Millisecond,
-		gpioLookup: func(n string) (gpio.PinIO, error) {
-			if n == "GPIO17" {
-				return led, nil
-			}
-			return nil, nil
-		}}
-	var logs syncBuf
-	start := time.Now()
-	err := refuseKeyFault(context.Background(), dc, storage.ErrKeyUnavailable, slog.New(slog.NewTextHandler(&logs, nil)))
-	held := time.Since(start)
-	if err == nil || !keyprov.IsFault(err) {
-		t.Fatalf("err %v", err)
-	}
-	var re reportedError
-	if !errors.As(err, &re) {
-		t.Fatalf("not a reported error: %T", err)
-	}
-	if held < 800*time.Millisecond {
-		t.Fatalf("exited after %s, before the fault hold", held)
-	}
-	led.mu.Lock()
-	sw := led.switches
-	led.mu.Unlock()
-	// 100 ms on, 100 ms off: about 9 switches in 900 ms.
-	if sw < 5 {
-		t.Fatalf("LED switched %d times in %s: not the fault blink", sw, held)
-	}
-	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 || !strings.Contains(logs.String(), "root key") || !strings.Contains(logs.String(), "provider=file") || !strings.Contains(logs.String(), "fault_led=GPIO17") {
-		t.Fatalf("log:\n%s", logs.String())
-	}
-	if rec, ok := keyprov.ReadFault(data); !ok || rec.Count != 1 || rec.Provider != "file" {
-		t.Fatalf("record %+v %v", rec, ok)
-	}
-	// A garbled record still counts as one refusal and is reported, not a crash.
-	if err := os.WriteFile(filepath.Join(data, keyprov.FaultFile), []byte("\x00garbage{"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if rec, ok := keyprov.ReadFault(data); !ok || rec.Count != 1 || rec.Provider != "unknown" || rec.First.IsZero() {
-		t.Fatalf("garbled record %+v %v", rec, ok)
-	}
-}

@@ -17,6 +17,7 @@ import (
 	"github.com/edgerec/edgerec/edge/export/decommission"
 	"github.com/edgerec/edgerec/edge/export/jobs"
 	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/keyfault"
 	"github.com/edgerec/edgerec/edge/live"
 	"github.com/edgerec/edgerec/edge/provision"
 	"github.com/edgerec/edgerec/edge/retention"
@@ -57,7 +58,7 @@ type daemonConfig struct {
 	// Keys says how to reach the root key's hardware (issue 13).
 	Keys keyprov.Settings
 	// keyFaultHold is how long the fault LED shows a missing root key
-	// before the process exits (0 = keyFaultHold); gpioLookup replaces
+	// before the process exits (0 = keyfault.DefaultHold); gpioLookup replaces
 	// periph's pin lookup (tests).
 	keyFaultHold time.Duration
 	gpioLookup   func(name string) (periph.PinIO, error)
@@ -126,7 +127,12 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		return fmt.Errorf("data dir %s is not provisioned: run `edgerec provision --data %s --device-id %s` first: %w", dc.DataDir, dc.DataDir, dc.DeviceID, err)
 	}
 	if keyprov.IsFault(err) {
-		return refuseKeyFault(ctx, dc, err, log) // issue 13: one line, fault LED, noted for the next start
+		// Issue 13: one line, fault LED, noted for the next start.
+		kf := keyfault.Config{DataDir: dc.DataDir, Hold: dc.keyFaultHold, Lookup: dc.gpioLookup}
+		if dc.Config != nil {
+			kf.StatusLED = dc.Config.GPIO.StatusLED
+		}
+		return reportedError{keyfault.Refuse(ctx, kf, err, log)}
 	}
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", dc.DataDir, err)
@@ -162,12 +168,13 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	defer auditDevice(context.WithoutCancel(ctx), ps, tracker, log, audit.Event{Action: "device.stop", TargetKind: audit.KindDevice, Result: "ok"})
 
 	up, pump := startUplink(dc, tracker, ps, store.Vault(), log)
-	reportKeyFaults(ctx, dc.DataDir, up, ps, tracker, log.With("part", "keys"))
-	wg.Add(1)
 	var upq uplink.Queue // nil interface without an uplink
 	if up != nil {
 		upq = up
 	}
+	keyfault.Report(ctx, dc.DataDir, keyfault.ReportDeps{Upstream: upq, Logger: log.With("part", "keys"),
+		Audit: func(ctx context.Context, e audit.Event) { auditDevice(ctx, ps, tracker, log, e) }})
+	wg.Add(1)
 	go func() { defer wg.Done(); relay.Run(ctx, upq) }()
 	if up != nil {
 		wg.Add(2)
