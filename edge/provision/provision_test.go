@@ -3,14 +3,7 @@ package provision
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,36 +11,20 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/uplink/uplinktest"
 	"github.com/edgerec/edgerec/storage"
 	"github.com/edgerec/edgerec/storage/keyprov"
 )
 
-// clientPair writes a self-signed client certificate and its key (PEM)
-// into dir.
+// clientPair is a client certificate and key (uplinktest) inside dir.
 func clientPair(t *testing.T, dir string) (certFile, keyFile string, keyPEM []byte) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c := uplinktest.NewCerts(t, dir)
+	keyPEM, err := os.ReadFile(c.ClientKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gw-1"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
-	certFile, keyFile = filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, keyPEM
+	return c.ClientCert, c.ClientKey, keyPEM
 }
 
 func deviceConfig(t *testing.T, dir string) *config.Config {

@@ -47,15 +47,7 @@ func readUplinkKeyFile(u *config.Uplink) ([]byte, error) {
 // dir (the installer's bundle puts it there) is overwritten and removed:
 // left there, it would defeat the seal.
 func sealUplinkKey(dataDir string, v uplink.Sealer, keyFile string, keyPEM []byte) (string, error) {
-	sealed, err := v.Seal(config.VaultUplinkKey, keyPEM)
-	if err != nil {
-		return "", fmt.Errorf("seal uplink key: %w", err)
-	}
-	p := SealedPath(dataDir, config.VaultUplinkKey)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return "", fmt.Errorf("seal uplink key: %w", err)
-	}
-	if err := fsutil.WriteFile(p, sealed, 0o600); err != nil {
+	if err := writeSealed(dataDir, config.VaultUplinkKey, v, keyPEM); err != nil {
 		return "", fmt.Errorf("seal uplink key: %w", err)
 	}
 	if insideDir(dataDir, keyFile) {
@@ -67,6 +59,19 @@ func sealUplinkKey(dataDir string, v uplink.Sealer, keyFile string, keyPEM []byt
 		}
 	}
 	return config.VaultPrefix + config.VaultUplinkKey, nil
+}
+
+// writeSealed seals plain under vault name into SealedPath (0600).
+func writeSealed(dataDir, name string, v uplink.Sealer, plain []byte) error {
+	sealed, err := v.Seal(name, plain)
+	if err != nil {
+		return err
+	}
+	p := SealedPath(dataDir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	return fsutil.WriteFile(p, sealed, 0o600)
 }
 
 // insideDir reports whether path lies inside dir.
@@ -112,15 +117,7 @@ func sealUplinkPassword(dataDir string, v uplink.Sealer, pw string) (string, err
 	if pw == "" || strings.HasPrefix(pw, config.VaultPrefix) {
 		return pw, nil
 	}
-	sealed, err := v.Seal(config.VaultUplinkPassword, []byte(pw))
-	if err != nil {
-		return "", fmt.Errorf("seal uplink password: %w", err)
-	}
-	p := SealedPath(dataDir, config.VaultUplinkPassword)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return "", fmt.Errorf("seal uplink password: %w", err)
-	}
-	if err := fsutil.WriteFile(p, sealed, 0o600); err != nil {
+	if err := writeSealed(dataDir, config.VaultUplinkPassword, v, []byte(pw)); err != nil {
 		return "", fmt.Errorf("seal uplink password: %w", err)
 	}
 	return config.VaultPrefix + config.VaultUplinkPassword, nil
