@@ -1,44 +1,20 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/provision"
 )
 
-// demoConfig is the embedded demo: on first start its config is written to
-// <dir>/edgerec.yaml, and later starts (and changes made on the LAN page)
-// use that file, exactly like a provisioned device.
+// demoConfig is the embedded demo (provision.Demo: its config is written
+// to <dir>/edgerec.yaml on the first start, and later starts and changes
+// made on the LAN page use that file, exactly like a provisioned device).
 func demoConfig(dir string) (daemonConfig, error) {
-	abs, err := filepath.Abs(dir)
+	c, path, err := provision.Demo(dir)
 	if err != nil {
-		return daemonConfig{}, fmt.Errorf("demo dir: %w", err)
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return daemonConfig{}, fmt.Errorf("demo dir: %w", err)
-	}
-	path := filepath.Join(abs, "edgerec.yaml")
-	var c *config.Config
-	if _, err := os.Stat(path); err == nil {
-		if c, err = config.Load(path); err != nil {
-			return daemonConfig{}, err
-		}
-	} else {
-		c = config.Demo(abs)
-		if err := c.Validate(); err != nil {
-			return daemonConfig{}, fmt.Errorf("embedded demo config: %w", err)
-		}
-		data, err := c.Marshal()
-		if err != nil {
-			return daemonConfig{}, err
-		}
-		if err := cameras.WriteConfigFile(path, data, c); err != nil {
-			return daemonConfig{}, err
-		}
+		return daemonConfig{}, err
 	}
 	dc, err := fromConfig(c, path)
 	if err != nil {

@@ -314,9 +314,9 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 					return ""
 				}
 				if upErr != nil {
-					return decommissionNote(upErr)
+					return decommission.SentNote(upErr, uplink.ErrNotDelivered)
 				}
-				return decommissionNote(uplink.SendOnce(ctx, upCfg, uplink.Event{Kind: uplink.EventWipeCertificate, Detail: doc}, 20*time.Second))
+				return decommission.SentNote(uplink.SendOnce(ctx, upCfg, uplink.Event{Kind: uplink.EventWipeCertificate, Detail: doc}, 20*time.Second), uplink.ErrNotDelivered)
 			},
 			Progress: func(done, total int64) {
 				if total > 0 {
@@ -337,17 +337,6 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 		return errors.New("some wipe steps failed (see the certificate)")
 	}
 	return nil
-}
-
-// decommissionNote says whether the wipe certificate went upstream.
-func decommissionNote(err error) string {
-	switch {
-	case err == nil:
-		return " (sent upstream)"
-	case errors.Is(err, uplink.ErrNotDelivered):
-		return " (NOT sent upstream: " + err.Error() + ": deliver the certificate file by hand)"
-	}
-	return " (not sent upstream: " + err.Error() + ")"
 }
 
 // within reports whether path is dir or inside it, after resolving

@@ -51,7 +51,7 @@ func daemonDecommission(dc daemonConfig, kps storage.KeyProviders, store *storag
 				if err != nil {
 					log.Error("decommission: certificate not delivered upstream", "err", err)
 				}
-				return decommissionNote(err)
+				return decommission.SentNote(err, uplink.ErrNotDelivered)
 			},
 			// Answer the page, then stop the daemon.
 			Done: func() { time.AfterFunc(2*time.Second, shutdown) },

@@ -144,3 +144,31 @@ func Device(ctx context.Context, req Request) (Result, error) {
 	}
 	return res, cameras.WriteConfigFile(res.ConfigPath, data, c)
 }
+
+// Demo is the embedded demo's config in dir (made if missing): on the first
+// start it is written to <dir>/edgerec.yaml, and later starts (and changes
+// made on the LAN page) use that file, exactly like a provisioned device.
+// It returns the config and the file's path.
+func Demo(dir string) (*config.Config, string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("demo dir: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, "", fmt.Errorf("demo dir: %w", err)
+	}
+	path := filepath.Join(abs, ConfigFile)
+	if _, err := os.Stat(path); err == nil {
+		c, err := config.Load(path)
+		return c, path, err
+	}
+	c := config.Demo(abs)
+	if err := c.Validate(); err != nil {
+		return nil, "", fmt.Errorf("embedded demo config: %w", err)
+	}
+	data, err := c.Marshal()
+	if err != nil {
+		return nil, "", err
+	}
+	return c, path, cameras.WriteConfigFile(path, data, c)
+}

@@ -123,3 +123,25 @@ func TestDeviceRefusesARingThatDoesNotFit(t *testing.T) {
 		t.Fatal("a config was written")
 	}
 }
+
+// The demo's config is written on the first start and read back after
+// (changes made on the LAN page stay).
+func TestDemo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	c, path, err := Demo(dir)
+	if err != nil || len(c.Cameras) == 0 || path != filepath.Join(dir, ConfigFile) {
+		t.Fatalf("first: %v %q", err, path)
+	}
+	c.Cameras[0].Name = "Changed on the page"
+	data, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := Demo(dir)
+	if err != nil || again.Cameras[0].Name != "Changed on the page" {
+		t.Fatalf("second start: %v %+v", err, again.Cameras[0].Name)
+	}
+}

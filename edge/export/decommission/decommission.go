@@ -47,6 +47,19 @@ func DeviceSecrets() []string {
 		filepath.Join("keys", "uplink-id.key"), keyprov.FaultFile, "uplink"}
 }
 
+// SentNote is the operator's note on whether the certificate went upstream
+// (Deps.Send's result): err is what delivering it returned; notDelivered
+// is the sender's "not taken in time" error.
+func SentNote(err, notDelivered error) string {
+	switch {
+	case err == nil:
+		return " (sent upstream)"
+	case errors.Is(err, notDelivered):
+		return " (NOT sent upstream: " + err.Error() + ": deliver the certificate file by hand)"
+	}
+	return " (not sent upstream: " + err.Error() + ")"
+}
+
 // Errors; match with errors.Is.
 var ErrDone = errors.New("this device is already wiped")
 
