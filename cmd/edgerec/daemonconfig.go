@@ -1,47 +1,20 @@
 package main
 
 import (
-	"fmt"
-	"net/netip"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/edge/config"
-	"github.com/edgerec/edgerec/edge/mask"
+	"github.com/edgerec/edgerec/edge/provision"
 )
 
-// demoConfig is the embedded demo: on first start its config is written to
-// <dir>/edgerec.yaml, and later starts (and changes made on the LAN page)
-// use that file, exactly like a provisioned device.
+// demoConfig is the embedded demo (provision.Demo: its config is written
+// to <dir>/edgerec.yaml on the first start, and later starts and changes
+// made on the LAN page use that file, exactly like a provisioned device).
 func demoConfig(dir string) (daemonConfig, error) {
-	abs, err := filepath.Abs(dir)
+	c, path, err := provision.Demo(dir)
 	if err != nil {
-		return daemonConfig{}, fmt.Errorf("demo dir: %w", err)
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return daemonConfig{}, fmt.Errorf("demo dir: %w", err)
-	}
-	path := filepath.Join(abs, "edgerec.yaml")
-	var c *config.Config
-	if _, err := os.Stat(path); err == nil {
-		if c, err = config.Load(path); err != nil {
-			return daemonConfig{}, err
-		}
-	} else {
-		c = config.Demo(abs)
-		if err := c.Validate(); err != nil {
-			return daemonConfig{}, fmt.Errorf("embedded demo config: %w", err)
-		}
-		data, err := c.Marshal()
-		if err != nil {
-			return daemonConfig{}, err
-		}
-		if err := cameras.WriteConfigFile(path, data, c); err != nil {
-			return daemonConfig{}, err
-		}
+		return daemonConfig{}, err
 	}
 	dc, err := fromConfig(c, path)
 	if err != nil {
@@ -67,8 +40,6 @@ func loadConfig(path string) (daemonConfig, error) {
 	return fromConfig(c, abs)
 }
 
-func cameraMasks(c config.Camera) []mask.Mask { return c.MaskList() }
-
 // fromConfig converts a validated config into what the daemon runs.
 // Policy decisions that refuse a camera (R1, R3) do not fail the device:
 // the camera manager refuses that camera with the reason and audits it.
@@ -90,24 +61,7 @@ func fromConfig(c *config.Config, path string) (daemonConfig, error) {
 		StaleAfter:       time.Duration(c.Policy.StaleAccountDays) * 24 * time.Hour,
 		Uplink:           c.Uplink,
 		Keys:             keySettingsOf(c.Storage),
-	}
-	for i, a := range c.LAN.Allowlist {
-		p, err := parsePrefix(a)
-		if err != nil {
-			return dc, fmt.Errorf("lan.allowlist[%d]: %w", i, err)
-		}
-		dc.Allowlist = append(dc.Allowlist, p)
+		Allowlist:        c.LAN.AllowPrefixes(),
 	}
 	return dc, nil
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		return netip.ParsePrefix(s)
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }

@@ -193,7 +193,7 @@ func checkStoredMasks(t *testing.T, dataDir string) {
 	ctx := context.Background()
 	demo := config.Demo(dataDir)
 	cam := demo.Cameras[0]
-	masks := cameraMasks(cam)
+	masks := cam.MaskList()
 	store, err := storage.Open(ctx, dataDir, storage.Options{})
 	if err != nil {
 		t.Fatal(err)

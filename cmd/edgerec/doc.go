@@ -1,8 +1,16 @@
 // Command edgerec is the edge recorder: one static binary with the
 // subcommands of README design §5. This package is the composition root: it is
 // the only place that imports every other package and wires them together.
+// It holds flag parsing, wiring and printing, no procedure of its own
+// (issue 15): provisioning is edge/provision, key providers
+// storage/keyprov, exports edge/export (Signed, SignedFile, Backup), the
+// export runner edge/export/jobs, decommission edge/export/decommission
+// (the CLI and the daemon run the same procedure), the cameras
+// edge/cameras, retention edge/retention, the audit pump and the security
+// relay edge/uplink, the front panel edge/health, a start without the
+// root key edge/keyfault.
 //
-// The root key provider (issue 13, keyproviders.go, keystate.go) is
+// The root key provider (issue 13, storage/keyprov, edge/keyfault) is
 // reported everywhere from the one health view: the log at start, the
 // health API (key_provider), the dashboard and the beacon (kp). The file
 // provider is a standing SevWarning alert keys.on_disk with the sentence

@@ -1,24 +1,17 @@
 package main
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
+	"github.com/edgerec/edgerec/storage/keyprov"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"periph.io/x/conn/v3/gpio"
-	"periph.io/x/conn/v3/gpio/gpiotest"
-
-	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/uplink/uplinktest"
 	"github.com/edgerec/edgerec/edge/uplink/wire"
@@ -170,7 +163,7 @@ func TestDaemonFileProviderReported(t *testing.T) {
 	if !strings.Contains(d.se.String(), "level=WARN msg=\"root key provider: file: keys on disk: not protected against theft of the disk\"") {
 		t.Fatalf("the start log does not say it:\n%s", d.se.String())
 	}
-	if _, err := os.Stat(filepath.Join(data, keyFaultFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(data, keyprov.FaultFile)); err == nil {
 		t.Fatal("a healthy start left a key fault record")
 	}
 
@@ -190,7 +183,7 @@ func TestDaemonFileProviderReported(t *testing.T) {
 		!strings.Contains(lines[0], "provider=file") || !strings.Contains(lines[0], "storage.key_provider: tpm2") || strings.Contains(out, "LAN page") {
 		t.Fatalf("provider mismatch: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	if rec, ok := readKeyFault(data); !ok || rec.Count != 1 || rec.Provider != "file" {
+	if rec, ok := keyprov.ReadFault(data); !ok || rec.Count != 1 || rec.Provider != "file" {
 		t.Fatalf("key fault record %+v %v", rec, ok)
 	}
 }
@@ -238,7 +231,7 @@ func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
 	refused := func(what string) string {
 		t.Helper()
 		before := kpDirDigest(t, data)
-		delete(before, keyFaultFile)
+		delete(before, keyprov.FaultFile)
 		start := time.Now()
 		code, out, errOut := runCLI(t, "run", "--config", cfgRun, "--listen", "127.0.0.1:0")
 		t.Logf("%s: exit %d after %s: %s", what, code, time.Since(start).Round(time.Millisecond), strings.TrimSpace(errOut))
@@ -254,10 +247,10 @@ func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
 			t.Fatalf("%s: recording started: %s", what, out)
 		}
 		after := kpDirDigest(t, data)
-		if _, ok := after[keyFaultFile]; !ok {
+		if _, ok := after[keyprov.FaultFile]; !ok {
 			t.Fatalf("%s: no key fault record", what)
 		}
-		delete(after, keyFaultFile)
+		delete(after, keyprov.FaultFile)
 		for p, h := range before {
 			if after[p] != h {
 				t.Errorf("%s: %s changed (%s -> %s)", what, p, h, after[p])
@@ -286,7 +279,7 @@ func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
 	refused("another TPM")
 	tp.Stop()
 	tp.SetState(own)
-	rec, ok := readKeyFault(data)
+	rec, ok := keyprov.ReadFault(data)
 	if !ok || rec.Count != 2 || rec.Provider != "tpm2" || rec.First.After(rec.Last) {
 		t.Fatalf("key fault record %+v", rec)
 	}
@@ -318,7 +311,7 @@ func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("%d keys.unavailable events, want 1", n)
 	}
-	if _, err := os.Stat(filepath.Join(data, keyFaultFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(data, keyprov.FaultFile)); err == nil {
 		t.Fatal("the key fault record survived the report")
 	}
 	audits := 0
@@ -336,73 +329,3 @@ func TestDaemonTPM2ProviderAndKeyFault(t *testing.T) {
 }
 
 // kpLEDPin is a fake status LED that counts its switches.
-type kpLEDPin struct {
-	gpiotest.Pin
-	mu       sync.Mutex
-	switches int
-	last     gpio.Level
-}
-
-func (p *kpLEDPin) Out(l gpio.Level) error {
-	p.mu.Lock()
-	if l != p.last {
-		p.switches++
-	}
-	p.last = l
-	p.mu.Unlock()
-	return p.Pin.Out(l)
-}
-
-// Issue 13, R24: with a status LED configured, a start without the root
-// key shows the fault pattern (fast blink) until the hold ends, then exits
-// non-zero with one ERROR line; the refusal is noted for the next start.
-func TestKeyFaultShowsFaultLED(t *testing.T) {
-	data := t.TempDir()
-	if err := storage.Provision(context.Background(), data, storage.ProvisionOptions{RingSize: 16 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	led := &kpLEDPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
-	cfg := &config.Config{}
-	cfg.GPIO.StatusLED = "GPIO17"
-	dc := daemonConfig{DataDir: data, Config: cfg, keyFaultHold: 900 * time.Millisecond,
-		gpioLookup: func(n string) (gpio.PinIO, error) {
-			if n == "GPIO17" {
-				return led, nil
-			}
-			return nil, nil
-		}}
-	var logs syncBuf
-	start := time.Now()
-	err := refuseKeyFault(context.Background(), dc, storage.ErrKeyUnavailable, slog.New(slog.NewTextHandler(&logs, nil)))
-	held := time.Since(start)
-	if err == nil || !isKeyFault(err) {
-		t.Fatalf("err %v", err)
-	}
-	var re reportedError
-	if !errors.As(err, &re) {
-		t.Fatalf("not a reported error: %T", err)
-	}
-	if held < 800*time.Millisecond {
-		t.Fatalf("exited after %s, before the fault hold", held)
-	}
-	led.mu.Lock()
-	sw := led.switches
-	led.mu.Unlock()
-	// 100 ms on, 100 ms off: about 9 switches in 900 ms.
-	if sw < 5 {
-		t.Fatalf("LED switched %d times in %s: not the fault blink", sw, held)
-	}
-	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 || !strings.Contains(logs.String(), "root key") || !strings.Contains(logs.String(), "provider=file") || !strings.Contains(logs.String(), "fault_led=GPIO17") {
-		t.Fatalf("log:\n%s", logs.String())
-	}
-	if rec, ok := readKeyFault(data); !ok || rec.Count != 1 || rec.Provider != "file" {
-		t.Fatalf("record %+v %v", rec, ok)
-	}
-	// A garbled record still counts as one refusal and is reported, not a crash.
-	if err := os.WriteFile(filepath.Join(data, keyFaultFile), []byte("\x00garbage{"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if rec, ok := readKeyFault(data); !ok || rec.Count != 1 || rec.Provider != "unknown" || rec.First.IsZero() {
-		t.Fatalf("garbled record %+v %v", rec, ok)
-	}
-}

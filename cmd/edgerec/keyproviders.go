@@ -1,247 +1,26 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/edgerec/edgerec/edge/config"
-	"github.com/edgerec/edgerec/hal/rpiotp"
-	"github.com/edgerec/edgerec/hal/tpm"
 	"github.com/edgerec/edgerec/storage"
-	"github.com/edgerec/edgerec/storage/keys"
+	"github.com/edgerec/edgerec/storage/keyprov"
 )
 
-// keySettings says how to reach the hardware that holds the root key
-// (storage.tpm, storage.tpm_pcrs, storage.otp_device; issue 13).
-type keySettings struct {
-	Want      string // storage.key_provider: "" = what the ring header says
-	TPM       string // device path, unix:PATH or tcp:127.0.0.1:PORT ("" = /dev/tpmrm0)
-	TPMPCRs   []int
-	OTPDevice string // "" = /dev/vcio
-	// otp replaces the mailbox (tests: a fake at the ioctl boundary).
-	otp rpiotp.Mailbox
-}
-
-func keySettingsOf(s config.Storage) keySettings {
-	return keySettings{Want: s.KeyProvider, TPM: s.TPM, TPMPCRs: s.TPMPCRs, OTPDevice: s.OTPDevice}
-}
-
-// tpmOpener turns storage.tpm into an opener.
-func tpmOpener(spec string) tpm.Opener {
-	switch {
-	case strings.HasPrefix(spec, "unix:"):
-		return tpm.Socket("unix", strings.TrimPrefix(spec, "unix:"), true)
-	case strings.HasPrefix(spec, "tcp:"):
-		return tpm.Socket("tcp", strings.TrimPrefix(spec, "tcp:"), true)
-	}
-	return tpm.Device(spec) // "" = /dev/tpmrm0
-}
-
-// keyProviders builds storage's provider lookup for the data dir: the file
-// provider, the TPM (hal/tpm) and the Raspberry Pi OTP (hal/rpiotp). A
-// configured storage.key_provider that differs from the one the ring header
-// records is refused by checkProvider, never silently replaced.
-func keyProviders(dataDir string, ks keySettings, log *slog.Logger) storage.KeyProviders {
-	return func(p storage.Provider) (storage.KeyProvider, error) {
-		switch p {
-		case storage.ProviderFile:
-			return storage.FileKeyProvider(dataDir), nil
-		case storage.ProviderTPM2:
-			return tpmProvider{t: tpm.New(tpmOpener(ks.TPM), log), path: filepath.Join(dataDir, storage.TPMDescriptorFile), pcrs: ks.TPMPCRs}, nil
-		case storage.ProviderRPiOTP:
-			var mb rpiotp.Mailbox = rpiotp.VCIO{Path: ks.OTPDevice}
-			if ks.otp != nil {
-				mb = ks.otp
-			}
-			return rpiotp.Provider{OTP: rpiotp.New(mb), Path: filepath.Join(dataDir, storage.OTPWrappedFile)}, nil
-		}
-		return nil, fmt.Errorf("unknown key provider %v", p)
-	}
-}
-
-// checkProvider refuses a store whose recorded provider differs from the
-// configured one (a card from a file-provider demo in a TPM gateway, or the
-// reverse): one clear line.
-func checkProvider(dataDir string, ks keySettings) error {
-	if ks.Want == "" {
-		return nil
-	}
-	want, err := storage.ParseProvider(ks.Want)
-	if err != nil {
-		return err
-	}
-	got, err := storage.ReadProvider(dataDir)
-	if err != nil {
-		return err
-	}
-	if got != want {
-		return fmt.Errorf("%w: the store in %s was provisioned with key provider %s, the config says storage.key_provider: %s; refusing to start (never a fallback)", storage.ErrKeyUnavailable, dataDir, got, want)
-	}
-	return nil
-}
-
-// tpmProvider keeps the root key in a TPM 2.0 as a persistent sealed
-// object; the data dir holds only its descriptor (no secret).
-type tpmProvider struct {
-	t      *tpm.TPM
-	path   string
-	pcrs   []int
-	handle uint32 // 0 = tpm.DefaultHandle
-}
-
-func (p tpmProvider) Create(ctx context.Context) ([]byte, error) {
-	if _, err := os.Lstat(p.path); err == nil {
-		return nil, fmt.Errorf("%s: %w", p.path, fs.ErrExist)
-	}
-	d, err := p.t.Provision(ctx, tpm.Config{PCRs: p.pcrs, Handle: p.handle}, nil)
-	if err != nil {
-		return nil, err
-	}
-	b, err := d.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(p.path, b, 0o600); err != nil {
-		_ = p.t.Destroy(context.WithoutCancel(ctx), d)
-		return nil, err
-	}
-	k, err := p.t.Load(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-func (p tpmProvider) desc() (tpm.Descriptor, error) {
-	d, err := tpm.ReadDescriptorFile(p.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return d, fmt.Errorf("no TPM root key descriptor %s (destroyed by a wipe, or never provisioned): %w", p.path, err)
-	}
-	return d, err
-}
-
-func (p tpmProvider) Load(ctx context.Context) ([]byte, error) {
-	d, err := p.desc()
-	if err != nil {
-		return nil, err
-	}
-	return p.t.Load(ctx, d)
-}
-
-func (p tpmProvider) Destroy(ctx context.Context) error {
-	d, err := p.desc()
-	if err != nil {
-		return err
-	}
-	return p.t.Destroy(ctx, d)
-}
-
-// openStore opens the recording store with the provider its ring header
-// names, timing the unseal, and says which provider holds the key. A root
-// key that cannot be had is one clear line (issue 13): no fallback.
-func openStore(ctx context.Context, dc daemonConfig, o storage.Options, log *slog.Logger) (*storage.Store, error) {
-	if err := checkProvider(dc.DataDir, dc.Keys); err != nil && !errors.Is(err, storage.ErrNotProvisioned) {
-		return nil, err
-	}
-	start := time.Now()
-	st, err := storage.Open(ctx, dc.DataDir, o)
-	if err != nil {
-		return nil, err
-	}
-	p := st.KeyProvider()
-	if p == storage.ProviderFile {
-		log.Warn("root key provider: file: "+storage.FileProviderWarning, "provider", p.String(), "open_ms", time.Since(start).Milliseconds())
-	} else {
-		log.Info("root key loaded", "provider", p.String(), "open_ms", time.Since(start).Milliseconds())
-	}
-	return st, nil
+// keySettingsOf is where the root key's hardware is (storage.key_provider,
+// storage.tpm, storage.tpm_pcrs, storage.otp_device; issue 13).
+func keySettingsOf(s config.Storage) keyprov.Settings {
+	return keyprov.Settings{Want: s.KeyProvider, TPM: s.TPM, TPMPCRs: s.TPMPCRs, OTPDevice: s.OTPDevice}
 }
 
 // dirKeys is the provider lookup for commands that get only --data: the
 // settings come from <dir>/edgerec.yaml (defaults if it cannot be read:
 // /dev/tpmrm0, /dev/vcio).
 func dirKeys(dir string, log *slog.Logger) storage.KeyProviders {
-	var ks keySettings
+	var ks keyprov.Settings
 	if c, err := deviceConfig(dir); err == nil {
 		ks = keySettingsOf(c.Storage)
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return keyProviders(dir, ks, log)
-}
-
-// prepareOTP makes sure the Raspberry Pi OTP holds a device key before the
-// root key is wrapped under it. An already programmed key is used as it
-// is; programming (irreversible) happens only with --program-otp SERIAL,
-// where SERIAL must be this board's serial.
-func prepareOTP(ctx context.Context, e *env, ks keySettings, confirm string) error {
-	var mb rpiotp.Mailbox = rpiotp.VCIO{Path: ks.OTPDevice}
-	if ks.otp != nil {
-		mb = ks.otp
-	}
-	o := rpiotp.New(mb)
-	has, err := o.Programmed(ctx)
-	if err != nil {
-		return fmt.Errorf("rpi-otp: %w", err)
-	}
-	if has {
-		fmt.Fprintln(e.stderr, "rpi-otp: the OTP already holds a device key; using it as it is")
-		return nil
-	}
-	if confirm == "" {
-		return fmt.Errorf("rpi-otp: %w: the OTP holds no device key; programming it is irreversible: rerun with --program-otp <board serial>", rpiotp.ErrNotProgrammed)
-	}
-	programmed, err := o.Provision(ctx, confirm)
-	if err != nil {
-		return fmt.Errorf("rpi-otp: %w", err)
-	}
-	if programmed {
-		fmt.Fprintln(e.stderr, "rpi-otp: programmed a new device key into the OTP (irreversible)")
-	}
-	return nil
-}
-
-// stagedKeyProviders are the providers a rekey creates the new root with:
-// the same hardware, the staged file (storage.StagedSuffix), and for a TPM
-// the persistent handle the current root does not use.
-func stagedKeyProviders(dataDir string, ks keySettings, log *slog.Logger) storage.KeyProviders {
-	return func(p storage.Provider) (storage.KeyProvider, error) {
-		staged := filepath.Join(dataDir, storage.KeyFileOf(p)+storage.StagedSuffix)
-		switch p {
-		case storage.ProviderFile:
-			return stagedFile{path: staged}, nil
-		case storage.ProviderTPM2:
-			handle := tpm.DefaultHandle
-			if d, err := tpm.ReadDescriptorFile(filepath.Join(dataDir, storage.TPMDescriptorFile)); err == nil && d.Handle == tpm.DefaultHandle {
-				handle = tpm.DefaultHandle + 1
-			}
-			return tpmProvider{t: tpm.New(tpmOpener(ks.TPM), log), path: staged, pcrs: ks.TPMPCRs, handle: handle}, nil
-		case storage.ProviderRPiOTP:
-			var mb rpiotp.Mailbox = rpiotp.VCIO{Path: ks.OTPDevice}
-			if ks.otp != nil {
-				mb = ks.otp
-			}
-			return rpiotp.Provider{OTP: rpiotp.New(mb), Path: staged}, nil
-		}
-		return nil, fmt.Errorf("unknown key provider %v", p)
-	}
-}
-
-// stagedFile is the file provider at the staged path.
-type stagedFile struct{ path string }
-
-func (f stagedFile) Create(context.Context) ([]byte, error) { return keys.CreateFileRoot(f.path) }
-func (f stagedFile) Load(ctx context.Context) ([]byte, error) {
-	return keys.FileRoot{Path: f.path}.Load(ctx)
-}
-func (f stagedFile) Destroy(ctx context.Context) error {
-	return keys.FileRoot{Path: f.path}.Destroy(ctx)
+	return keyprov.Providers(dir, ks, log)
 }

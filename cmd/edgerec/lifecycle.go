@@ -15,15 +15,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/export"
 	"github.com/edgerec/edgerec/edge/export/decommission"
-	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/provision"
 	"github.com/edgerec/edgerec/edge/uplink"
 	"github.com/edgerec/edgerec/policy"
+	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/policy/grants"
+	"github.com/edgerec/edgerec/policy/perm"
 	"github.com/edgerec/edgerec/storage"
 	"github.com/edgerec/edgerec/storage/keys"
 )
@@ -65,6 +66,21 @@ func cliLogin(ctx context.Context, e *env, dir, user string) (*policy.Store, pol
 	if p.MustChange {
 		ps.Close()
 		return nil, policy.Principal{}, fmt.Errorf("login as %q: the password was set by an admin and is one-time: sign in on the LAN page and choose your own first", user)
+	}
+	return ps, p, nil
+}
+
+// cliAdmin is cliLogin for a command only an admin may run (action, the
+// audit action): anyone else is refused, and the refusal audited.
+func cliAdmin(ctx context.Context, e *env, dir, user, action string) (*policy.Store, policy.Principal, error) {
+	ps, p, err := cliLogin(ctx, e, dir, user)
+	if err != nil {
+		return nil, p, err
+	}
+	if p.Role != perm.Admin {
+		_, _ = ps.Audit(ctx, audit.Event{Actor: p.ID, Action: action, TargetKind: audit.KindDevice, Result: "refused", Detail: "not an admin"})
+		ps.Close()
+		return nil, p, fmt.Errorf("%s: %s is not an admin", strings.TrimPrefix(action, "device."), user)
 	}
 	return ps, p, nil
 }
@@ -153,62 +169,24 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	if vault == nil {
 		return fmt.Errorf("%s has no vault key: start `edgerec run` once to create it", *dir)
 	}
-	key, err := devkey.Load(*dir, vault)
+	id := provision.Identity{Dir: *dir, Config: func() *config.Config { return cfg }, Vault: vault}
+	key, err := id.SigningKey()
 	if err != nil {
 		return err
 	}
 	defer clear(key)
-	tmp, err := os.CreateTemp(filepath.Dir(abs), ".export-*.mp4")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
 	start := time.Now()
-	m, doc, err := export.Signed(ctx, st, ps, export.SignedRequest{
-		Subject: exportSubject(*dir, cfg, vault, *cam), Camera: *cam, From: from, To: to,
-		GrantID: *grantID, Actor: p.ID, FileName: filepath.Base(abs), Key: key,
-	}, fileSink{tmp}, func(done, total time.Duration) { progressBar(e.stderr, done, total) })
+	m, err := export.SignedFile(ctx, st, ps, export.SignedRequest{
+		Subject: id.Subject(*cam), Camera: *cam, From: from, To: to,
+		GrantID: *grantID, Actor: p.ID, Key: key,
+	}, abs, func(done, total time.Duration) { progressBar(e.stderr, done, total) })
 	fmt.Fprintln(e.stderr)
 	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(export.ManifestPath(abs), doc, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), abs); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "exported %s (%s of video in %s)\nmanifest %s\nverify with: edgerec verify %s\n",
 		abs, m.End.Sub(m.Start).Round(time.Second), time.Since(start).Round(time.Millisecond), export.ManifestPath(abs), abs)
 	return nil
-}
-
-// fileSink is an export written to a plain temporary file.
-type fileSink struct{ *os.File }
-
-func (f fileSink) Commit() error {
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	return f.Close()
-}
-
-// exportSubject names the device and camera in an export's manifest: the
-// device id and camera name from the config, the camera's opaque upstream
-// id from the uplink id key in the vault (R19). The CLI and the daemon's
-// export runner both use it.
-func exportSubject(dir string, cfg *config.Config, vault uplink.Sealer, camera string) export.Subject {
-	s := export.Subject{Device: cfg.Device.ID}
-	for _, c := range cfg.Cameras {
-		if c.ID == camera {
-			s.CameraName = c.Name
-		}
-	}
-	if k, err := uplink.LoadOrCreateKey(uplink.KeyPath(dir), vault); err == nil {
-		s.OpaqueCameraID = uplink.OpaqueID(k, camera)
-	}
-	return s
 }
 
 func progressBar(w io.Writer, done, total time.Duration) {
@@ -317,17 +295,29 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The uplink key is sealed under the root the wipe destroys: open it
-	// first, so the certificate can still go upstream.
-	upKey := wipeUplinkKey(*dir, cfg, vault)
-	defer clear(upKey.pem)
+	// The uplink's secrets are sealed under the root the wipe destroys:
+	// open them first, so the certificate can still go upstream.
+	var upCfg uplink.Config
+	upErr := errors.New("no uplink")
+	if cfg.Uplink != nil {
+		upCfg, _, upErr = provision.Uplink(*dir, cfg.Device.ID, version, cfg.Uplink, vault)
+		defer clear(upCfg.KeyPEM)
+	}
 	fmt.Fprintf(e.stderr, "wiping %s (device %s)…\n", *dir, cfg.Device.ID)
 	d := decommission.New(decommission.Config{DataDir: *dir, DeviceID: cfg.Device.ID, Keys: dirKeys(*dir, nil), Passes: *passes,
-		CertPath: *certOut, Secrets: deviceSecrets()},
+		CertPath: *certOut, Secrets: decommission.DeviceSecrets()},
 		decommission.Deps{Policy: ps,
 			SigningKey: func() (ed25519.PrivateKey, error) { return devkey.Load(*dir, vault) },
 			Stop:       func(context.Context) { closePolicy() },
-			Send:       func(ctx context.Context, doc []byte) string { return sendWipeCertificate(ctx, cfg, doc, upKey) },
+			Send: func(ctx context.Context, doc []byte) string {
+				if cfg.Uplink == nil {
+					return ""
+				}
+				if upErr != nil {
+					return decommission.SentNote(upErr, uplink.ErrNotDelivered)
+				}
+				return decommission.SentNote(uplink.SendOnce(ctx, upCfg, uplink.Event{Kind: uplink.EventWipeCertificate, Detail: doc}, 20*time.Second), uplink.ErrNotDelivered)
+			},
 			Progress: func(done, total int64) {
 				if total > 0 {
 					progressBar(e.stderr, time.Duration(done), time.Duration(total))
@@ -348,91 +338,6 @@ func cmdDecommission(ctx context.Context, e *env, args []string) error {
 	}
 	return nil
 }
-
-// deviceSecrets are the names under the data dir that a decommission
-// removes after storage.Wipe (the CLI and the daemon alike): users and
-// audit db (its head is in the certificate, which was sent upstream), TLS
-// and uplink keys and files, the outbox and the config (camera names and
-// positions are confidential, R19).
-func deviceSecrets() []string {
-	return []string{policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", cameras.VaultDir, "uplink-audit.seq", "tls", "web", "exports",
-		filepath.Join("keys", "uplink-id.key"), keyFaultFile, "uplink"}
-}
-
-func overwriteFile(path string, size int64) { decommission.Overwrite(path, size) }
-
-// wipeKey is the uplink client key resolved before a wipe.
-type wipeKey struct {
-	file string
-	pem  []byte
-	pass string
-	err  error
-}
-
-// wipeUplinkKey resolves the uplink client key while the vault still
-// opens (a sealed key is copied into memory).
-func wipeUplinkKey(dir string, cfg *config.Config, v uplink.Sealer) wipeKey {
-	if cfg.Uplink == nil {
-		return wipeKey{}
-	}
-	f, p, err := uplinkTLSKey(dir, cfg.Uplink, v)
-	if err != nil {
-		return wipeKey{err: err}
-	}
-	pw, _, err := uplinkPassword(dir, cfg.Uplink, v)
-	return wipeKey{file: f, pem: p, pass: pw, err: err}
-}
-
-// sendWipeCertificate publishes the certificate upstream through a
-// temporary outbox when the device has an uplink (best effort, 20 s).
-func sendWipeCertificate(ctx context.Context, cfg *config.Config, doc []byte, k wipeKey) string {
-	if cfg.Uplink == nil {
-		return ""
-	}
-	if k.err != nil {
-		return " (not sent upstream: " + k.err.Error() + ")"
-	}
-	tmp, err := os.MkdirTemp("", "edgerec-wipe-*")
-	if err != nil {
-		return " (not sent upstream: " + err.Error() + ")"
-	}
-	defer os.RemoveAll(tmp)
-	u := cfg.Uplink
-	key := make([]byte, 32)
-	up, err := uplink.New(uplink.Config{
-		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: k.file, KeyPEM: k.pem,
-		Username: u.Username, Password: k.pass, TopicPrefix: u.TopicPrefix, DeviceID: cfg.Device.ID,
-		Firmware: version, OutboxPath: filepath.Join(tmp, "outbox.db"), IDKey: key,
-	}, uplink.Deps{Health: emptyHealth{}})
-	if err != nil {
-		return " (not sent upstream: " + err.Error() + ")"
-	}
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := up.Event(ctx, uplink.Event{Kind: uplink.EventWipeCertificate, Detail: doc}); err != nil {
-		return " (not sent upstream: " + err.Error() + ")"
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = up.Run(runCtx); close(done) }()
-	defer func() { stop(); <-done }()
-	for {
-		// The status message and the certificate leave the outbox once
-		// the broker acknowledged them.
-		if up.Connected() && up.OutboxStats().Count == 0 {
-			return " (sent upstream)"
-		}
-		select {
-		case <-ctx.Done():
-			return " (NOT sent upstream within 20 s: deliver the certificate file by hand)"
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-type emptyHealth struct{}
-
-func (emptyHealth) Snapshot() health.Snapshot { return health.Snapshot{} }
 
 // within reports whether path is dir or inside it, after resolving
 // symbolic links (a path that does not resolve is compared as given).

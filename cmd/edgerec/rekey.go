@@ -8,8 +8,8 @@ import (
 
 	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/policy/audit"
-	"github.com/edgerec/edgerec/policy/perm"
 	"github.com/edgerec/edgerec/storage"
+	"github.com/edgerec/edgerec/storage/keyprov"
 )
 
 // cmdRekey replaces the device root key (issue 13): every key file is
@@ -45,19 +45,15 @@ func cmdRekey(ctx context.Context, e *env, args []string) error {
 	if *tpmDev != "" {
 		ks.TPM = *tpmDev
 	}
-	ps, p, err := cliLogin(ctx, e, *dir, *user)
+	ps, p, err := cliAdmin(ctx, e, *dir, *user, "device.rekey")
 	if err != nil {
 		return err
 	}
 	defer ps.Close()
-	if p.Role != perm.Admin {
-		_, _ = ps.Audit(ctx, audit.Event{Actor: p.ID, Action: "device.rekey", TargetKind: audit.KindDevice, Result: "refused", Detail: "not an admin"})
-		return fmt.Errorf("rekey: %s is not an admin", *user)
-	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	rep, err := storage.Rekey(ctx, *dir, storage.RekeyOptions{
-		Keys:     keyProviders(*dir, ks, log),
-		Staged:   stagedKeyProviders(*dir, ks, log),
+		Keys:     keyprov.Providers(*dir, ks, log),
+		Staged:   keyprov.Staged(*dir, ks, log),
 		Provider: to,
 		Logger:   log,
 	})

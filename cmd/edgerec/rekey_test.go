@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/edgerec/edgerec/storage/keyprov"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -26,12 +27,12 @@ func TestRekeyFileToTPMAndRotate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := filepath.Join(t.TempDir(), "data")
-	ks := keySettings{TPM: sw.Spec()}
+	ks := keyprov.Settings{TPM: sw.Spec()}
 	log := slog.New(slog.DiscardHandler)
-	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 16 << 20, Keys: keyProviders(dir, ks, log)}); err != nil {
+	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 16 << 20, Keys: keyprov.Providers(dir, ks, log)}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := storage.Open(ctx, dir, storage.Options{Keys: keyProviders(dir, ks, log)})
+	st, err := storage.Open(ctx, dir, storage.Options{Keys: keyprov.Providers(dir, ks, log)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestRekeyFileToTPMAndRotate(t *testing.T) {
 
 	frames := func() int {
 		t.Helper()
-		st, err := storage.Open(ctx, dir, storage.Options{Keys: keyProviders(dir, ks, log)})
+		st, err := storage.Open(ctx, dir, storage.Options{Keys: keyprov.Providers(dir, ks, log)})
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
@@ -71,7 +72,7 @@ func TestRekeyFileToTPMAndRotate(t *testing.T) {
 	}
 
 	// file → tpm2
-	rep, err := storage.Rekey(ctx, dir, storage.RekeyOptions{Keys: keyProviders(dir, ks, log), Staged: stagedKeyProviders(dir, ks, log), Provider: storage.ProviderTPM2})
+	rep, err := storage.Rekey(ctx, dir, storage.RekeyOptions{Keys: keyprov.Providers(dir, ks, log), Staged: keyprov.Staged(dir, ks, log), Provider: storage.ProviderTPM2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestRekeyFileToTPMAndRotate(t *testing.T) {
 	if n := frames(); n != 20 {
 		t.Fatalf("%d frames after file→tpm2", n)
 	}
-	if err := checkProvider(dir, keySettings{Want: "file"}); !errors.Is(err, storage.ErrKeyUnavailable) {
+	if err := keyprov.Check(dir, keyprov.Settings{Want: "file"}); !errors.Is(err, storage.ErrKeyUnavailable) {
 		t.Fatalf("a config naming the old provider: %v", err)
 	}
 	// The old file root, put back, opens nothing: the header names the TPM.
@@ -102,7 +103,7 @@ func TestRekeyFileToTPMAndRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := storage.Rekey(ctx, dir, storage.RekeyOptions{Keys: keyProviders(dir, ks, log), Staged: stagedKeyProviders(dir, ks, log)}); err != nil {
+	if _, err := storage.Rekey(ctx, dir, storage.RekeyOptions{Keys: keyprov.Providers(dir, ks, log), Staged: keyprov.Staged(dir, ks, log)}); err != nil {
 		t.Fatal(err)
 	}
 	d2, err := tpm.ReadDescriptorFile(filepath.Join(dir, storage.TPMDescriptorFile))
@@ -112,7 +113,7 @@ func TestRekeyFileToTPMAndRotate(t *testing.T) {
 	if d1.Handle == d2.Handle {
 		t.Fatalf("rotation reused handle %#x", d1.Handle)
 	}
-	if _, err := tpm.New(tpmOpener(sw.Spec()), nil).Load(ctx, d1); !errors.Is(err, tpm.ErrNotFound) {
+	if _, err := tpm.New(keyprov.TPMOpener(sw.Spec()), nil).Load(ctx, d1); !errors.Is(err, tpm.ErrNotFound) {
 		t.Fatalf("old TPM root after rotation: %v", err)
 	}
 	if n := frames(); n != 20 {

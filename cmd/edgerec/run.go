@@ -17,12 +17,16 @@ import (
 	"github.com/edgerec/edgerec/edge/export/decommission"
 	"github.com/edgerec/edgerec/edge/export/jobs"
 	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/keyfault"
 	"github.com/edgerec/edgerec/edge/live"
+	"github.com/edgerec/edgerec/edge/provision"
 	"github.com/edgerec/edgerec/edge/retention"
+	"github.com/edgerec/edgerec/edge/uplink"
 	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/hal/board"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/storage"
+	"github.com/edgerec/edgerec/storage/keyprov"
 	periph "periph.io/x/conn/v3/gpio"
 )
 
@@ -52,9 +56,9 @@ type daemonConfig struct {
 	Uplink           *config.Uplink // nil: no uplink
 	Watchdog         string         // hardware watchdog device, "" = none
 	// Keys says how to reach the root key's hardware (issue 13).
-	Keys keySettings
+	Keys keyprov.Settings
 	// keyFaultHold is how long the fault LED shows a missing root key
-	// before the process exits (0 = keyFaultHold); gpioLookup replaces
+	// before the process exits (0 = keyfault.DefaultHold); gpioLookup replaces
 	// periph's pin lookup (tests).
 	keyFaultHold time.Duration
 	gpioLookup   func(name string) (periph.PinIO, error)
@@ -109,21 +113,26 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	if err := prepareDataDir(dc); err != nil {
 		return err
 	}
-	kps := keyProviders(dc.DataDir, dc.Keys, log.With("part", "keys"))
+	kps := keyprov.Providers(dc.DataDir, dc.Keys, log.With("part", "keys"))
 	sopts := storage.Options{FlushInterval: dc.FlushInterval, Logger: log.With("part", "storage"), Keys: kps}
-	store, err := openStore(ctx, dc, sopts, log)
+	store, err := keyprov.Open(ctx, dc.DataDir, dc.Keys, sopts, log)
 	if errors.Is(err, storage.ErrNotProvisioned) && dc.Demo {
 		log.Info("first demo start: provisioning", "dir", dc.DataDir, "ring_bytes", dc.RingSize)
 		if err := storage.Provision(ctx, dc.DataDir, storage.ProvisionOptions{RingSize: dc.RingSize, Keys: kps}); err != nil {
 			return fmt.Errorf("provision demo store in %s: %w", dc.DataDir, err)
 		}
-		store, err = openStore(ctx, dc, sopts, log)
+		store, err = keyprov.Open(ctx, dc.DataDir, dc.Keys, sopts, log)
 	}
 	if errors.Is(err, storage.ErrNotProvisioned) {
 		return fmt.Errorf("data dir %s is not provisioned: run `edgerec provision --data %s --device-id %s` first: %w", dc.DataDir, dc.DataDir, dc.DeviceID, err)
 	}
-	if isKeyFault(err) {
-		return refuseKeyFault(ctx, dc, err, log) // issue 13: one line, fault LED, noted for the next start
+	if keyprov.IsFault(err) {
+		// Issue 13: one line, fault LED, noted for the next start.
+		kf := keyfault.Config{DataDir: dc.DataDir, Hold: dc.keyFaultHold, Lookup: dc.gpioLookup}
+		if dc.Config != nil {
+			kf.StatusLED = dc.Config.GPIO.StatusLED
+		}
+		return reportedError{keyfault.Refuse(ctx, kf, err, log)}
 	}
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", dc.DataDir, err)
@@ -138,8 +147,8 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 
 	tracker := health.NewTracker(dc.DeviceID, version, nil)
 	tracker.SetKeyProvider(keyProviderHealth(store.KeyProvider()))
-	relay := newSecurityRelay(tracker, log.With("part", "security"))
-	ps, err := openPolicy(ctx, dc, store, log, relay.policyEvent)
+	relay := uplink.NewSecurityRelay(tracker, log.With("part", "security"))
+	ps, err := openPolicy(ctx, dc, store, log, relay.PolicyEvent)
 	if err != nil {
 		return err
 	}
@@ -159,9 +168,14 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	defer auditDevice(context.WithoutCancel(ctx), ps, tracker, log, audit.Event{Action: "device.stop", TargetKind: audit.KindDevice, Result: "ok"})
 
 	up, pump := startUplink(dc, tracker, ps, store.Vault(), log)
-	reportKeyFaults(ctx, dc.DataDir, up, ps, tracker, log.With("part", "keys"))
+	var upq uplink.Queue // nil interface without an uplink
+	if up != nil {
+		upq = up
+	}
+	keyfault.Report(ctx, dc.DataDir, keyfault.ReportDeps{Upstream: upq, Logger: log.With("part", "keys"),
+		Audit: func(ctx context.Context, e audit.Event) { auditDevice(ctx, ps, tracker, log, e) }})
 	wg.Add(1)
-	go func() { defer wg.Done(); relay.run(ctx, up) }()
+	go func() { defer wg.Done(); relay.Run(ctx, upq) }()
 	if up != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); _ = up.Run(ctx) }()
@@ -173,7 +187,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		return fmt.Errorf("watchdog %s: %w", dc.Watchdog, err)
 	}
 
-	camDeps := cameras.Deps{Store: store, Health: tracker, Audit: ps, Coverage: ps, ClockSynced: clockSynced(brd), Logger: log}
+	camDeps := cameras.Deps{Store: store, Health: tracker, Audit: ps, Coverage: ps, ClockSynced: brd.ClockSynced, Logger: log}
 	if v := store.Vault(); v != nil {
 		camDeps.Vault = v
 	}
@@ -210,7 +224,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	go func() { defer wg.Done(); _ = live.Run(ctx) }()
 
 	exports, err := jobs.New(jobs.Config{Dir: filepath.Join(dc.DataDir, "exports")}, jobs.Deps{Store: store, Policy: ps,
-		Device: exportDevice{dir: dc.DataDir, config: cams.Config, vault: store.Vault()}, Logger: log.With("part", "export")})
+		Device: provision.Identity{Dir: dc.DataDir, Config: cams.Config, Vault: store.Vault()}, Logger: log.With("part", "export")})
 	if err != nil {
 		return fmt.Errorf("exports: %w", err)
 	}
@@ -218,14 +232,14 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	auxCtx, stopAux := context.WithCancel(ctx)
 	wiper = daemonDecommission(dc, kps, store, ps, up, cams, stopAux, cancel, tracker, log)
 
-	finder, stopFinder, err := onvifFinder(dc, clockSynced(brd), log.With("part", "onvif"))
+	finder, stopFinder, err := onvifFinder(dc, brd.ClockSynced, log.With("part", "onvif"))
 	if err != nil {
 		return err
 	}
 	defer stopFinder()
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing, Location: dc.Config.Location(),
 		LiveMaxDuration: dc.LiveMaxDuration},
-		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: webExports{exports}, Decommission: wiper, WipeArmed: panel.Armed, Alerts: relay, Finder: finder, Sealer: store.Vault(), Logger: log.With("part", "web"),
+		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: panel.Armed, Alerts: relay, Finder: finder, Sealer: store.Vault(), Logger: log.With("part", "web"),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
 				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by, store.Vault())
 				return doc, err
@@ -241,7 +255,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 		}
 	}()
 	keeper, err := retention.New(retention.Config{Floor: dc.RetentionFloor}, retention.Deps{Store: store, Policy: ps, Health: tracker,
-		Retention: func() map[string]time.Duration { return cameraRetention(dc.Config, cams.Cameras()) }, Logger: log.With("part", "retention")})
+		Retention: cams.Retention, Logger: log.With("part", "retention")})
 	if err != nil {
 		return err
 	}
@@ -273,15 +287,6 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	cancel()
 	wg.Wait()
 	return runErr
-}
-
-// cameraRetention is each configured camera's maximum age (R6).
-func cameraRetention(cfg *config.Config, cams []config.Camera) map[string]time.Duration {
-	m := make(map[string]time.Duration, len(cams))
-	for _, c := range cams {
-		m[c.ID] = cfg.CameraRetention(c)
-	}
-	return m
 }
 
 // prepareDataDir creates the demo data dir, or checks that a configured one
@@ -317,4 +322,15 @@ func loopbackListen(listen string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return (err == nil && ip.IsLoopback()) || host == "localhost"
+}
+
+// keyProviderHealth is what the health view (page, API, beacon, LED) says
+// about where the root key lives (issue 13). The file provider carries the
+// standing warning.
+func keyProviderHealth(p storage.Provider) health.KeyProvider {
+	kp := health.KeyProvider{Name: p.String(), Note: storage.ProviderNote(p.String())}
+	if p == storage.ProviderFile {
+		kp.Warning = storage.FileProviderWarning
+	}
+	return kp
 }

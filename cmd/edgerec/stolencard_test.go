@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/edgerec/edgerec/storage/keyprov"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -124,8 +125,8 @@ uplink: {broker: "` + b.URL() + `", ca: "` + b.Certs.CA + `", cert: "` + b.Certs
 	// must not find.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ks := keySettings{TPM: sw.Spec()}
-	st, err := storage.Open(ctx, data, storage.Options{Keys: keyProviders(data, ks, nil)})
+	ks := keyprov.Settings{TPM: sw.Spec()}
+	st, err := storage.Open(ctx, data, storage.Options{Keys: keyprov.Providers(data, ks, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ uplink: {broker: "` + b.URL() + `", ca: "` + b.Certs.CA + `", cert: "` + b.Certs
 	}
 
 	other := swtpmtest.New(t)
-	_, err = storage.Open(ctx, stolen, storage.Options{Keys: keyProviders(stolen, keySettings{TPM: other.Spec()}, nil)})
+	_, err = storage.Open(ctx, stolen, storage.Options{Keys: keyprov.Providers(stolen, keyprov.Settings{TPM: other.Spec()}, nil)})
 	if !errors.Is(err, storage.ErrKeyUnavailable) || !errors.Is(err, tpm.ErrOtherTPM) {
 		t.Fatalf("the copy in another TPM: %v", err)
 	}

@@ -25,7 +25,7 @@ import (
 // removes the remaining secrets when everything is closed.
 func daemonDecommission(dc daemonConfig, kps storage.KeyProviders, store *storage.Store, ps *policy.Store, up *uplink.Uplink,
 	cams *cameras.Manager, stopAux, shutdown func(), tracker *health.Tracker, log *slog.Logger) *decommission.Decommissioner {
-	return decommission.New(decommission.Config{DataDir: dc.DataDir, DeviceID: dc.DeviceID, Keys: kps, Secrets: deviceSecrets()},
+	return decommission.New(decommission.Config{DataDir: dc.DataDir, DeviceID: dc.DeviceID, Keys: kps, Secrets: decommission.DeviceSecrets()},
 		decommission.Deps{Policy: ps, Logger: log,
 			// The signing key opens under the vault, whose key dies with
 			// the store's Close: it is loaded first.
@@ -43,28 +43,19 @@ func daemonDecommission(dc daemonConfig, kps storage.KeyProviders, store *storag
 					log.Error("decommission: closing store", "err", err)
 				}
 			},
-			Send: func(ctx context.Context, doc []byte) string { return sendViaUplink(ctx, up, doc, log) },
+			Send: func(ctx context.Context, doc []byte) string {
+				if up == nil {
+					return ""
+				}
+				err := up.Deliver(ctx, uplink.Event{Kind: uplink.EventWipeCertificate, Detail: doc}, 15*time.Second)
+				if err != nil {
+					log.Error("decommission: certificate not delivered upstream", "err", err)
+				}
+				return decommission.SentNote(err, uplink.ErrNotDelivered)
+			},
 			// Answer the page, then stop the daemon.
 			Done: func() { time.AfterFunc(2*time.Second, shutdown) },
 		})
-}
-
-// sendViaUplink queues the certificate on the running uplink and waits up
-// to 15 s for the broker to take it.
-func sendViaUplink(ctx context.Context, up *uplink.Uplink, doc []byte, log *slog.Logger) string {
-	if up == nil {
-		return ""
-	}
-	if err := up.Event(ctx, uplink.Event{Kind: uplink.EventWipeCertificate, Detail: doc}); err != nil {
-		log.Error("decommission: certificate not queued upstream", "err", err)
-		return " (not sent upstream: " + err.Error() + ")"
-	}
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if up.Connected() && up.OutboxStats().Count == 0 {
-			return " (sent upstream)"
-		}
-	}
-	return " (NOT sent upstream within 15 s)"
 }
 
 // finishDecommission removes what is left of the device's identity once

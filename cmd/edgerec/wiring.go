@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/provision"
 	"github.com/edgerec/edgerec/edge/uplink"
 	"github.com/edgerec/edgerec/hal/board"
 	"github.com/edgerec/edgerec/policy"
@@ -68,118 +68,36 @@ func startUplink(dc daemonConfig, tracker *health.Tracker, ps *policy.Store, vau
 	if dc.Uplink == nil {
 		return nil, nil
 	}
-	u := dc.Uplink
+	fail := func(err error) (*uplink.Uplink, *uplink.AuditPump) {
+		log.Error("uplink disabled", "err", err)
+		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
+		return nil, nil
+	}
 	key, err := uplink.LoadOrCreateKey(uplink.KeyPath(dc.DataDir), vault)
 	if err != nil {
-		log.Error("uplink disabled", "err", err)
-		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
-		return nil, nil
+		return fail(err)
 	}
-	keyFile, keyPEM, err := uplinkTLSKey(dc.DataDir, u, vault)
+	cfg, warnings, err := provision.Uplink(dc.DataDir, dc.DeviceID, version, dc.Uplink, vault)
 	if err != nil {
-		log.Error("uplink disabled", "err", err)
-		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
-		return nil, nil
+		return fail(err)
 	}
-	upPass, plainPass, err := uplinkPassword(dc.DataDir, u, vault)
-	if err != nil {
-		log.Error("uplink disabled", "err", err)
-		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
-		return nil, nil
+	for _, w := range warnings {
+		log.Warn(w)
 	}
-	if plainPass {
-		log.Warn("uplink: uplink.password is plain text in the config, NOT sealed: provision seals it (uplink.password: vault:uplink/password)")
-	}
-	if keyFile != "" {
-		log.Warn("uplink: the client key is a plain file, NOT sealed in the vault: whoever holds the storage can read it; provision seals it (uplink.key: vault:uplink/key)", "path", keyFile)
-	}
+	cfg.OutboxPath, cfg.IDKey, cfg.DeviceKey = filepath.Join(dc.DataDir, "outbox.db"), key, ps.PublicKey()
 	var pump *uplink.AuditPump
-	up, err := uplink.New(uplink.Config{
-		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: keyFile, KeyPEM: keyPEM,
-		Username: u.Username, Password: upPass, TopicPrefix: u.TopicPrefix,
-		DeviceID: dc.DeviceID, Firmware: version, BeaconInterval: u.BeaconInterval.D(),
-		OutboxPath: filepath.Join(dc.DataDir, "outbox.db"), IDKey: key, DeviceKey: ps.PublicKey(),
-	}, uplink.Deps{Health: tracker, Alerts: tracker, AuditHead: ps.Head, Logger: log.With("part", "uplink"),
-		Board: uplinkBoard{board.New(board.Config{}, board.Deps{})}, // R23
+	up, err := uplink.New(cfg, uplink.Deps{Health: tracker, Alerts: tracker, AuditHead: ps.Head, Logger: log.With("part", "uplink"),
+		Board: uplink.HALBoard(board.New(board.Config{}, board.Deps{})), // R23
 		// pump is set below, before the uplink runs and builds a beacon.
 		AuditWithheld: func() uint64 { return pump.Withheld() }})
 	if err != nil {
-		log.Error("uplink disabled", "err", err)
-		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
-		return nil, nil
+		return fail(err)
 	}
 	pump, err = uplink.NewAuditPump(uplink.PumpConfig{DataDir: dc.DataDir},
 		uplink.PumpDeps{Source: ps, Queue: up, Logger: log.With("part", "uplink.audit")})
 	if err != nil {
 		_ = up.Close()
-		log.Error("uplink disabled", "err", err)
-		tracker.Raise("uplink.config", health.SevCritical, "uplink disabled: "+err.Error())
-		return nil, nil
+		return fail(err)
 	}
 	return up, pump
-}
-
-// securityRelay carries security events of the policy store and the LAN
-// page (issue 12, R22, R24) upstream as events and onto the front panel. The
-// policy store is opened before the uplink, so the uplink is attached
-// later; events before that are logged and still audited. Sending happens
-// on its own goroutine: the callers (policy commits, logins) never block.
-type securityRelay struct {
-	tracker *health.Tracker
-	log     *slog.Logger
-	ch      chan uplink.Event
-}
-
-func newSecurityRelay(tracker *health.Tracker, log *slog.Logger) *securityRelay {
-	return &securityRelay{tracker: tracker, log: log, ch: make(chan uplink.Event, 256)}
-}
-
-// policyEvent is policy.Deps.Security.
-func (r *securityRelay) policyEvent(ev policy.SecurityEvent) {
-	val := int64(0)
-	if ev.OK {
-		val = 1
-	}
-	r.log.Warn("security event", "code", ev.Code, "actor", ev.Actor, "target", ev.Target, "ok", ev.OK)
-	r.send(uplink.Event{Kind: uplink.EventAccountSecurity, Code: ev.Code, Value: val, Count: 1, Time: ev.Time})
-}
-
-// LoginBurst is web.SecurityAlerts: an upstream login.burst event and a
-// front-panel warning that clears by itself after the window.
-func (r *securityRelay) LoginBurst(failures int, window time.Duration) {
-	r.tracker.Raise("login.burst", health.SevWarning, fmt.Sprintf("burst of failed logins on the LAN page (%d in %s)", failures, window))
-	time.AfterFunc(window, func() { r.tracker.Resolve("login.burst") })
-	r.send(uplink.Event{Kind: uplink.EventLoginBurst, Count: uint64(failures), Value: int64(window / time.Second)})
-}
-
-// MaintenanceVisit is web.SecurityAlerts: an upstream maintenance.visit
-// event with the counts only (issue 18).
-func (r *securityRelay) MaintenanceVisit(cameras, recent int) {
-	r.send(uplink.Event{Kind: uplink.EventMaintenanceVisit, Count: uint64(cameras), Value: int64(recent)})
-}
-
-func (r *securityRelay) send(ev uplink.Event) {
-	select {
-	case r.ch <- ev:
-	default:
-		r.log.Error("security event dropped: relay queue full", "kind", ev.Kind, "code", ev.Code)
-	}
-}
-
-// run forwards queued events to up (nil: no uplink; events are dropped
-// after logging) until ctx ends.
-func (r *securityRelay) run(ctx context.Context, up *uplink.Uplink) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev := <-r.ch:
-			if up == nil {
-				continue
-			}
-			if err := up.Event(ctx, ev); err != nil {
-				r.log.Error("security event not queued upstream", "kind", ev.Kind, "err", err)
-			}
-		}
-	}
 }

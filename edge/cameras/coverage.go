@@ -212,8 +212,12 @@ func (m *Manager) applyLocked(ctx context.Context, g *grants.Grant, actor string
 		m.stopLocked(p.Camera)
 		m.tracker.RemoveCamera(p.Camera)
 	case p.Kind == grants.KindMaskReduce && m.running[p.Camera] != nil:
-		if err := m.running[p.Camera].cam.SetMasks(p.After.MaskList()); err != nil {
-			m.log.Error("coverage: masks not applied live", "camera", p.Camera, "err", err)
+		if set, err := p.After.MaskSet(); err != nil { // validated with the config; cannot happen
+			m.log.Error("coverage: masks not applied live; restarting the camera", "camera", p.Camera, "err", err)
+			m.stopLocked(p.Camera)
+			m.startLocked(*p.After)
+		} else {
+			m.running[p.Camera].cam.SetMasks(set)
 		}
 	default:
 		m.stopLocked(p.Camera)

@@ -186,9 +186,9 @@ func TestR27CoverageReductionsWait(t *testing.T) {
 	zoned := cam
 	zoned.Zone = "corridor"
 	attacks := map[string]func() error{
-		"delete mask":      func() error { return m.SetMasks(ctx, "demo1", []mask.Mask{door}) },
-		"shrink mask":      func() error { return m.SetMasks(ctx, "demo1", []mask.Mask{shrunk, door}) },
-		"fill to pixelate": func() error { return m.SetMasks(ctx, "demo1", []mask.Mask{pixel, door}) },
+		"delete mask":      func() error { return m.SetMasks(ctx, "demo1", mustSet(t, []mask.Mask{door})) },
+		"shrink mask":      func() error { return m.SetMasks(ctx, "demo1", mustSet(t, []mask.Mask{shrunk, door})) },
+		"fill to pixelate": func() error { return m.SetMasks(ctx, "demo1", mustSet(t, []mask.Mask{pixel, door})) },
 		"zone change":      func() error { return m.Update(ctx, zoned) },
 		"remove camera":    func() error { return m.Remove(ctx, "demo1") },
 	}
@@ -269,7 +269,7 @@ func TestR27CoverageReductionsWait(t *testing.T) {
 	}
 
 	// Adding coverage applies at once.
-	if err := m.SetMasks(ctx, "demo1", []mask.Mask{door, window}); err != nil {
+	if err := m.SetMasks(ctx, "demo1", mustSet(t, []mask.Mask{door, window})); err != nil {
 		t.Fatalf("adding a mask: %v", err)
 	}
 	cam2 := cam

@@ -3,6 +3,7 @@ package cameras
 import (
 	"bytes"
 	"context"
+	"github.com/edgerec/edgerec/edge/mask"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -122,4 +123,14 @@ func grepDir(t *testing.T, dir, needle string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// mustSet is ms as the validated set the manager takes.
+func mustSet(t *testing.T, ms []mask.Mask) mask.Set {
+	t.Helper()
+	s, err := mask.NewSet(ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -204,12 +204,17 @@ func (m *Manager) startLocked(c config.Camera) {
 		return
 	}
 	m.tracker.Clear("credential:" + c.ID)
-	m.launchLocked(c, src, c.MaskList())
+	masks, err := c.MaskSet() // the config's masks as the validated type the pipeline takes
+	if err != nil {           // the config was validated; cannot happen
+		m.log.Error("camera not started", "camera", c.ID, "err", err)
+		return
+	}
+	m.launchLocked(c, src, masks)
 }
 
 // launchLocked starts the pipeline and recorder of camera c from src with
-// masks (validated with the config).
-func (m *Manager) launchLocked(c config.Camera, src string, masks []mask.Mask) {
+// masks.
+func (m *Manager) launchLocked(c config.Camera, src string, masks mask.Set) {
 	cam, err := pipeline.NewCamera(pipeline.CameraConfig{
 		ID: c.ID, Name: c.Name, Source: src, Masks: masks,
 		BitrateKbps: c.BitrateKbps, KeyframeInterval: c.KeyframeInterval.D(),
@@ -408,6 +413,18 @@ func (m *Manager) Config() *config.Config {
 	return m.cfg
 }
 
+// Retention is each configured camera's maximum age (R6), for
+// edge/retention.
+func (m *Manager) Retention() map[string]time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]time.Duration, len(m.cfg.Cameras))
+	for _, c := range m.cfg.Cameras {
+		out[c.ID] = m.cfg.CameraRetention(c)
+	}
+	return out
+}
+
 // Cameras returns the configured cameras.
 func (m *Manager) Cameras() []config.Camera {
 	m.mu.Lock()
@@ -509,12 +526,12 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	return m.proposeLocked(&next.Cameras[i], nil, grants.KindRemove, nil) // R27: waits for approval
 }
 
-// SetMasks replaces a camera's masks: validated once (with the whole
-// config), persisted, and applied to the running camera at the next
+// SetMasks replaces a camera's masks (validated where they came in: a
+// mask.Set): persisted with the config, and applied to the running camera at the next
 // picture (recording and live view at once, R2) — if no pixel is less
 // masked than before; otherwise it is proposed and waits for approval
 // (R27).
-func (m *Manager) SetMasks(ctx context.Context, id string, masks []mask.Mask) error {
+func (m *Manager) SetMasks(ctx context.Context, id string, masks mask.Set) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	next := m.cloneLocked()
@@ -523,7 +540,7 @@ func (m *Manager) SetMasks(ctx context.Context, id string, masks []mask.Mask) er
 		return fmt.Errorf("%w: %q", ErrUnknownCamera, id)
 	}
 	before := next.Cameras[i]
-	next.Cameras[i].Masks = fileMasks(masks)
+	next.Cameras[i].Masks = fileMasks(masks.Masks())
 	if kind := classifyChange(&before, &next.Cameras[i]); kind != "" {
 		if err := next.Validate(); err != nil {
 			return err
@@ -535,9 +552,7 @@ func (m *Manager) SetMasks(ctx context.Context, id string, masks []mask.Mask) er
 		return err
 	}
 	if rc, ok := m.running[id]; ok {
-		if err := rc.cam.SetMasks(masks); err != nil {
-			return err // validated above; cannot happen
-		}
+		rc.cam.SetMasks(masks)
 	}
 	return nil
 }

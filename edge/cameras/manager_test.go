@@ -45,17 +45,24 @@ func TestManagerChanges(t *testing.T) {
 	if after := mustRead(t, r.path); string(after) != string(before) {
 		t.Fatal("a refused change rewrote the config file")
 	}
-	if err := m.SetMasks(ctx, "cam2", []mask.Mask{{Name: "w", Style: "fill", Polygon: []mask.Point{{X: 0.1, Y: 0.1}, {X: 0.5, Y: 0.1}, {X: 0.5, Y: 0.5}}}}); err != nil {
+	if err := m.SetMasks(ctx, "cam2", mustSet(t, []mask.Mask{{Name: "w", Style: "fill", Polygon: []mask.Point{{X: 0.1, Y: 0.1}, {X: 0.5, Y: 0.1}, {X: 0.5, Y: 0.5}}}})); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := m.Camera("cam2"); len(got.Masks) != 1 || got.Masks[0].Polygon[1][0] != 0.5 {
 		t.Fatalf("masks kept as %+v", got.Masks)
 	}
-	if err := m.SetMasks(ctx, "cam2", []mask.Mask{{Name: "w", Polygon: []mask.Point{{X: 0.1, Y: 0.1}, {X: 1.5, Y: 0.1}, {X: 0.5, Y: 0.5}}}}); !errors.Is(err, mask.ErrInvalid) {
+	// A mask outside 0..1 never becomes a Set: it cannot reach the manager.
+	if _, err := mask.NewSet([]mask.Mask{{Name: "w", Polygon: []mask.Point{{X: 0.1, Y: 0.1}, {X: 1.5, Y: 0.1}, {X: 0.5, Y: 0.5}}}}); !errors.Is(err, mask.ErrInvalid) {
 		t.Fatalf("mask outside 0..1: %v", err)
 	}
-	if err := m.SetMasks(ctx, "nope", nil); !errors.Is(err, ErrUnknownCamera) || !errors.Is(err, web.ErrUnknownCamera) {
+	if err := m.SetMasks(ctx, "nope", mask.Set{}); !errors.Is(err, ErrUnknownCamera) || !errors.Is(err, web.ErrUnknownCamera) {
 		t.Fatalf("unknown camera: %v", err)
+	}
+	// Retention (R6) follows the cameras the manager has now: the new
+	// camera is there, at the policy floor unless it says otherwise.
+	ret := m.Retention()
+	if len(ret) != 2 || ret["cam2"] != r.cfg.Retention().WithDefaults().Floor || ret[r.cfg.Cameras[0].ID] == 0 {
+		t.Fatalf("retention %v", ret)
 	}
 	wc := cam2
 	wc.ID, wc.Zone = "wc", "toilet"
@@ -223,7 +230,7 @@ func TestSetMasksTakesWhatItValidated(t *testing.T) {
 	r.cfg.Cameras[0].Masks = nil
 	m := r.manager(Deps{})
 	run(t, r.ctx, m)
-	if err := m.SetMasks(r.ctx, "demo1", []mask.Mask{square("all", mask.StyleFill, 0, 0, 1, 1)}); err != nil {
+	if err := m.SetMasks(r.ctx, "demo1", mustSet(t, []mask.Mask{square("all", mask.StyleFill, 0, 0, 1, 1)})); err != nil {
 		t.Fatal(err)
 	}
 	var lo, hi uint8

@@ -128,6 +128,11 @@ func (m Mask) Mask() mask.Mask {
 	return mask.Mask{Name: m.Name, Style: m.Style, Polygon: p}
 }
 
+// MaskSet returns the camera's masks validated (mask.NewSet): the config's
+// one mask validation, which Validate runs; the camera manager passes the
+// Set on to the pipeline.
+func (c Camera) MaskSet() (mask.Set, error) { return mask.NewSet(c.MaskList()) }
+
 // MaskList returns the camera's masks as mask.Mask values, for mask.New.
 func (c Camera) MaskList() []mask.Mask {
 	out := make([]mask.Mask, len(c.Masks))

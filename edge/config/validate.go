@@ -353,13 +353,20 @@ func (c *Config) validateCameras() *fieldError {
 					return ferr(fmt.Sprintf("%s.polygon[%d]", mp, k), "mask %q: point %d: want [x, y], got %d numbers", m.Name, k+1, len(pt))
 				}
 			}
-			if err := mask.Validate(m.Mask()); err != nil {
-				return &fieldError{path: maskPath(mp, err), msg: err.Error(), err: err}
-			}
-			if k, dup := names[m.Name]; dup {
+			if k, dup := names[m.Name]; dup && m.Name != "" {
 				return ferr(mp+".name", "mask %q: name also used by masks[%d]", m.Name, k)
 			}
 			names[m.Name] = j
+		}
+		// The one validation of the file's masks (mask.NewSet); the
+		// camera manager and the pipeline take the Set (MaskSet).
+		if _, err := cam.MaskSet(); err != nil {
+			mp := p + ".masks"
+			var se *mask.SetError
+			if errors.As(err, &se) {
+				mp = fmt.Sprintf("%s.masks[%d]", p, se.Index)
+			}
+			return &fieldError{path: maskPath(mp, err), msg: err.Error(), err: err}
 		}
 		if _, fe := scheduleIn(p, cam, c.Location()); fe != nil {
 			return fe
@@ -488,13 +495,9 @@ func (c *Config) validateLAN() *fieldError {
 		}
 	}
 	for i, a := range c.LAN.Allowlist {
-		if _, err := netip.ParsePrefix(a); err == nil {
-			continue
+		if _, err := parseAllow(a); err != nil {
+			return ferr(fmt.Sprintf("lan.allowlist[%d]", i), "%q is not an IP address or CIDR", a)
 		}
-		if _, err := netip.ParseAddr(a); err == nil {
-			continue
-		}
-		return ferr(fmt.Sprintf("lan.allowlist[%d]", i), "%q is not an IP address or CIDR", a)
 	}
 	if n := c.LAN.LiveMaxPerUser; n < 1 || n > MaxLiveViewers {
 		return ferr("lan.live_max_per_user", "%d outside 1..%d (the device-wide live view limit)", n, MaxLiveViewers)
@@ -646,4 +649,30 @@ func (c *Config) Location() *time.Location {
 		return time.UTC
 	}
 	return loc
+
+}
+
+// parseAllow parses one lan.allowlist entry: a CIDR, or one address (a
+// prefix of its full length).
+func parseAllow(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// AllowPrefixes is lan.allowlist as prefixes. Validate checked every
+// entry; one that does not parse (an unvalidated config) is left out.
+func (l LAN) AllowPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range l.Allowlist {
+		if p, err := parseAllow(a); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }

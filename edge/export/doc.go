@@ -1,7 +1,9 @@
 // Package export turns recorded footage into an evidence package (R17): an
 // MP4 of exactly the requested range, masked as recorded, and a signed
 // manifest that anyone can verify offline; and it owns the signed-document
-// format that the wipe certificate (R25) shares with the manifest.
+// format that the wipe certificate (R25) and the device state backup (R26,
+// Backup) share with the manifest. Signed is the one signed export (the
+// daemon's runner and, through SignedFile, `edgerec export`).
 //
 // # MP4
 //

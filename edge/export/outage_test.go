@@ -10,14 +10,10 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/edge/pipeline/pipelinetest"
 	"github.com/edgerec/edgerec/edge/record"
 	"github.com/edgerec/edgerec/storage"
 )
-
-type sliceFeed struct{ ch chan media.AccessUnit }
-
-func (f sliceFeed) C() <-chan media.AccessUnit { return f.ch }
-func (f sliceFeed) Dropped() uint64            { return 0 }
 
 // recordThrough records the test stream through the real segmenter
 // (edge/record), leaving out frames [skipFrom, skipTo): a camera outage.
@@ -34,14 +30,16 @@ func recordThrough(t *testing.T, skipFrom, skipTo int) *storage.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	feed := sliceFeed{ch: make(chan media.AccessUnit, len(aus))}
+	var units []media.AccessUnit
 	for i, au := range aus {
 		if i >= skipFrom && i < skipTo {
 			continue
 		}
-		feed.ch <- media.AccessUnit{Data: au, Key: isKey(au), Wall: frameTime(i)}
+		units = append(units, media.AccessUnit{Data: au, Key: isKey(au), Wall: frameTime(i)})
 	}
-	close(feed.ch)
+	// Through a passthrough camera: the recorder takes only the
+	// pipeline's video (issue 15).
+	feed := pipelinetest.Units(t, units)
 	rec := record.New(record.Config{Camera: "cam1", MaxSegment: 10 * time.Second, ClockSynced: func() bool { return true }}, s, feed)
 	if err := rec.Run(ctx); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,10 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/hal/fsutil"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -145,4 +148,38 @@ func ErrorClass(err error) string {
 		}
 	}
 	return "failed"
+}
+
+// SignedFile is Signed into the file path, with the manifest beside it
+// (ManifestPath): the export is written to a temporary file in the same
+// directory and renamed into place after the manifest is written, so a
+// failed export leaves nothing at path. `edgerec export` uses it.
+func SignedFile(ctx context.Context, store Reader, pol GrantPolicy, req SignedRequest, path string, progress func(done, total time.Duration)) (Manifest, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".export-*.mp4")
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if req.FileName == "" {
+		req.FileName = filepath.Base(path)
+	}
+	m, doc, err := Signed(ctx, store, pol, req, fileSink{tmp}, progress)
+	if err != nil {
+		return m, err
+	}
+	if err := fsutil.WriteFile(ManifestPath(path), doc, 0o600); err != nil {
+		return m, err
+	}
+	return m, os.Rename(tmp.Name(), path)
+}
+
+// fileSink is an export written to a plain file.
+type fileSink struct{ *os.File }
+
+func (f fileSink) Commit() error {
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
 }

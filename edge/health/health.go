@@ -181,6 +181,17 @@ func (t *Tracker) SetKeyProvider(kp KeyProvider) {
 	}
 }
 
+// Fresh reports whether every recording camera delivered a frame within
+// maxAge (the hardware watchdog is fed only then).
+func (t *Tracker) Fresh(maxAge time.Duration) bool {
+	for _, c := range t.Snapshot().Cameras {
+		if c.State == StateRecording && time.Since(c.LastFrame) > maxAge {
+			return false
+		}
+	}
+	return true
+}
+
 // Snapshot returns a consistent copy of the current health.
 func (t *Tracker) Snapshot() Snapshot {
 	t.mu.Lock()

@@ -98,3 +98,19 @@ func TestKeyProvider(t *testing.T) {
 		t.Fatalf("tpm2 provider: %+v", s)
 	}
 }
+
+// Fresh (the watchdog's condition, out of cmd/edgerec with issue 15): every
+// recording camera delivered a frame within the age; other states do not
+// count.
+func TestTrackerFresh(t *testing.T) {
+	tr := NewTracker("dev", "v", nil)
+	tr.UpdateCamera("a", func(c *Camera) { c.State = StateRecording; c.LastFrame = time.Now() })
+	tr.UpdateCamera("b", func(c *Camera) { c.State = StateLost; c.LastFrame = time.Now().Add(-time.Hour) })
+	if !tr.Fresh(30 * time.Second) {
+		t.Fatal("a recording camera with a frame now is not fresh")
+	}
+	tr.UpdateCamera("a", func(c *Camera) { c.LastFrame = time.Now().Add(-time.Minute) })
+	if tr.Fresh(30 * time.Second) {
+		t.Fatal("a recording camera silent for a minute is fresh")
+	}
+}

@@ -3,8 +3,9 @@
 // viewer of that camera. The track is a TrackLocalStaticSample: each masked
 // H.264 access unit is written once and pion fans it out to every bound
 // PeerConnection, so several viewers cost one encoder (the camera's) and one
-// hub reader, never a per-viewer encode. Only masked video exists here: the
-// hub yields what the pipeline produced after masking (D3, R2).
+// hub reader, never a per-viewer encode. Only masked video exists here: a
+// Feed carries pipeline.Video, which only the pipeline makes (D3, R2, issue
+// 15), so nothing else can be shown.
 //
 // ICE uses host candidates on the LAN only: no STUN, no TURN, mDNS off. The
 // loopback interface is offered only when Config.AllowLoopback is set (tests

@@ -17,14 +17,16 @@ import (
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
-	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/edge/pipeline"
 	"github.com/edgerec/edgerec/policy/kind"
 )
 
 // Feed is one reader of a camera's masked, coded stream; *pipeline.Reader
-// implements it.
+// implements it. It carries pipeline.Video, which only the pipeline makes
+// (masked, or a passthrough the camera's policy allows): unmasked video
+// cannot be shown by mistake (R2, issue 15).
 type Feed interface {
-	C() <-chan media.AccessUnit
+	C() <-chan pipeline.Video
 	Close()
 }
 
@@ -446,7 +448,8 @@ func (s *Server) pump(ch *channel) {
 	feed := ch.feed
 	for {
 		var last time.Duration
-		for au := range feed.C() {
+		for v := range feed.C() {
+			au := v.AU()
 			d := au.PTS - last
 			if last == 0 || d <= 0 || d > time.Second {
 				d = time.Second / 15

@@ -11,22 +11,25 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/edge/pipeline"
+	"github.com/edgerec/edgerec/edge/pipeline/pipelinetest"
 )
 
-// fakeFeed is a hub reader the test writes access units into.
+// fakeSource is camera cam1: a pipeline camera without masks whose
+// access units the test sends on in (pipelinetest: the only way to
+// publishable video); feeds are its hub readers.
 type fakeSource struct {
+	in    chan media.AccessUnit
+	hub   *pipeline.Hub
 	mu    sync.Mutex
 	subs  int
-	feeds []*fakeFeed
+	feeds []*pipeline.Reader
 }
 
-type fakeFeed struct {
-	ch   chan media.AccessUnit
-	once sync.Once
+func newFakeSource(t *testing.T) *fakeSource {
+	in := make(chan media.AccessUnit, 64)
+	return &fakeSource{in: in, hub: pipelinetest.Passthrough(t, in)}
 }
-
-func (f *fakeFeed) C() <-chan media.AccessUnit { return f.ch }
-func (f *fakeFeed) Close()                     { f.once.Do(func() { close(f.ch) }) }
 
 func (s *fakeSource) Subscribe(camera string) (Feed, error) {
 	if camera != "cam1" {
@@ -35,7 +38,7 @@ func (s *fakeSource) Subscribe(camera string) (Feed, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.subs++
-	f := &fakeFeed{ch: make(chan media.AccessUnit, 64)}
+	f := s.hub.Subscribe(64)
 	s.feeds = append(s.feeds, f)
 	return f, nil
 }
@@ -48,7 +51,7 @@ var au = []byte{0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0xda, 0, 0, 0, 1, 0x68, 0xce
 // fed by ONE hub reader; both receive RTP; the last hang-up closes the
 // reader. Host candidates only (loopback allowed for the test).
 func TestTwoViewersShareOneReader(t *testing.T) {
-	src := &fakeSource{}
+	src := newFakeSource(t)
 	s, err := New(Config{AllowLoopback: true}, Deps{Source: src})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +114,7 @@ func TestTwoViewersShareOneReader(t *testing.T) {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for pts := time.Duration(0); time.Now().Before(deadline) && (got[0].Load() < 5 || got[1].Load() < 5); pts += 66 * time.Millisecond {
-		feed.ch <- media.AccessUnit{Data: au, PTS: pts, Key: true}
+		src.in <- media.AccessUnit{Data: au, PTS: pts, Key: true}
 		time.Sleep(30 * time.Millisecond)
 	}
 	if got[0].Load() < 5 || got[1].Load() < 5 {
@@ -129,9 +132,9 @@ func TestTwoViewersShareOneReader(t *testing.T) {
 		}
 	}
 	select {
-	case _, ok := <-feed.ch:
+	case _, ok := <-feed.C():
 		for ok {
-			_, ok = <-feed.ch
+			_, ok = <-feed.C()
 		}
 	case <-time.After(2 * time.Second):
 		t.Error("hub reader not closed after the last viewer")
@@ -163,7 +166,7 @@ func FuzzCheckOffer(f *testing.F) {
 // End closes a session once and reports it; Sessions lists the viewer's
 // login-session handle.
 func TestPerViewerLimitAndEnd(t *testing.T) {
-	src := &fakeSource{}
+	src := newFakeSource(t)
 	s, err := New(Config{AllowLoopback: true, MaxPerViewer: 2}, Deps{Source: src})
 	if err != nil {
 		t.Fatal(err)

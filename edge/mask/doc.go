@@ -4,8 +4,11 @@
 //
 // # Types
 //
-// A Masker is built once per camera from its masks (New validates them all)
-// and Apply is called on every decoded frame. Apply returns a Masked, the
+// A Set is a camera's masks, validated: NewSet is the one validation, run
+// where masks come in (the LAN page's editor, the config file); the camera
+// manager and the pipeline take the Set and never check again (issue 15).
+// A Masker is built from a Set (Set.Masker; New = NewSet + Masker) and
+// Apply is called on every decoded frame. Apply returns a Masked, the
 // only value encoders and the live view accept; Masked can be obtained in no
 // other way, so unmasked frames cannot reach them by mistake. A camera
 // without masks still goes through a Masker (with no masks), which just

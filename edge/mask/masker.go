@@ -64,37 +64,15 @@ type raster struct {
 	held  bool
 }
 
-// New validates masks and opts and returns a Masker. Mask names must be
-// unique. A Masker with no masks is valid: Apply then only wraps the frame.
+// New validates masks and opts and returns a Masker (NewSet, then
+// Set.Masker). Mask names must be unique. A Masker with no masks is valid:
+// Apply then only wraps the frame.
 func New(masks []Mask, o Options) (*Masker, error) {
-	if o.FillY == 0 && o.FillU == 0 && o.FillV == 0 {
-		o.FillY, o.FillU, o.FillV = DefaultFillY, DefaultFillU, DefaultFillV
+	s, err := NewSet(masks)
+	if err != nil {
+		return nil, err
 	}
-	if o.Block == 0 {
-		o.Block = DefaultBlock
-	}
-	if o.Block < 2 || o.Block > maxBlock || o.Block%2 != 0 {
-		return nil, fmt.Errorf("mask: pixelate block %d: must be even and in 2..%d: %w", o.Block, maxBlock, ErrInvalid)
-	}
-	o.Block = SnapBlock(o.Block)
-	m := &Masker{o: o, n: len(masks)}
-	seen := make(map[string]bool, len(masks))
-	for _, k := range masks {
-		if err := Validate(k); err != nil {
-			return nil, err
-		}
-		if seen[k.Name] {
-			return nil, maskErr(k, "name", -1, "name used by more than one mask")
-		}
-		seen[k.Name] = true
-		p := append([]Point(nil), k.Polygon...)
-		if k.Style == StylePixelate {
-			m.pix = append(m.pix, p)
-		} else {
-			m.fill = append(m.fill, p)
-		}
-	}
-	return m, nil
+	return s.Masker(o)
 }
 
 // Len returns the number of masks.

@@ -79,7 +79,7 @@ func BenchmarkMaskedCameraAllocs(b *testing.B) {
 	var pictures, bytes, mallocs uint64
 	for i := 0; i < b.N; i++ {
 		src := newReplay(clip, 640, 360, 4, 2) // 60 fps: the encoder keeps up, nothing is dropped
-		cam, err := NewCamera(CameraConfig{ID: "a", Source: "rtsp://camera.invalid/", Masks: masks},
+		cam, err := NewCamera(CameraConfig{ID: "a", Source: "rtsp://camera.invalid/", Masks: mustSet(masks)},
 			Deps{Open: openOnce(src), MinBackoff: time.Hour, MaxBackoff: time.Hour})
 		if err != nil {
 			b.Fatal(err)

@@ -29,7 +29,7 @@ type CameraConfig struct {
 	ID               string
 	Name             string
 	Source           string
-	Masks            []mask.Mask
+	Masks            mask.Set // validated at the boundary (config, LAN page)
 	BitrateKbps      int
 	KeyframeInterval time.Duration
 }
@@ -89,7 +89,7 @@ type Camera struct {
 	snapTime time.Time
 
 	maskMu  sync.Mutex
-	masks   []mask.Mask
+	masks   mask.Set
 	maskVer uint64
 
 	// wantLook asks a passthrough camera to decode its next keyframe now
@@ -130,30 +130,27 @@ var errMasksChanged = errors.New("pipeline: masks changed")
 // SetMasks replaces the camera's masks while it runs: the next picture is
 // masked with the new set, for recording and live view at once. A camera
 // that had no masks (passthrough) restarts into transcoding before it
-// publishes another access unit (R2). Invalid masks change nothing.
-func (c *Camera) SetMasks(masks []mask.Mask) error {
-	if _, err := mask.New(masks, mask.Options{}); err != nil {
-		return fmt.Errorf("camera %q: %w", c.cfg.ID, err)
-	}
+// publishes another access unit (R2). The set was validated where it came
+// in (mask.NewSet); the pipeline does not check it again.
+func (c *Camera) SetMasks(masks mask.Set) {
 	c.maskMu.Lock()
 	defer c.maskMu.Unlock()
-	c.masks = append([]mask.Mask(nil), masks...)
+	c.masks = masks
 	c.maskVer++
 	if c.deps.Health != nil {
-		n := len(masks)
+		n := masks.Len()
 		c.deps.Health.UpdateCamera(c.cfg.ID, func(h *health.Camera) { h.Masked = n > 0 })
 	}
-	return nil
 }
 
 // Masks returns the current masks.
-func (c *Camera) Masks() []mask.Mask {
+func (c *Camera) Masks() mask.Set {
 	c.maskMu.Lock()
 	defer c.maskMu.Unlock()
-	return append([]mask.Mask(nil), c.masks...)
+	return c.masks
 }
 
-func (c *Camera) maskState() ([]mask.Mask, uint64) {
+func (c *Camera) maskState() (mask.Set, uint64) {
 	c.maskMu.Lock()
 	defer c.maskMu.Unlock()
 	return c.masks, c.maskVer
@@ -165,12 +162,9 @@ func (c *Camera) maskVersion() uint64 {
 	return c.maskVer
 }
 
-// NewCamera validates cfg (masks included) and returns a camera that has
-// not started yet.
+// NewCamera returns a camera that has not started yet (its masks are a
+// validated mask.Set).
 func NewCamera(cfg CameraConfig, deps Deps) (*Camera, error) {
-	if _, err := mask.New(cfg.Masks, mask.Options{}); err != nil {
-		return nil, fmt.Errorf("camera %q: %w", cfg.ID, err)
-	}
 	if deps.Open == nil {
 		deps.Open = source.Open
 	}
@@ -189,7 +183,7 @@ func NewCamera(cfg CameraConfig, deps Deps) (*Camera, error) {
 	if deps.MaxAccessUnit <= 0 {
 		deps.MaxAccessUnit = DefaultMaxAccessUnit
 	}
-	return &Camera{cfg: cfg, deps: deps, hub: NewHub(), masks: append([]mask.Mask(nil), cfg.Masks...)}, nil
+	return &Camera{cfg: cfg, deps: deps, hub: NewHub(), masks: cfg.Masks}, nil
 }
 
 // ID is the camera's local id.
@@ -264,7 +258,7 @@ func (c *Camera) setState(s health.CameraState, reason string) {
 		h.Name = c.cfg.Name
 		h.State = s
 		h.Reason = reason
-		h.Masked = len(c.Masks()) > 0
+		h.Masked = c.Masks().Len() > 0
 	})
 }
 
@@ -275,7 +269,7 @@ func (c *Camera) runOnce(ctx context.Context) error {
 	}
 	defer src.Close()
 	masks, ver := c.maskState()
-	masker, err := mask.New(masks, mask.Options{})
+	masker, err := masks.Masker(mask.Options{})
 	if err != nil {
 		return err
 	}
@@ -609,7 +603,7 @@ func (c *Camera) look(au media.AccessUnit) *media.Frame {
 func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *codec.Encoder, st *runStats) error {
 	if v := c.maskVersion(); v != st.maskVer {
 		masks, ver := c.maskState()
-		nm, err := mask.New(masks, mask.Options{})
+		nm, err := masks.Masker(mask.Options{})
 		if err != nil {
 			return err
 		}

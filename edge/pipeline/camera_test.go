@@ -78,7 +78,7 @@ func (s *stateLog) UpdateCamera(id string, fn func(*health.Camera)) {
 func TestCameraSupervisorRestarts(t *testing.T) {
 	op := &flakyOpener{fail: 2, limit: 40}
 	hl := &stateLog{}
-	cam, err := NewCamera(CameraConfig{ID: "c1", Source: "test://pattern?width=320&height=240&fps=15", Masks: testMasks()},
+	cam, err := NewCamera(CameraConfig{ID: "c1", Source: "test://pattern?width=320&height=240&fps=15", Masks: mustSet(testMasks())},
 		Deps{Health: hl, Open: op.open, MinBackoff: 20 * time.Millisecond, MaxBackoff: 80 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +91,8 @@ func TestCameraSupervisorRestarts(t *testing.T) {
 	keys, aus := 0, 0
 	for op.opens.Load() < 5 {
 		select {
-		case au := <-r.C():
+		case v := <-r.C():
+			au := v.AU()
 			aus++
 			if au.Key {
 				keys++

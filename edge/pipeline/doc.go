@@ -7,8 +7,12 @@
 // bursts of 2 MB units cannot pile up hundreds of MB); a slow reader (a live viewer) loses access units
 // and counts them, and then waits for the next keyframe so it never sees a
 // broken picture. Publishing never blocks, so no reader can stall
-// recording. What enters the hub has been masked (the encoder accepts only
-// mask.Masked pictures).
+// recording. What enters the hub is a Video, which only this package makes:
+// the encoding of a mask.Masked picture, or the passthrough of a camera
+// without masks (R2). Readers carry Video, and record.Feed and live.Feed
+// take nothing else, so unmasked video is unpublishable by type
+// (video_test.go compiles probes that try). A camera's masks are a
+// validated mask.Set; the pipeline does not validate them again.
 //
 // Cost and loss (issue 14). A masked camera runs two stages: capture or
 // decode on one goroutine, mask+encode on another, with a queue of

@@ -44,7 +44,7 @@ func TestDroppedFramesAreCountedAndDegrade(t *testing.T) {
 		return src, nil
 	}
 	hl := &stateLog{}
-	cam, err := NewCamera(CameraConfig{ID: "c1", Source: "test://pattern?width=160&height=120&fps=15", Masks: testMasks()},
+	cam, err := NewCamera(CameraConfig{ID: "c1", Source: "test://pattern?width=160&height=120&fps=15", Masks: mustSet(testMasks())},
 		Deps{Health: hl, Open: open})
 	if err != nil {
 		t.Fatal(err)

@@ -3,8 +3,6 @@ package pipeline
 import (
 	"sync"
 	"sync/atomic"
-
-	"github.com/edgerec/edgerec/edge/media"
 )
 
 // Hub fans one camera's access units out to any number of readers.
@@ -20,7 +18,7 @@ func NewHub() *Hub { return &Hub{readers: make(map[*Reader]struct{})} }
 // Reader receives access units from a hub.
 type Reader struct {
 	hub     *Hub
-	ch      chan media.AccessUnit
+	ch      chan Video
 	needKey bool // after a drop (and at start): skip until a keyframe
 	dropped atomic.Uint64
 	once    sync.Once
@@ -49,7 +47,7 @@ func (h *Hub) SubscribeBytes(depth, maxBytes int) *Reader {
 	if depth < 1 {
 		depth = 1
 	}
-	r := &Reader{hub: h, ch: make(chan media.AccessUnit, depth), needKey: true, sizes: make([]int, depth), maxBytes: maxBytes}
+	r := &Reader{hub: h, ch: make(chan Video, depth), needKey: true, sizes: make([]int, depth), maxBytes: maxBytes}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -61,8 +59,9 @@ func (h *Hub) SubscribeBytes(depth, maxBytes int) *Reader {
 }
 
 // C is the reader's channel; it is closed when the hub closes or the reader
-// is closed.
-func (r *Reader) C() <-chan media.AccessUnit { return r.ch }
+// is closed. It carries only Video: what comes out of a hub was masked, or
+// passed through for a camera without masks (R2).
+func (r *Reader) C() <-chan Video { return r.ch }
 
 // Dropped is the number of access units this reader lost because it was
 // too slow.
@@ -102,7 +101,7 @@ func (h *Hub) Publish(v Video) {
 			continue
 		}
 		select {
-		case r.ch <- au:
+		case r.ch <- v:
 			r.needKey = false
 			r.sizes[(r.head+r.n)%len(r.sizes)] = len(au.Data)
 			r.n++

@@ -63,7 +63,7 @@ func TestHubResumesAtKeyframe(t *testing.T) {
 		t.Fatal("reader resumed on a non-keyframe after a drop")
 	}
 	h.Publish(passthrough(testAU(true)))
-	if au := <-r.C(); !au.Key {
+	if v := <-r.C(); !v.AU().Key {
 		t.Fatal("reader did not resume at a keyframe")
 	}
 	if r.Dropped() != 1 {

@@ -137,7 +137,11 @@ func recordMaskedNoise(t *testing.T, w, h int, fps float64, kbps, frames int, ma
 	t0 := time.Now().Add(200 * time.Millisecond)
 	src := &noiseSource{info: media.StreamInfo{Codec: "raw", Width: w, Height: h, FPS: fps}, frames: frames, seed: 2463534242, t0: t0, done: make(chan struct{})}
 	opened := false
-	cam, err := pipeline.NewCamera(pipeline.CameraConfig{ID: "cam", Source: "test://noise", Masks: masks, BitrateKbps: kbps, KeyframeInterval: time.Second},
+	set, err := mask.NewSet(masks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam, err := pipeline.NewCamera(pipeline.CameraConfig{ID: "cam", Source: "test://noise", Masks: set, BitrateKbps: kbps, KeyframeInterval: time.Second},
 		pipeline.Deps{Health: health.NewTracker("t", "test", nil), MinBackoff: time.Hour, MaxBackoff: time.Hour,
 			Open: func(ctx context.Context, url string, o source.Options) (source.Source, error) {
 				if opened {

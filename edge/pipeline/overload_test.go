@@ -59,7 +59,7 @@ func TestOverloadDegradesMaskedAndSparesPassthrough(t *testing.T) {
 			reads[i] = &countingSource{RawSource: s.(source.RawSource)}
 			return reads[i], nil
 		}
-		cam, err := NewCamera(CameraConfig{ID: fmt.Sprintf("m%d", i), Source: "test://pattern?width=1920&height=1080&fps=15", Masks: masks},
+		cam, err := NewCamera(CameraConfig{ID: fmt.Sprintf("m%d", i), Source: "test://pattern?width=1920&height=1080&fps=15", Masks: mustSet(masks)},
 			Deps{Health: tr, Open: open})
 		if err != nil {
 			t.Fatal(err)

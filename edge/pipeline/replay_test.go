@@ -214,7 +214,8 @@ func drainReader(r *Reader, each func(media.AccessUnit)) *drain {
 	d := &drain{done: make(chan struct{})}
 	go func() {
 		defer close(d.done)
-		for au := range r.C() {
+		for v := range r.C() {
+			au := v.AU()
 			d.n.Add(1)
 			d.bytes.Add(int64(len(au.Data)))
 			if au.Key {

@@ -17,6 +17,15 @@ import (
 	"github.com/edgerec/edgerec/storage"
 )
 
+// rtspSet is rtspMasks as the validated set a camera takes.
+func rtspSet() mask.Set {
+	s, err := mask.NewSet(rtspMasks())
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
 func rtspMasks() []mask.Mask {
 	return []mask.Mask{
 		{Name: "window", Style: mask.StyleFill, Polygon: []mask.Point{{X: 0.05, Y: 0.10}, {X: 0.45, Y: 0.10}, {X: 0.45, Y: 0.55}, {X: 0.05, Y: 0.55}}},
@@ -85,7 +94,7 @@ func (r *rig) waitState(want health.CameraState, within time.Duration) {
 // masks burned in (R2, D2, D3, issue 4).
 func TestRTSPMaskedCameraFlaps(t *testing.T) {
 	r := newRig(t)
-	cam, err := pipeline.NewCamera(pipeline.CameraConfig{ID: "cam", Source: r.srv.URL("cam"), Masks: rtspMasks()},
+	cam, err := pipeline.NewCamera(pipeline.CameraConfig{ID: "cam", Source: r.srv.URL("cam"), Masks: rtspSet()},
 		pipeline.Deps{Health: r.tr, MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -282,16 +291,14 @@ func TestSetMasksSwitchesPassthroughToMasked(t *testing.T) {
 				if !ok {
 					return
 				}
-				units = append(units, got{time.Now(), au.Data})
+				units = append(units, got{time.Now(), au.AU().Data})
 			case <-stop:
 				return
 			}
 		}
 	}()
 	time.Sleep(1500 * time.Millisecond)
-	if err := cam.SetMasks(rtspMasks()); err != nil {
-		t.Fatal(err)
-	}
+	cam.SetMasks(rtspSet())
 	setAt := time.Now()
 	time.Sleep(4 * time.Second)
 	close(stop)
@@ -335,10 +342,11 @@ func TestSetMasksSwitchesPassthroughToMasked(t *testing.T) {
 	if checked < 30 || x264After > 0 {
 		t.Fatalf("checked %d pictures after the change; %d camera keyframes (its own SPS) still passed through", checked, x264After)
 	}
-	if err := cam.SetMasks([]mask.Mask{{Name: "bad", Polygon: []mask.Point{{X: 0, Y: 0}}}}); err == nil {
+	// Invalid masks cannot reach a camera: they never become a Set.
+	if _, err := mask.NewSet([]mask.Mask{{Name: "bad", Polygon: []mask.Point{{X: 0, Y: 0}}}}); err == nil {
 		t.Fatal("invalid masks accepted")
 	}
-	if len(cam.Masks()) != 2 {
-		t.Fatal("invalid SetMasks changed the masks")
+	if cam.Masks().Len() != 2 {
+		t.Fatal("the camera lost its masks")
 	}
 }

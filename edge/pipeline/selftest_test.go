@@ -74,3 +74,12 @@ func testMasks() []mask.Mask {
 		{Name: "door", Style: mask.StylePixelate, Polygon: []mask.Point{{X: 0.65, Y: 0.50}, {X: 0.90, Y: 0.50}, {X: 0.90, Y: 0.90}, {X: 0.65, Y: 0.90}}},
 	}
 }
+
+// mustSet is ms as a validated set (test masks are valid).
+func mustSet(ms []mask.Mask) mask.Set {
+	s, err := mask.NewSet(ms)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}

@@ -10,16 +10,26 @@ import (
 
 // Issue 15 (R2): code outside the pipeline cannot make publishable video —
 // neither a Video with content nor a plain access unit gets onto a Hub,
-// the one way to the recorder and the live view. The attempts are compiled
+// and the recorder and the live view accept nothing but the hub's Video,
+// so unmasked video is unpublishable by type end to end. The attempts are compiled
 // as a package of their own inside the module, and must not compile.
 func TestVideoCannotBeMadeOutsideThePipeline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the compiler")
 	}
-	for name, body := range map[string]string{
-		"struct literal": `func Mint(h *pipeline.Hub, au media.AccessUnit) { h.Publish(pipeline.Video{au: au}) }`,
-		"plain unit":     `func Mint(h *pipeline.Hub, au media.AccessUnit) { h.Publish(au) }`,
-		"minter":         `func Mint(h *pipeline.Hub, au media.AccessUnit) { h.Publish(pipeline.passthrough(au)) }`,
+	const hdr = "package probe\n\nimport (\n\t\"github.com/edgerec/edgerec/edge/media\"\n\t\"github.com/edgerec/edgerec/edge/pipeline\"\n)\n\n"
+	// plain is a feed of plain access units (what any code can make).
+	const plain = "type plain struct{ ch chan media.AccessUnit }\n\nfunc (p plain) C() <-chan media.AccessUnit { return p.ch }\nfunc (p plain) Dropped() uint64 { return 0 }\nfunc (p plain) Close() {}\n\n"
+	for name, src := range map[string]string{
+		"struct literal": hdr + `func Mint(h *pipeline.Hub, au media.AccessUnit) { h.Publish(pipeline.Video{au: au}) }`,
+		"plain unit":     hdr + `func Mint(h *pipeline.Hub, au media.AccessUnit) { h.Publish(au) }`,
+		"minter":         hdr + `func Mint(h *pipeline.Hub, au media.AccessUnit) { h.Publish(pipeline.passthrough(au)) }`,
+		// The recorder and the live view take only the pipeline's
+		// video: a feed of plain units is not a record.Feed or live.Feed.
+		"recorder fed plain units": "package probe\n\nimport (\n\t\"github.com/edgerec/edgerec/edge/media\"\n\t\"github.com/edgerec/edgerec/edge/record\"\n)\n\n" + plain +
+			`func Mint(s record.Store) *record.Recorder { return record.New(record.Config{}, s, plain{}) }`,
+		"live view fed plain units": "package probe\n\nimport (\n\t\"github.com/edgerec/edgerec/edge/live\"\n\t\"github.com/edgerec/edgerec/edge/media\"\n)\n\n" + plain +
+			`func Mint() live.Feed { return plain{} }`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir, err := os.MkdirTemp(".", "zz-mint-probe-")
@@ -27,13 +37,12 @@ func TestVideoCannotBeMadeOutsideThePipeline(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer os.RemoveAll(dir)
-			src := "package probe\n\nimport (\n\t\"github.com/edgerec/edgerec/edge/media\"\n\t\"github.com/edgerec/edgerec/edge/pipeline\"\n)\n\n" + body + "\n"
-			if err := os.WriteFile(filepath.Join(dir, "probe.go"), []byte(src), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, "probe.go"), []byte(src+"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			out, err := exec.Command("go", "build", "./"+dir).CombinedOutput()
 			if err == nil {
-				t.Fatalf("code outside the pipeline made publishable video:\n%s", body)
+				t.Fatalf("code outside the pipeline made publishable video:\n%s", src)
 			}
 			msg := string(out)
 			if !strings.Contains(msg, "unexported") && !strings.Contains(msg, "unknown field") && !strings.Contains(msg, "cannot use") && !strings.Contains(msg, "undefined") {
@@ -69,7 +78,7 @@ func TestHubIgnoresEmptyVideo(t *testing.T) {
 	r := h.Subscribe(4)
 	h.Publish(Video{})
 	h.Publish(passthrough(testAU(true)))
-	if got := (<-r.C()); len(got.Data) == 0 {
+	if got := (<-r.C()); len(got.AU().Data) == 0 {
 		t.Fatal("empty unit delivered")
 	}
 	if len(r.C()) != 0 {

@@ -1,5 +1,8 @@
 // Package record is the segmenter: it reads a camera's coded stream from
-// the hub and writes it to storage as segments. A segment starts at a
+// the hub and writes it to storage as segments. Its Feed carries only
+// pipeline.Video, which only the pipeline makes (masked, or the passthrough
+// of a camera without masks): unmasked video cannot be recorded by mistake
+// (R2, issue 15). A segment starts at a
 // keyframe and is cut at the first keyframe after the maximum length
 // (60 s by default), after a clock jump (wall time going back, or forward
 // by more than MaxJump), after the reader lost access units (the gap is

@@ -10,6 +10,7 @@ import (
 	"github.com/bluenviron/mediacommon/pkg/codecs/h264"
 
 	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/edge/pipeline"
 	"github.com/edgerec/edgerec/storage"
 )
 
@@ -18,9 +19,12 @@ type Store interface {
 	BeginSegment(ctx context.Context, m storage.SegmentMeta) (*storage.SegmentWriter, error)
 }
 
-// Feed is a camera's coded stream; *pipeline.Reader implements it.
+// Feed is a camera's coded stream; *pipeline.Reader implements it. It
+// carries pipeline.Video, which only the pipeline makes (masked, or a
+// passthrough the camera's policy allows): unmasked video cannot be
+// recorded by mistake (R2, issue 15).
 type Feed interface {
-	C() <-chan media.AccessUnit
+	C() <-chan pipeline.Video
 	Dropped() uint64
 }
 
@@ -149,11 +153,11 @@ func (r *Recorder) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case au, ok := <-r.feed.C():
+		case v, ok := <-r.feed.C():
 			if !ok {
 				return nil
 			}
-			if err := r.write(ctx, au); err != nil {
+			if err := r.write(ctx, v.AU()); err != nil {
 				return err
 			}
 		}

@@ -7,17 +7,37 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/media"
+	"github.com/edgerec/edgerec/edge/pipeline"
+	"github.com/edgerec/edgerec/edge/pipeline/pipelinetest"
 	"github.com/edgerec/edgerec/edge/schedule"
 	"github.com/edgerec/edgerec/storage"
 )
 
+// chanFeed is a hub reader of a pipeline camera without masks fed by the
+// test (pipelinetest: the only way to publishable video), with a drop
+// count the test sets.
 type chanFeed struct {
-	ch      chan media.AccessUnit
+	ch      chan<- media.AccessUnit
+	r       *pipeline.Reader
 	dropped atomic.Uint64
 }
 
-func (f *chanFeed) C() <-chan media.AccessUnit { return f.ch }
-func (f *chanFeed) Dropped() uint64            { return f.dropped.Load() }
+func newFeed(t *testing.T) *chanFeed {
+	in := make(chan media.AccessUnit, 1000)
+	return &chanFeed{ch: in, r: pipelinetest.Passthrough(t, in).Subscribe(1000)}
+}
+
+// settle waits until the camera and the reader have handed on every unit
+// sent so far (the recorder may still be writing the last).
+func (f *chanFeed) settle(t *testing.T) {
+	deadline := time.Now().Add(10 * time.Second)
+	for (len(f.ch) > 0 || len(f.r.C()) > 0) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (f *chanFeed) C() <-chan pipeline.Video { return f.r.C() }
+func (f *chanFeed) Dropped() uint64          { return f.dropped.Load() }
 
 func newStore(t *testing.T) *storage.Store {
 	t.Helper()
@@ -47,7 +67,7 @@ func au(at time.Time, key bool, tag byte) media.AccessUnit {
 // the open segment is closed on shutdown (D4).
 func TestSegmenterCuts(t *testing.T) {
 	store := newStore(t)
-	feed := &chanFeed{ch: make(chan media.AccessUnit, 1000)}
+	feed := newFeed(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	rec := New(Config{Camera: "cam1", MaxSegment: 4 * time.Second, MaxJump: 5 * time.Second}, store, feed)
 	done := make(chan error, 1)
@@ -65,11 +85,13 @@ func TestSegmenterCuts(t *testing.T) {
 	// A clock jump of 60 s forward, then a keyframe.
 	feed.ch <- au(at(70000), true, 1)
 	feed.ch <- au(at(70200), false, 2)
+	feed.settle(t)
 	time.Sleep(100 * time.Millisecond)
 	// A drop: the next unit is a keyframe (the hub guarantees it).
 	feed.dropped.Add(3)
 	feed.ch <- au(at(71000), true, 3)
 	feed.ch <- au(at(71200), false, 4)
+	feed.settle(t)
 	time.Sleep(200 * time.Millisecond)
 	cancel()
 	if err := <-done; err != nil {
@@ -121,7 +143,7 @@ func TestSegmenterCuts(t *testing.T) {
 // again.
 func TestScheduleStopsAtTheBoundary(t *testing.T) {
 	store := newStore(t)
-	feed := &chanFeed{ch: make(chan media.AccessUnit, 1000)}
+	feed := newFeed(t)
 	t0 := time.Date(2026, 12, 7, 17, 59, 50, 0, time.UTC) // Monday 18:59:50 in Berlin
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -145,6 +167,7 @@ func TestScheduleStopsAtTheBoundary(t *testing.T) {
 	for ms := 0; ms < 90000; ms += 200 {
 		feed.ch <- au(at(ms), ms%2000 == 0, byte(ms/200))
 	}
+	feed.settle(t)
 	time.Sleep(200 * time.Millisecond)
 	cancel()
 	if err := <-done; err != nil {

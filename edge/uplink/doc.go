@@ -37,4 +37,11 @@
 // Subpackages: wire (schema), outbox (durable queue), mqttc (connection
 // setup shared with the ops view), fleet (the `edgerec fleet` view),
 // uplinktest (a mosquitto rig with generated certificates for tests).
+//
+// Around the transport (issue 15, out of cmd/edgerec): AuditPump forwards
+// the policy store's audit chain; SecurityRelay carries account events and
+// login bursts upstream and onto the front panel; Deliver and SendOnce send
+// a last message (a wipe certificate) and wait for the broker's
+// acknowledgement; HALBoard reads the beacon's board figures from
+// hal/board.
 package uplink

@@ -289,38 +289,34 @@ type masksInput struct {
 	Masks []maskView `json:"masks"`
 }
 
-// maxMasks bounds the masks of one camera.
-const maxMasks = 32
-
-// parseMasks validates the editor's masks (R2): names, style, 3..256 points
-// each in [0,1], no self-intersection (mask.Validate). Pure, fuzzed.
-func parseMasks(in masksInput) ([]mask.Mask, error) {
-	if len(in.Masks) > maxMasks {
-		return nil, fmt.Errorf("%w: more than %d masks", ErrInvalid, maxMasks)
+// parseMasks validates the editor's masks (R2), the LAN page's one
+// validation of them: names as text (checkName), then the geometry, style
+// and unique names (mask.NewSet); the Set goes on to the camera manager and
+// the pipeline, which do not check again. Pure, fuzzed.
+func parseMasks(in masksInput) (mask.Set, error) {
+	if len(in.Masks) > mask.MaxMasks {
+		return mask.Set{}, fmt.Errorf("%w: more than %d masks", ErrInvalid, mask.MaxMasks)
 	}
 	out := make([]mask.Mask, 0, len(in.Masks))
 	names := map[string]bool{}
 	for i, mv := range in.Masks {
 		if err := checkName(fmt.Sprintf("mask %d name", i+1), mv.Name, 64, true); err != nil {
-			return nil, err
+			return mask.Set{}, err
 		}
 		if names[mv.Name] {
-			return nil, fmt.Errorf("%w: mask name %q used twice", ErrInvalid, mv.Name)
+			return mask.Set{}, fmt.Errorf("%w: mask name %q used twice", ErrInvalid, mv.Name)
 		}
 		names[mv.Name] = true
 		m := mask.Mask{Name: mv.Name, Style: mask.Style(mv.Style)}
 		if len(mv.Polygon) > mask.MaxPoints {
-			return nil, fmt.Errorf("%w: mask %q has more than %d points", ErrInvalid, mv.Name, mask.MaxPoints)
+			return mask.Set{}, fmt.Errorf("%w: mask %q has more than %d points", ErrInvalid, mv.Name, mask.MaxPoints)
 		}
 		for _, p := range mv.Polygon {
 			m.Polygon = append(m.Polygon, mask.Point{X: p[0], Y: p[1]})
 		}
-		if err := mask.Validate(m); err != nil {
-			return nil, err
-		}
 		out = append(out, m)
 	}
-	return out, nil
+	return mask.NewSet(out)
 }
 
 func (s *Server) apiSetMasks(w http.ResponseWriter, r *http.Request, who principal) {
@@ -340,7 +336,7 @@ func (s *Server) apiSetMasks(w http.ResponseWriter, r *http.Request, who princip
 		s.fail(w, r, err)
 		return
 	}
-	noteOf(r).detail = fmt.Sprintf("%d masks", len(ms))
+	noteOf(r).detail = fmt.Sprintf("%d masks", ms.Len())
 	w.WriteHeader(http.StatusNoContent)
 }
 

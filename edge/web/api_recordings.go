@@ -153,10 +153,13 @@ func (s *Server) apiPlay(w http.ResponseWriter, r *http.Request, who principal) 
 		s.fail(w, r, err)
 		return
 	}
-	var masks []mask.Mask
+	var masks mask.Set
 	if s.deps.Cameras != nil {
 		if cam, err := s.deps.Cameras.Get(r.Context(), id); err == nil {
-			masks = cam.MaskList()
+			if masks, err = cam.MaskSet(); err != nil { // the config was validated; cannot happen
+				s.internalError(w, r, err)
+				return
+			}
 		}
 	}
 	tc, err := newBurnTranscoder(masks, who.User, gid, from, s.now, s.cfg.Location)

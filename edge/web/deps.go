@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/export/jobs"
 	"github.com/edgerec/edgerec/edge/live"
 	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/edge/media"
@@ -59,7 +60,7 @@ type Cameras interface {
 	// SetMasks replaces the masks of a camera; the manager applies them to
 	// recording and live view at once (one pipeline, restarted), so no
 	// byte leaves unmasked (R2).
-	SetMasks(ctx context.Context, id string, masks []mask.Mask) error
+	SetMasks(ctx context.Context, id string, masks mask.Set) error
 	// Update, Remove and SetMasks apply a change that reduces surveillance
 	// privacy protection or coverage — removing a camera, deleting,
 	// shrinking or weakening a mask, changing the zone or source — only
@@ -111,28 +112,12 @@ type Recordings interface {
 	ReadFrames(ctx context.Context, camera string, from, to time.Time, fn func(storage.Frame) error) error
 }
 
-// ExportRequest is one export under an export grant.
-type ExportRequest struct {
-	Grant    string
-	Camera   string
-	From, To time.Time
-	By       string // user id of the exporter
-}
-
-// ExportStatus is the progress of one export.
-type ExportStatus struct {
-	ID       string    `json:"id"`
-	Grant    string    `json:"grant"`
-	Camera   string    `json:"camera"`
-	From     time.Time `json:"from"`
-	To       time.Time `json:"to"`
-	By       string    `json:"by"`
-	State    string    `json:"state"`    // running, done, failed, expired (file erased; Error says why)
-	Progress float64   `json:"progress"` // 0..1
-	Bytes    int64     `json:"bytes"`
-	Error    string    `json:"error,omitempty"`
-	Started  time.Time `json:"started"`
-}
+// ExportRequest is one export under an export grant; ExportStatus is its
+// progress (the runner's own types, edge/export/jobs).
+type (
+	ExportRequest = jobs.Request
+	ExportStatus  = jobs.Status
+)
 
 // Exports runs exports (edge/export: MP4 + signed manifest). The grant use
 // is checked and audited by the LAN page before Start.

@@ -52,7 +52,7 @@ func FuzzParseMasks(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, m := range ms {
+		for _, m := range ms.Masks() {
 			if len(m.Polygon) < 3 || len(m.Polygon) > 256 || checkName("n", m.Name, 64, true) != nil {
 				t.Fatalf("accepted %+v", m)
 			}

@@ -165,7 +165,11 @@ func (m *testCams) start(cfg config.Camera) error {
 	if kf == 0 {
 		kf = time.Second
 	}
-	cam, err := pipeline.NewCamera(pipeline.CameraConfig{ID: cfg.ID, Name: cfg.Name, Source: string(cfg.Source), Masks: cfg.MaskList(),
+	set, err := cfg.MaskSet()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	cam, err := pipeline.NewCamera(pipeline.CameraConfig{ID: cfg.ID, Name: cfg.Name, Source: string(cfg.Source), Masks: set,
 		BitrateKbps: 800, KeyframeInterval: kf}, pipeline.Deps{Health: m.health, Open: m.open, Logger: m.log})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -244,7 +248,7 @@ func (m *testCams) Remove(_ context.Context, id string) error {
 	return m.propose(id, "remove", nil)
 }
 
-func (m *testCams) SetMasks(_ context.Context, id string, ms []mask.Mask) error {
+func (m *testCams) SetMasks(_ context.Context, id string, set mask.Set) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.cams[id]
@@ -253,7 +257,7 @@ func (m *testCams) SetMasks(_ context.Context, id string, ms []mask.Mask) error 
 	}
 	c := e.cfg
 	c.Masks = nil
-	for _, mk := range ms {
+	for _, mk := range set.Masks() {
 		cm := config.Mask{Name: mk.Name, Style: mk.Style}
 		for _, p := range mk.Polygon {
 			cm.Polygon = append(cm.Polygon, []float64{p.X, p.Y})

@@ -41,8 +41,8 @@ const (
 	playDefaultFPS = 15
 )
 
-func newBurnTranscoder(masks []mask.Mask, viewer, grant string, start time.Time, now func() time.Time, loc *time.Location) (*burnTranscoder, error) {
-	m, err := mask.New(masks, mask.Options{})
+func newBurnTranscoder(masks mask.Set, viewer, grant string, start time.Time, now func() time.Time, loc *time.Location) (*burnTranscoder, error) {
+	m, err := masks.Masker(mask.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("web: playback masks: %w", err)
 	}

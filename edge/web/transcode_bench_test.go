@@ -63,7 +63,10 @@ func storedGOPs(b *testing.B, w, h int) []storage.Frame {
 // is 1 s divided by ns/op.
 func benchPlayback(b *testing.B, w, h int) {
 	frames := storedGOPs(b, w, h)
-	masks := []mask.Mask{{Name: "window", Polygon: []mask.Point{{X: 0.05, Y: 0.1}, {X: 0.35, Y: 0.1}, {X: 0.35, Y: 0.45}, {X: 0.05, Y: 0.45}}}}
+	masks, err := mask.NewSet([]mask.Mask{{Name: "window", Polygon: []mask.Point{{X: 0.05, Y: 0.1}, {X: 0.35, Y: 0.1}, {X: 0.35, Y: 0.45}, {X: 0.05, Y: 0.45}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
 	tc, err := newBurnTranscoder(masks, "operator", "g-0123456789abcdef0123", time.Time{}, time.Now, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -251,6 +251,14 @@ func (c ClockState) String() string {
 	return "unknown"
 }
 
+// ClockSynced reports whether the kernel clock is NTP-synchronized (an
+// unknown state is not synced); until it is, segments carry the "clock not
+// yet synced" flag (a Pi has no RTC).
+func (b *Board) ClockSynced() bool {
+	st, err := b.ClockSync()
+	return err == nil && st == ClockSynced
+}
+
 // ClockSync asks adjtimex: STA_UNSYNC set or the TIME_ERROR state means
 // not synchronized.
 func (b *Board) ClockSync() (ClockState, error) {

@@ -101,6 +101,9 @@ func TestR23ClockSync(t *testing.T) {
 		if got != c.want || (err != nil) != (c.err != nil) {
 			t.Errorf("state %d status %#x: %v %v, want %v", c.state, c.status, got, err, c.want)
 		}
+		if b.ClockSynced() != (c.want == ClockSynced) {
+			t.Errorf("state %d status %#x: ClockSynced %v", c.state, c.status, b.ClockSynced())
+		}
 	}
 	// The real kernel answers something (no error) on Linux.
 	if s, err := New(Config{}, Deps{}).ClockSync(); err != nil {

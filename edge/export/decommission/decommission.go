@@ -12,12 +12,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgerec/edgerec/edge/cameras"
 	"github.com/edgerec/edgerec/edge/export"
+	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/devkey"
 	"github.com/edgerec/edgerec/policy/grants"
 	"github.com/edgerec/edgerec/policy/users"
 	"github.com/edgerec/edgerec/storage"
+	"github.com/edgerec/edgerec/storage/keyprov"
 )
 
 // Policy is what the procedure needs from the policy store (*policy.Store
@@ -33,6 +36,29 @@ const AuditAction = "decommission"
 
 // CertificateFile is the certificate's default name in the data dir.
 const CertificateFile = "wipe-certificate.json"
+
+// DeviceSecrets are the names under the data dir that a decommission
+// removes after storage.Wipe (the CLI and the daemon alike; Config.Secrets):
+// users and audit db (its head is in the certificate, which was sent
+// upstream), TLS and uplink keys and files, the outbox, the camera vault and
+// the config (camera names and positions are confidential, R19).
+func DeviceSecrets() []string {
+	return []string{policy.DBFile, "outbox.db", "edgerec.yaml", "edgerec.yaml.written", "coverage", cameras.VaultDir, "uplink-audit.seq", "tls", "web", "exports",
+		filepath.Join("keys", "uplink-id.key"), keyprov.FaultFile, "uplink"}
+}
+
+// SentNote is the operator's note on whether the certificate went upstream
+// (Deps.Send's result): err is what delivering it returned; notDelivered
+// is the sender's "not taken in time" error.
+func SentNote(err, notDelivered error) string {
+	switch {
+	case err == nil:
+		return " (sent upstream)"
+	case errors.Is(err, notDelivered):
+		return " (NOT sent upstream: " + err.Error() + ": deliver the certificate file by hand)"
+	}
+	return " (not sent upstream: " + err.Error() + ")"
+}
 
 // Errors; match with errors.Is.
 var ErrDone = errors.New("this device is already wiped")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -173,5 +174,23 @@ func TestDecommissionRefusedChangesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(g.dir, storage.WipeMarkerFile)); err == nil {
 		t.Fatal("refused decommission wiped")
+	}
+}
+
+// The operator's note on the certificate's delivery (the CLI and the
+// daemon say the same).
+func TestSentNote(t *testing.T) {
+	late := errors.New("late")
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, " (sent upstream)"},
+		{fmt.Errorf("x: %w", late), "deliver the certificate file by hand"},
+		{errors.New("broker refused"), " (not sent upstream: broker refused)"},
+	} {
+		if got := SentNote(c.err, late); !strings.Contains(got, c.want) {
+			t.Errorf("%v: %q", c.err, got)
+		}
 	}
 }

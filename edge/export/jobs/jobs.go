@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/export"
+	"github.com/edgerec/edgerec/policy/kind"
 	"github.com/edgerec/edgerec/storage/keys"
 	"github.com/edgerec/edgerec/storage/seal"
 )
@@ -42,19 +43,21 @@ const (
 	MsgTampered  = "the encrypted export file on the device failed its integrity check (changed or damaged); it was erased, nothing was sent; start the export again while the grant is valid"
 )
 
-// Errors; match with errors.Is.
+// Errors; match with errors.Is. Each has a kind (policy/kind), so the LAN
+// page answers them without knowing this package's sentinels: *Runner
+// is web.Exports as it is.
 var (
 	// ErrBusy: another export is running, or the runner is closed.
-	ErrBusy = errors.New("another export is running; try again when it is done")
+	ErrBusy = kind.New(kind.Unavailable, "another export is running; try again when it is done")
 	// ErrNotFound: no export with this id.
-	ErrNotFound = errors.New("no export")
+	ErrNotFound = kind.New(kind.Invalid, "no export")
 	// ErrNotReady: the export is running, failed or expired.
-	ErrNotReady = errors.New("export not available")
+	ErrNotReady = kind.New(kind.Invalid, "export not available")
 	// ErrBadPart: Open asked for something else than "mp4" or "manifest".
-	ErrBadPart = errors.New("unknown export part")
+	ErrBadPart = kind.New(kind.Invalid, "unknown export part")
 	// ErrTampered: the sealed file failed its integrity check; it was
 	// erased.
-	ErrTampered = errors.New("export file failed its integrity check")
+	ErrTampered = kind.New(kind.Unavailable, "export file failed its integrity check")
 )
 
 // Request is one export, after the caller checked and audited the grant's
@@ -66,7 +69,7 @@ type Request struct {
 	By       string // user id of the exporter
 }
 
-// Status is the progress of one export (the fields of web.ExportStatus).
+// Status is the progress of one export (web.ExportStatus).
 type Status struct {
 	ID       string    `json:"id"`
 	Grant    string    `json:"grant"`

@@ -1,4 +1,4 @@
-package main
+package provision
 
 import (
 	"crypto/tls"
@@ -10,12 +10,14 @@ import (
 	"strings"
 
 	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/export/decommission"
 	"github.com/edgerec/edgerec/edge/uplink"
+	"github.com/edgerec/edgerec/hal/fsutil"
 )
 
-// sealedPath is the file that holds the secret sealed under vault name in
+// SealedPath is the file that holds the secret sealed under vault name in
 // a data dir: <data>/<name>.sealed ("uplink/key" → <data>/uplink/key.sealed).
-func sealedPath(dataDir, name string) string {
+func SealedPath(dataDir, name string) string {
 	return filepath.Join(dataDir, filepath.FromSlash(name)+".sealed")
 }
 
@@ -45,26 +47,31 @@ func readUplinkKeyFile(u *config.Uplink) ([]byte, error) {
 // dir (the installer's bundle puts it there) is overwritten and removed:
 // left there, it would defeat the seal.
 func sealUplinkKey(dataDir string, v uplink.Sealer, keyFile string, keyPEM []byte) (string, error) {
-	sealed, err := v.Seal(config.VaultUplinkKey, keyPEM)
-	if err != nil {
-		return "", fmt.Errorf("seal uplink key: %w", err)
-	}
-	p := sealedPath(dataDir, config.VaultUplinkKey)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return "", fmt.Errorf("seal uplink key: %w", err)
-	}
-	if err := writeFileAtomic(p, sealed, 0o600); err != nil {
+	if err := writeSealed(dataDir, config.VaultUplinkKey, v, keyPEM); err != nil {
 		return "", fmt.Errorf("seal uplink key: %w", err)
 	}
 	if insideDir(dataDir, keyFile) {
 		if fi, err := os.Stat(keyFile); err == nil {
-			overwriteFile(keyFile, fi.Size())
+			decommission.Overwrite(keyFile, fi.Size())
 		}
 		if err := os.Remove(keyFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("remove the plain uplink key %s: %w", keyFile, err)
 		}
 	}
 	return config.VaultPrefix + config.VaultUplinkKey, nil
+}
+
+// writeSealed seals plain under vault name into SealedPath (0600).
+func writeSealed(dataDir, name string, v uplink.Sealer, plain []byte) error {
+	sealed, err := v.Seal(name, plain)
+	if err != nil {
+		return err
+	}
+	p := SealedPath(dataDir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	return fsutil.WriteFile(p, sealed, 0o600)
 }
 
 // insideDir reports whether path lies inside dir.
@@ -91,7 +98,7 @@ func uplinkTLSKey(dataDir string, u *config.Uplink, v uplink.Sealer) (keyFile st
 	if v == nil {
 		return "", nil, errors.New("uplink.key is sealed but the vault is not open")
 	}
-	p := sealedPath(dataDir, name)
+	p := SealedPath(dataDir, name)
 	sealed, err := os.ReadFile(p)
 	if err != nil {
 		return "", nil, fmt.Errorf("uplink.key %s: %w (provision seals the key named by path in the config)", u.Key, err)
@@ -110,15 +117,7 @@ func sealUplinkPassword(dataDir string, v uplink.Sealer, pw string) (string, err
 	if pw == "" || strings.HasPrefix(pw, config.VaultPrefix) {
 		return pw, nil
 	}
-	sealed, err := v.Seal(config.VaultUplinkPassword, []byte(pw))
-	if err != nil {
-		return "", fmt.Errorf("seal uplink password: %w", err)
-	}
-	p := sealedPath(dataDir, config.VaultUplinkPassword)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return "", fmt.Errorf("seal uplink password: %w", err)
-	}
-	if err := writeFileAtomic(p, sealed, 0o600); err != nil {
+	if err := writeSealed(dataDir, config.VaultUplinkPassword, v, []byte(pw)); err != nil {
 		return "", fmt.Errorf("seal uplink password: %w", err)
 	}
 	return config.VaultPrefix + config.VaultUplinkPassword, nil
@@ -141,7 +140,7 @@ func uplinkPassword(dataDir string, u *config.Uplink, v uplink.Sealer) (pw strin
 	if v == nil {
 		return "", false, errors.New("uplink.password is sealed but the vault is not open")
 	}
-	sealed, err := os.ReadFile(sealedPath(dataDir, name))
+	sealed, err := os.ReadFile(SealedPath(dataDir, name))
 	if err != nil {
 		return "", false, fmt.Errorf("uplink.password %s: %w", s, err)
 	}
@@ -150,4 +149,32 @@ func uplinkPassword(dataDir string, u *config.Uplink, v uplink.Sealer) (pw strin
 		return "", false, fmt.Errorf("uplink.password %s: %w", s, err)
 	}
 	return string(b), false, nil
+}
+
+// Uplink is the uplink's configuration from the config's uplink section,
+// with its secrets opened from the vault v (issue 13, R32): the client key
+// and the MQTT password given as "vault:" references. Secrets still given in
+// the clear work, and each comes back as a warning (provision seals them).
+// A reference that does not open is an error.
+func Uplink(dataDir, deviceID, firmware string, u *config.Uplink, v uplink.Sealer) (c uplink.Config, warnings []string, err error) {
+	keyFile, keyPEM, err := uplinkTLSKey(dataDir, u, v)
+	if err != nil {
+		return c, nil, err
+	}
+	pw, plainPass, err := uplinkPassword(dataDir, u, v)
+	if err != nil {
+		clear(keyPEM)
+		return c, nil, err
+	}
+	if plainPass {
+		warnings = append(warnings, "uplink: uplink.password is plain text in the config, NOT sealed: provision seals it (uplink.password: vault:uplink/password)")
+	}
+	if keyFile != "" {
+		warnings = append(warnings, "uplink: the client key "+keyFile+" is a plain file, NOT sealed in the vault: whoever holds the storage can read it; provision seals it (uplink.key: vault:uplink/key)")
+	}
+	return uplink.Config{
+		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: keyFile, KeyPEM: keyPEM,
+		Username: u.Username, Password: pw, TopicPrefix: u.TopicPrefix, DeviceID: deviceID, Firmware: firmware,
+		BeaconInterval: u.BeaconInterval.D(),
+	}, warnings, nil
 }

@@ -1,4 +1,4 @@
-package main
+package keyprov
 
 import (
 	"bytes"
@@ -60,15 +60,15 @@ func copyDir(t *testing.T, src, dst string) {
 
 // tpmStore provisions a tpm2 store on sw and records one segment of
 // recognisable frames.
-func tpmStore(t *testing.T, ctx context.Context, sw *swtpmtest.SWTPM) (dir string, ks keySettings, start time.Time) {
+func tpmStore(t *testing.T, ctx context.Context, sw *swtpmtest.SWTPM) (dir string, ks Settings, start time.Time) {
 	t.Helper()
 	dir = filepath.Join(t.TempDir(), "data")
-	ks = keySettings{TPM: sw.Spec()}
+	ks = Settings{TPM: sw.Spec()}
 	log := slog.New(slog.DiscardHandler)
-	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 16 << 20, Provider: storage.ProviderTPM2, Keys: keyProviders(dir, ks, log)}); err != nil {
+	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 16 << 20, Provider: storage.ProviderTPM2, Keys: Providers(dir, ks, log)}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := storage.Open(ctx, dir, storage.Options{Keys: keyProviders(dir, ks, log)})
+	st, err := storage.Open(ctx, dir, storage.Options{Keys: Providers(dir, ks, log)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,13 +109,13 @@ func TestR32CardInAnotherTPMRefused(t *testing.T) {
 	before := dirDigest(t, stolen)
 
 	b := swtpmtest.New(t) // the thief's machine: another chip
-	other := keySettings{TPM: b.Spec()}
-	_, err := storage.Open(ctx, stolen, storage.Options{Keys: keyProviders(stolen, other, nil)})
+	other := Settings{TPM: b.Spec()}
+	_, err := storage.Open(ctx, stolen, storage.Options{Keys: Providers(stolen, other, nil)})
 	if !errors.Is(err, storage.ErrKeyUnavailable) || !errors.Is(err, tpm.ErrOtherTPM) {
 		t.Fatalf("open with another TPM: %v", err)
 	}
 	t.Logf("another TPM: %v", err)
-	if _, err := storage.OpenVault(ctx, stolen, keyProviders(stolen, other, nil)); !errors.Is(err, storage.ErrKeyUnavailable) {
+	if _, err := storage.OpenVault(ctx, stolen, Providers(stolen, other, nil)); !errors.Is(err, storage.ErrKeyUnavailable) {
 		t.Fatalf("vault with another TPM: %v", err)
 	}
 	// No TPM at all, and the file provider only: refused too, never a fallback.
@@ -125,7 +125,7 @@ func TestR32CardInAnotherTPMRefused(t *testing.T) {
 	if after := dirDigest(t, stolen); after != before {
 		t.Fatalf("a refused open changed the copy:\n%s\n---\n%s", before, after)
 	}
-	st, err := storage.Open(ctx, stolen, storage.Options{Keys: keyProviders(stolen, ks, nil)})
+	st, err := storage.Open(ctx, stolen, storage.Options{Keys: Providers(stolen, ks, nil)})
 	if err != nil {
 		t.Fatalf("the original TPM: %v", err)
 	}
@@ -146,19 +146,19 @@ func TestR25WipedTPMBackupStaysDead(t *testing.T) {
 	backup := filepath.Join(t.TempDir(), "backup")
 	copyDir(t, dir, backup)
 
-	rep, err := storage.Wipe(ctx, dir, storage.WipeOptions{Keys: keyProviders(dir, ks, nil)})
+	rep, err := storage.Wipe(ctx, dir, storage.WipeOptions{Keys: Providers(dir, ks, nil)})
 	if err != nil || !rep.OK() {
 		t.Fatalf("wipe: %+v %v", rep, err)
 	}
 	if rep.Steps[1].Name != storage.StepProviderKey || rep.Steps[1].Result != storage.ResultOK || rep.KeyProvider != "tpm2" {
 		t.Fatalf("the TPM object was not destroyed first: %+v", rep.Steps[1])
 	}
-	_, err = storage.Open(ctx, backup, storage.Options{Keys: keyProviders(backup, ks, nil)})
+	_, err = storage.Open(ctx, backup, storage.Options{Keys: Providers(backup, ks, nil)})
 	if !errors.Is(err, storage.ErrKeyUnavailable) || !errors.Is(err, tpm.ErrNotFound) {
 		t.Fatalf("restored backup after the wipe: %v", err)
 	}
 	t.Logf("restored backup: %v", err)
-	if _, err := storage.OpenVault(ctx, backup, keyProviders(backup, ks, nil)); !errors.Is(err, storage.ErrKeyUnavailable) {
+	if _, err := storage.OpenVault(ctx, backup, Providers(backup, ks, nil)); !errors.Is(err, storage.ErrKeyUnavailable) {
 		t.Fatalf("vault of the restored backup: %v", err)
 	}
 }
@@ -171,7 +171,7 @@ func TestKeyUnavailableTPMMissing(t *testing.T) {
 	dir, ks, _ := tpmStore(t, ctx, sw)
 	sw.Stop()
 	before := dirDigest(t, dir)
-	_, err := storage.Open(ctx, dir, storage.Options{Keys: keyProviders(dir, ks, nil)})
+	_, err := storage.Open(ctx, dir, storage.Options{Keys: Providers(dir, ks, nil)})
 	if !errors.Is(err, storage.ErrKeyUnavailable) || !errors.Is(err, tpm.ErrNoTPM) || !strings.Contains(err.Error(), "tpm2") {
 		t.Fatalf("open without the TPM: %v", err)
 	}
@@ -202,7 +202,7 @@ func TestKeyProviderBadInput(t *testing.T) {
 		f.WriteAt(b, 0)
 		f.Close()
 		before := dirDigest(t, d)
-		_, err = storage.Open(ctx, d, storage.Options{Keys: keyProviders(d, ks, nil)})
+		_, err = storage.Open(ctx, d, storage.Options{Keys: Providers(d, ks, nil)})
 		if !errors.Is(err, storage.ErrCorrupt) || !strings.Contains(err.Error(), "unknown key provider 7") {
 			t.Fatalf("unknown provider: %v", err)
 		}
@@ -218,7 +218,7 @@ func TestKeyProviderBadInput(t *testing.T) {
 		b[20] ^= 0xff
 		os.WriteFile(p, b, 0o600)
 		before := dirDigest(t, d)
-		_, err := storage.Open(ctx, d, storage.Options{Keys: keyProviders(d, ks, nil)})
+		_, err := storage.Open(ctx, d, storage.Options{Keys: Providers(d, ks, nil)})
 		if !errors.Is(err, storage.ErrKeyUnavailable) || !errors.Is(err, tpm.ErrCorruptDescriptor) {
 			t.Fatalf("damaged descriptor: %v", err)
 		}
@@ -235,22 +235,21 @@ func TestKeyProviderBadInput(t *testing.T) {
 func TestRPiOTPProvider(t *testing.T) {
 	ctx := keyCtx(t)
 	board := rpiotp.NewFake(0x00000000_d00dfeed, nil)
-	ks := keySettings{otp: board}
-	e := &env{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
-	if err := prepareOTP(ctx, e, ks, ""); !errors.Is(err, rpiotp.ErrNotProgrammed) || !strings.Contains(err.Error(), "--program-otp") {
+	ks := Settings{OTP: board}
+	if err := PrepareOTP(ctx, ks, "", io.Discard); !errors.Is(err, rpiotp.ErrNotProgrammed) || !strings.Contains(err.Error(), "--program-otp") {
 		t.Fatalf("unprogrammed OTP without --program-otp: %v", err)
 	}
-	if err := prepareOTP(ctx, e, ks, "0000000012345678"); !errors.Is(err, rpiotp.ErrNotConfirmed) || board.Writes() != 0 {
+	if err := PrepareOTP(ctx, ks, "0000000012345678", io.Discard); !errors.Is(err, rpiotp.ErrNotConfirmed) || board.Writes() != 0 {
 		t.Fatalf("wrong serial: %v (writes %d)", err, board.Writes())
 	}
-	if err := prepareOTP(ctx, e, ks, "00000000d00dfeed"); err != nil || board.Writes() == 0 {
+	if err := PrepareOTP(ctx, ks, "00000000d00dfeed", io.Discard); err != nil || board.Writes() == 0 {
 		t.Fatalf("program: %v", err)
 	}
 	dir := filepath.Join(t.TempDir(), "data")
-	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 16 << 20, Provider: storage.ProviderRPiOTP, Keys: keyProviders(dir, ks, nil)}); err != nil {
+	if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 16 << 20, Provider: storage.ProviderRPiOTP, Keys: Providers(dir, ks, nil)}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := storage.Open(ctx, dir, storage.Options{Keys: keyProviders(dir, ks, nil)})
+	st, err := storage.Open(ctx, dir, storage.Options{Keys: Providers(dir, ks, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +273,7 @@ func TestRPiOTPProvider(t *testing.T) {
 		}(),
 		"not programmed": rpiotp.NewFake(0x00000000_d00dfeed, nil),
 	} {
-		_, err := storage.Open(ctx, dir, storage.Options{Keys: keyProviders(dir, keySettings{otp: mb}, nil)})
+		_, err := storage.Open(ctx, dir, storage.Options{Keys: Providers(dir, Settings{OTP: mb}, nil)})
 		if !errors.Is(err, storage.ErrKeyUnavailable) {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -288,14 +287,14 @@ func TestRPiOTPProvider(t *testing.T) {
 // BenchmarkRootKeyLoad: the unseal at start (issue 13, "Performance"):
 // loading the root key from each provider, and a whole storage.Open.
 //
-//	go test -run '^$' -bench RootKeyLoad -benchtime 20x ./cmd/edgerec/
+//	go test -run '^$' -bench RootKeyLoad -benchtime 20x ./storage/keyprov/
 func BenchmarkRootKeyLoad(b *testing.B) {
 	ctx := context.Background()
 	sw := swtpmtest.New(b)
 	for _, p := range []storage.Provider{storage.ProviderFile, storage.ProviderTPM2} {
 		dir := filepath.Join(b.TempDir(), "data")
-		ks := keySettings{TPM: sw.Spec()}
-		kps := keyProviders(dir, ks, nil)
+		ks := Settings{TPM: sw.Spec()}
+		kps := Providers(dir, ks, nil)
 		if err := storage.Provision(ctx, dir, storage.ProvisionOptions{RingSize: 16 << 20, Provider: p, Keys: kps}); err != nil {
 			b.Fatal(err)
 		}
