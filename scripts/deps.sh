@@ -39,6 +39,8 @@ need=(
   [promtool]=prometheus
   [prometheus]=prometheus
   [genimage]=genimage
+  [rauc]=rauc
+  [mksquashfs]=squashfs-tools
 )
 fi
 

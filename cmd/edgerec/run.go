@@ -218,9 +218,10 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	auxCtx, stopAux := context.WithCancel(ctx)
 	wiper = daemonDecommission(dc, kps, store, ps, up, cams, stopAux, cancel, tracker, log)
 
+	updates := startUpdater(ctx, &wg, dc.DataDir, store, ps, log.With("part", "update")) // issue 16
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing,
 		LiveMaxDuration: dc.LiveMaxDuration},
-		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: webExports{exports}, Decommission: wiper, WipeArmed: panel.Armed, Alerts: relay, Sealer: store.Vault(), Logger: log.With("part", "web"),
+		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: webExports{exports}, Decommission: wiper, WipeArmed: panel.Armed, Alerts: relay, Sealer: store.Vault(), Updates: updates, Logger: log.With("part", "web"),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
 				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by, store.Vault())
 				return doc, err

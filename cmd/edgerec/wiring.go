@@ -94,10 +94,11 @@ func startUplink(dc daemonConfig, tracker *health.Tracker, ps *policy.Store, vau
 		log.Warn("uplink: the client key is a plain file, NOT sealed in the vault: whoever holds the storage can read it; provision seals it (uplink.key: vault:uplink/key)", "path", keyFile)
 	}
 	var pump *uplink.AuditPump
+	sysVersion, sysSlot := systemIdentity(context.Background()) // issue 16
 	up, err := uplink.New(uplink.Config{
 		Broker: string(u.Broker), AllowPlaintext: u.AllowPlaintext, CAFile: u.CA, CertFile: u.Cert, KeyFile: keyFile, KeyPEM: keyPEM,
 		Username: u.Username, Password: upPass, TopicPrefix: u.TopicPrefix,
-		DeviceID: dc.DeviceID, Firmware: version, BeaconInterval: u.BeaconInterval.D(),
+		DeviceID: dc.DeviceID, Firmware: version, System: sysVersion, Slot: sysSlot, BeaconInterval: u.BeaconInterval.D(),
 		OutboxPath: filepath.Join(dc.DataDir, "outbox.db"), IDKey: key, DeviceKey: ps.PublicKey(),
 	}, uplink.Deps{Health: tracker, Alerts: tracker, AuditHead: ps.Head, Logger: log.With("part", "uplink"),
 		Board: uplinkBoard{board.New(board.Config{}, board.Deps{})}, // R23

@@ -46,6 +46,7 @@ const (
 	AuditRead       Permission = "audit.read"
 	ReportsRead     Permission = "reports.read"
 	Decommission    Permission = "device.decommission"
+	DeviceUpdate    Permission = "device.update"
 	BackupExport    Permission = "backup.export"
 	ConfigChange    Permission = "config.change"
 	MetricsRead     Permission = "metrics.read"
@@ -136,6 +137,8 @@ func Table() []PermInfo {
 		{Decommission, "request decommission (needs an approver too)", false, false,
 			map[Role]Cell{Admin: g}},
 		{BackupExport, "export device state without video (R26)", false, false,
+			map[Role]Cell{Admin: y}},
+		{DeviceUpdate, "upload a signed system update and request its installation (needs an approver too; issue 16, R21)", false, false,
 			map[Role]Cell{Admin: y}},
 	}
 }

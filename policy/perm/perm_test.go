@@ -36,6 +36,7 @@ func TestR11Matrix(t *testing.T) {
 		ReportsRead:     "y - - - y",
 		Decommission:    "g - - - -",
 		BackupExport:    "y - - - -",
+		DeviceUpdate:    "y - - - -",
 	}
 	m := NewMatrix()
 	if len(Table()) != len(want) {
