@@ -22,16 +22,16 @@ type Config struct {
 	KeyFile        string // PEM key file; or KeyPEM
 	// KeyPEM is the client key (PEM) opened from the device's vault by the
 	// daemon ("vault:uplink/key" in the config, issue 13); never logged.
-	KeyPEM         []byte
-	Username       string
-	Password       string // never logged
-	TopicPrefix    string // default "edgerec"
-	DeviceID       string
-	Firmware       string
+	KeyPEM      []byte
+	Username    string
+	Password    string // never logged
+	TopicPrefix string // default "edgerec"
+	DeviceID    string
+	Firmware    string
 	// System and Slot: the running system image's version and root slot
 	// (A/B updates, issue 16); "" = not reported.
-	System string
-	Slot   string
+	System         string
+	Slot           string
 	BeaconInterval time.Duration // default 60 s
 	OutboxPath     string        // e.g. <data>/outbox.db
 	OutboxMaxBytes int64         // default 4 MiB
