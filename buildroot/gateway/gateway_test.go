@@ -240,7 +240,7 @@ func TestEmulatedGateway(t *testing.T) {
 	required(t)
 	root := repoRoot(t)
 	bin := firmware(t, root)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 
 	broker := uplinktest.StartBroker(t)
@@ -303,8 +303,11 @@ uplink:
 
 	out := t.TempDir()
 	script := filepath.Join(root, "scripts/qemu-gateway.sh")
+	vend := newVendor(t, "vendor") // the update signing CA (issue 16)
 	for _, args := range [][]string{{"image", bin, out}, {"card", out, bundle, "1G"}} {
-		if b, err := exec.CommandContext(ctx, script, args...).CombinedOutput(); err != nil {
+		cmd := exec.CommandContext(ctx, script, args...)
+		cmd.Env = append(os.Environ(), "QEMU_GW_UPDATE_CA="+vend.CA, "QEMU_GW_VERSION=qemu-1")
+		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("qemu-gateway.sh %s: %v\n%s", args[0], err, b)
 		}
 	}
@@ -339,7 +342,7 @@ uplink:
 	if m[1] != fp {
 		t.Errorf("LAN page presents %s, the console printed %s", fp, m[1])
 	}
-	for _, want := range []string{"edgerec-data: first boot: creating partition 3", "formatting /dev/vda3", "bundle deleted from the boot partition", "Starting edgerec: OK"} {
+	for _, want := range []string{"edgerec-data: first boot: creating partition 4", "formatting /dev/vda4", "bundle deleted from the boot partition", "Starting edgerec: OK"} {
 		if !strings.Contains(con, want) {
 			t.Errorf("console lacks %q", want)
 		}
@@ -347,8 +350,8 @@ uplink:
 	t.Logf("boot to LAN page (first boot, emulated): %v", lanAt.Round(time.Second))
 
 	parts := b.must("sfdisk -d /dev/vda | grep -c '^/dev/vda'")
-	if strings.TrimSpace(parts) != "3" {
-		t.Errorf("want 3 partitions after first boot, have %s", parts)
+	if strings.TrimSpace(parts) != "4" {
+		t.Errorf("want 4 partitions after first boot (boot, rootfs A, rootfs B, data), have %s", parts)
 	}
 	df := b.must("df -k /data | awk 'NR==2 {print $2}'")
 	if kb, _ := strconv.Atoi(strings.TrimSpace(df)); kb < 600*1024 {
@@ -418,7 +421,10 @@ uplink:
 		}
 	}
 
-	// Power cuts at random moments.
+	// Updates (issue 16): refusals, rollback, slot B with the new version.
+	b.testUpdates(root, out, vend, fp, sub)
+
+	// Power cuts at random moments (on slot B).
 	cuts := 3
 	if s := os.Getenv("EDGEREC_GATEWAY_CUTS"); s != "" {
 		cuts, _ = strconv.Atoi(s)
