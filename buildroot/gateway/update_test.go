@@ -252,7 +252,7 @@ func (b *board) waitReboot(what, bootID string, timeout time.Duration) {
 // audited; a bundle whose edgerec never becomes healthy is rolled back; a
 // good bundle installed under the two-person approval boots in slot B and
 // the beacons show its version.
-func (b *board) testUpdates(root, out string, v vendor, fp string, sub *uplinktest.Sub) {
+func (b *board) testUpdates(root, out string, v vendor, fp string, sub *uplinktest.Sub) *lan {
 	t := b.t
 	l := newLAN(t, b.lanPort, fp)
 	admin, approver, auditor := l.team(b.consoleText())
@@ -348,7 +348,7 @@ func (b *board) testUpdates(root, out string, v vendor, fp string, sub *uplinkte
 
 	// The audit log: both installs used their grant once, approved by the
 	// approver; the LAN page of slot B reads the same store.
-	auditor = session(t, l.must(200, "POST", "/api/v1/login", map[string]string{"user": "auditor", "password": gwPassword}, nil, nil))
+	auditor = l.login("auditor")
 	uses := 0
 	for _, r := range l.audit(auditor) {
 		if r.Action == "grant.use.update" && r.Result == "ok" {
@@ -362,4 +362,26 @@ func (b *board) testUpdates(root, out string, v vendor, fp string, sub *uplinkte
 	if st.Slot != "B" || st.System != "qemu-2" || st.Trial {
 		t.Errorf("update status after the update: %+v", st)
 	}
+	return l
+}
+
+// login signs a user of the team in again (sessions end with a reboot).
+func (l *lan) login(user string) *http.Cookie {
+	l.t.Helper()
+	return session(l.t, l.must(200, "POST", "/api/v1/login", map[string]string{"user": user, "password": gwPassword}, nil, nil))
+}
+
+type span struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// timeline is a camera's footage of the last 24 hours.
+func (l *lan) timeline(c *http.Cookie, camera string) []span {
+	l.t.Helper()
+	var out struct {
+		Spans []span `json:"spans"`
+	}
+	l.must(200, "GET", "/api/v1/recordings/"+camera+"/timeline", nil, c, &out)
+	return out.Spans
 }
