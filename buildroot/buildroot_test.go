@@ -465,6 +465,7 @@ func edgerecBinary(t *testing.T) string {
 
 type fbEnv struct {
 	boot, data, bundle string
+	led                string // a fake sysfs LED directory
 }
 
 func newFB(t *testing.T) fbEnv {
@@ -473,6 +474,9 @@ func newFB(t *testing.T) fbEnv {
 	e := fbEnv{boot: filepath.Join(d, "boot"), data: filepath.Join(d, "data", "edgerec")}
 	e.bundle = filepath.Join(e.boot, "edgerec-bundle")
 	os.MkdirAll(e.bundle, 0o755)
+	e.led = filepath.Join(d, "led")
+	os.MkdirAll(e.led, 0o755)
+	os.WriteFile(filepath.Join(e.led, "trigger"), []byte("mmc0\n"), 0o644)
 	os.WriteFile(filepath.Join(e.boot, "config.txt"), []byte("kernel=Image\n"), 0o644)
 	return e
 }
@@ -489,7 +493,7 @@ func (e fbEnv) put(t *testing.T, name, content string) {
 func (e fbEnv) run(t *testing.T, bin string) (string, error) {
 	t.Helper()
 	return run(t, cleanEnv("EDGEREC_BOOT_DIR="+e.boot, "EDGEREC_DATA_DIR="+e.data, "EDGEREC_BIN="+bin,
-		"EDGEREC_REQUIRE_DATA_MOUNT=0"), libexec+"/firstboot")
+		"EDGEREC_REQUIRE_DATA_MOUNT=0", "EDGEREC_LED="+e.led), libexec+"/firstboot")
 }
 
 const secretKey = "-----BEGIN PRIVATE KEY-----\nSECRET-KEY-MATERIAL-4711\n-----END PRIVATE KEY-----\n"
@@ -634,6 +638,9 @@ func TestFirstbootFailureKeepsBundle(t *testing.T) {
 		t.Fatalf("firstboot succeeded with a mismatched device id:\n%s", out)
 	}
 	errNote := read(t, filepath.Join(e.boot, "edgerec-bundle-ERROR.txt"))
+	if led := read(t, filepath.Join(e.led, "trigger")); strings.TrimSpace(led) != "timer" || strings.TrimSpace(read(t, filepath.Join(e.led, "delay_on"))) != "100" {
+		t.Errorf("status LED not set to the fault blink: trigger %q", led)
+	}
 	if !strings.Contains(errNote, "differs from device.id") {
 		t.Errorf("error note does not say why: %s", errNote)
 	}

@@ -74,6 +74,59 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+var (
+	imageOnce sync.Once
+	imageDir  string
+	imageVend vendor
+	imageErr  string
+)
+
+// TestMain removes the shared image.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if imageDir != "" {
+		os.RemoveAll(imageDir)
+	}
+	os.Exit(code)
+}
+
+// sharedImage builds the gateway image once per test binary (with the
+// update CA of vendor "vendor" and system version qemu-1): sdcard.img,
+// vmlinuz, initrd.gz, rootfs.ext4.
+func sharedImage(t *testing.T, bin string) (string, vendor) {
+	t.Helper()
+	imageOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "edgerec-gw-image-")
+		if err != nil {
+			imageErr = err.Error()
+			return
+		}
+		imageDir = dir
+		imageVend = newVendorIn(t, dir, "vendor")
+		cmd := exec.Command(filepath.Join(repoRoot(t), "scripts/qemu-gateway.sh"), "image", bin, dir)
+		cmd.Env = append(os.Environ(), "QEMU_GW_UPDATE_CA="+imageVend.CA, "QEMU_GW_VERSION=qemu-1")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			imageErr = fmt.Sprintf("qemu-gateway.sh image: %v\n%s", err, b)
+		}
+	})
+	if imageErr != "" {
+		t.Fatal(imageErr)
+	}
+	return imageDir, imageVend
+}
+
+// boardDir is a directory for one board: links to the shared image.
+func boardDir(t *testing.T, img string) string {
+	t.Helper()
+	out := t.TempDir()
+	for _, f := range []string{"sdcard.img", "vmlinuz", "initrd.gz", "rootfs.ext4"} {
+		if err := os.Symlink(filepath.Join(img, f), filepath.Join(out, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
 // board is one emulated gateway: the card, the qemu process, the hook.
 type board struct {
 	t       *testing.T
@@ -301,15 +354,11 @@ uplink:
 	copyIn("uplink/cert.pem", broker.Certs.ClientCert)
 	copyIn("uplink/key.pem", broker.Certs.ClientKey)
 
-	out := t.TempDir()
+	img, vend := sharedImage(t, bin)
+	out := boardDir(t, img)
 	script := filepath.Join(root, "scripts/qemu-gateway.sh")
-	vend := newVendor(t, "vendor") // the update signing CA (issue 16)
-	for _, args := range [][]string{{"image", bin, out}, {"card", out, bundle, "1G"}} {
-		cmd := exec.CommandContext(ctx, script, args...)
-		cmd.Env = append(os.Environ(), "QEMU_GW_UPDATE_CA="+vend.CA, "QEMU_GW_VERSION=qemu-1")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("qemu-gateway.sh %s: %v\n%s", args[0], err, b)
-		}
+	if b, err := exec.CommandContext(ctx, script, "card", out, bundle, "1G").CombinedOutput(); err != nil {
+		t.Fatalf("qemu-gateway.sh card: %v\n%s", err, b)
 	}
 	b := &board{t: t, root: root, out: out, lanPort: freePort(t), console: filepath.Join(out, "console.log")}
 	t.Cleanup(func() {

@@ -32,7 +32,11 @@ type vendor struct{ CA, Cert, Key string }
 
 func newVendor(t *testing.T, name string) vendor {
 	t.Helper()
-	dir := t.TempDir()
+	return newVendorIn(t, t.TempDir(), name)
+}
+
+func newVendorIn(t *testing.T, dir, name string) vendor {
+	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name + " update CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(30 * 24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
