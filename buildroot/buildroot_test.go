@@ -1351,3 +1351,54 @@ func TestLayoutOneDescription(t *testing.T) {
 		t.Errorf("rootfs B partition %v: want the size of A (%s) behind A", ps[2][1:], lay["ROOTFS_SIZE"])
 	}
 }
+
+// TestBootChooser: the A/B slot state machine of boot-chooser (issue 16),
+// on a fake boot partition: a new slot is tried TRIES times and becomes
+// primary only when marked good; marked bad, its trial ends.
+func TestBootChooser(t *testing.T) {
+	boot := t.TempDir()
+	bc := abs(t, libexec+"/boot-chooser")
+	env := cleanEnv("EDGEREC_BOOT_DIR="+boot, "EDGEREC_DISK=/dev/mmcblk0")
+	do := func(args ...string) string {
+		t.Helper()
+		out, err := run(t, env, bc, args...)
+		if err != nil {
+			t.Fatalf("boot-chooser %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	state := func() string { return read(t, filepath.Join(boot, "edgerec-slot.txt")) }
+	if got := do("get-primary"); got != "A" {
+		t.Errorf("fresh card: primary %q, want A", got)
+	}
+	if got := do("device", "B"); got != "/dev/mmcblk0p3" {
+		t.Errorf("slot B device %q", got)
+	}
+	do("set-primary", "B")
+	if s := state(); !strings.Contains(s, "PRIMARY=A\n") || !strings.Contains(s, "TRY=B\n") || !strings.Contains(s, "TRY_LEFT=2\n") {
+		t.Errorf("after set-primary B:\n%s", s)
+	}
+	if got := do("get-primary"); got != "B" {
+		t.Errorf("primary during the trial %q", got)
+	}
+	do("set-state", "B", "good")
+	if s := state(); !strings.Contains(s, "PRIMARY=B\n") || !strings.Contains(s, "TRY=\n") {
+		t.Errorf("after set-state B good:\n%s", s)
+	}
+	do("set-primary", "A")
+	do("set-state", "A", "bad")
+	if s := state(); !strings.Contains(s, "PRIMARY=B\n") || !strings.Contains(s, "TRY=\n") || !strings.Contains(s, "BAD=A\n") {
+		t.Errorf("after set-state A bad:\n%s", s)
+	}
+	if got := do("get-state", "A"); got != "bad" {
+		t.Errorf("get-state A %q", got)
+	}
+	// A damaged state file reads as "boot A, no trial".
+	os.WriteFile(filepath.Join(boot, "edgerec-slot.txt"), []byte("PRIMARY=C\nTRY=$(reboot)\n\x00"), 0o644)
+	if got := do("get-primary"); got != "A" {
+		t.Errorf("damaged state: primary %q", got)
+	}
+	if out, err := run(t, env, bc, "set-primary", "C"); err == nil {
+		t.Errorf("slot C accepted: %s", out)
+	}
+}
