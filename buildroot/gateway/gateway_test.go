@@ -455,6 +455,9 @@ uplink:
 	// kill -STOP: the watchdog (i6300esb, 30 s) reboots the board.
 	bootID := strings.TrimSpace(b.must("cat /proc/sys/kernel/random/boot_id"))
 	pid = strings.TrimSpace(b.waitGuest("edgerec running", "pidof edgerec", time.Minute))
+	// Hang it once it has armed the watchdog (it opens /dev/watchdog after
+	// its start-up; a clean stop disarmed it).
+	b.waitGuest("edgerec has opened the watchdog", "ls -l /proc/"+pid+"/fd | grep -q /dev/watchdog", 2*time.Minute)
 	stopped := time.Now()
 	b.must("kill -STOP " + pid)
 	for time.Since(stopped) < 150*time.Second {
