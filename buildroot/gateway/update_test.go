@@ -246,7 +246,23 @@ func (b *board) slotState() string {
 	return strings.TrimSpace(b.must("/usr/libexec/edgerec/boot-chooser show; head -c 1048576 /dev/vda3 | sha256sum"))
 }
 
-// waitReboot waits for a new boot id and the LAN page.
+// waitLAN waits until the LAN page answers over the forward.
+func (b *board) waitLAN(timeout time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := b.lanFingerprint(5 * time.Second)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("LAN page: %v\nconsole:\n%s", err, tail(b.consoleText(), 3000))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// waitReboot waits for a new boot id.
 func (b *board) waitReboot(what, bootID string, timeout time.Duration) {
 	b.t.Helper()
 	b.waitGuest(what, "[ \"$(cat /proc/sys/kernel/random/boot_id)\" != "+bootID+" ]", timeout)
@@ -322,12 +338,13 @@ func (b *board) testUpdates(root, out string, v vendor, fp string, sub *uplinkte
 	b.waitGuest("rollback to slot A", "[ \"$(/usr/libexec/edgerec/boot-chooser get-current)\" = A ] && /usr/libexec/edgerec/boot-chooser show | grep -q '^BAD=B'", 8*time.Minute)
 	b.waitGuest("edgerec running after the rollback", "pidof edgerec", 2*time.Minute)
 	con := b.consoleText()
-	for _, want := range []string{"initramfs: trying slot B", "failed 3 times on the trial slot", "never came up healthy: rollback to slot A"} {
+	for _, want := range []string{"initramfs: trying slot B", "edgerec failed 3 times on the trial slot", "never came up healthy: rollback to slot A"} {
 		if !strings.Contains(con, want) {
 			t.Errorf("console lacks %q", want)
 		}
 	}
-	t.Logf("broken update: approval → rolled back to A and recording: %v", time.Since(t0).Round(time.Second))
+	b.waitLAN(3 * time.Minute)
+	t.Logf("broken update: approval → rolled back to A, LAN page answering: %v", time.Since(t0).Round(time.Second))
 	lastBeacon(t, sub, time.Now(), 3*time.Minute, "a beacon from slot A after the rollback", func(bc *wire.Beacon) bool {
 		return bc.Slot == "A" && bc.System == "qemu-1"
 	})
@@ -341,6 +358,7 @@ func (b *board) testUpdates(root, out string, v vendor, fp string, sub *uplinkte
 	b.waitGuest("slot B kept (marked good after the first sealed segment)",
 		"[ \"$(/usr/libexec/edgerec/boot-chooser get-current)\" = B ] && /usr/libexec/edgerec/boot-chooser show | grep -q '^PRIMARY=B' && /usr/libexec/edgerec/boot-chooser show | grep -q '^TRY=$'", 6*time.Minute)
 	t.Logf("good update: approval → slot B booted and marked good: %v", time.Since(t0).Round(time.Second))
+	b.waitLAN(3 * time.Minute)
 	bc := lastBeacon(t, sub, time.Now(), 3*time.Minute, "a beacon with the new version from slot B", func(bc *wire.Beacon) bool {
 		return bc.Slot == "B" && bc.System == "qemu-2"
 	})
