@@ -345,6 +345,7 @@ func (b *board) testUpdates(root, out string, v vendor, fp string, sub *uplinkte
 	}
 	b.waitLAN(3 * time.Minute)
 	t.Logf("broken update: approval → rolled back to A, LAN page answering: %v", time.Since(t0).Round(time.Second))
+	admin, approver = l.login("admin"), l.login("approver") // sessions end with a reboot
 	lastBeacon(t, sub, time.Now(), 3*time.Minute, "a beacon from slot A after the rollback", func(bc *wire.Beacon) bool {
 		return bc.Slot == "A" && bc.System == "qemu-1"
 	})
