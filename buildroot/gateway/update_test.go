@@ -369,7 +369,37 @@ func (b *board) testUpdates(root, out string, v vendor, fp string, sub *uplinkte
 		t.Errorf("slot B not the read-only root:\n%s", mounts)
 	}
 
-	// The audit log: both installs used their grant once, approved by the
+	// A power cut while the next bundle is being written to slot A: the
+	// board boots slot B again, untouched, and records.
+	admin, approver = l.login("admin"), l.login("approver")
+	next, _ := os.ReadFile(bundle(t, root, out, v, "qemu-3", false))
+	l.must(202, "POST", "/api/v1/update", next, admin, &pending)
+	l.must(200, "POST", "/api/v1/grants/"+pending.Request+"/approve", nil, approver, nil)
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		var cur struct {
+			State  string `json:"state"`
+			Target string `json:"target"`
+		}
+		l.must(200, "GET", "/api/v1/update", nil, admin, &cur)
+		if cur.State == "installing" && cur.Target == "A" {
+			break
+		}
+		if time.Now().After(deadline) || cur.State == "installed" || cur.State == "failed" {
+			t.Fatalf("install of qemu-3 never seen writing slot A: %+v", cur)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	b.cut()
+	b.boot()
+	b.waitLAN(3 * time.Minute)
+	state := b.must("/usr/libexec/edgerec/boot-chooser get-current; /usr/libexec/edgerec/boot-chooser show")
+	if !strings.HasPrefix(state, "B\n") || !strings.Contains(state, "PRIMARY=B\n") || !strings.Contains(state, "TRY=\n") {
+		t.Errorf("after a power cut during an install: %s", state)
+	}
+	b.waitGuest("edgerec running after the cut during the install", "pidof edgerec", 2*time.Minute)
+	t.Logf("power cut while writing slot A: booted slot B again (%s)", strings.ReplaceAll(strings.TrimSpace(state), "\n", " "))
+
+	// The audit log: three installs used their grant once, approved by the
 	// approver; the LAN page of slot B reads the same store.
 	auditor = l.login("auditor")
 	uses := 0
@@ -378,8 +408,8 @@ func (b *board) testUpdates(root, out string, v vendor, fp string, sub *uplinkte
 			uses++
 		}
 	}
-	if uses != 2 {
-		t.Errorf("want 2 audited update grant uses, have %d", uses)
+	if uses != 3 {
+		t.Errorf("want 3 audited update grant uses, have %d", uses)
 	}
 	l.must(200, "GET", "/api/v1/update", nil, auditor, &st)
 	if st.Slot != "B" || st.System != "qemu-2" || st.Trial {
