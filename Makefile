@@ -49,7 +49,7 @@ lint:
 ## test: install what is needed, then run every test (unit, race, fuzz seeds, firmware under qemu)
 test: deps lint
 	$(GO) mod verify
-	EDGEREC_REQUIRE_SWTPM=1 $(GO) test -race -p 1 -timeout 30m ./...
+	EDGEREC_REQUIRE_SWTPM=1 EDGEREC_GATEWAY_CUTS=$${EDGEREC_GATEWAY_CUTS:-5} $(GO) test -race -p 1 -timeout 40m ./...
 	$(GO) test -count=1 -run 'TestR11AdversaryProperty' ./policy/
 	$(MAKE) firmware
 	./scripts/test-firmware.sh $(BIN)

@@ -465,6 +465,7 @@ func edgerecBinary(t *testing.T) string {
 
 type fbEnv struct {
 	boot, data, bundle string
+	led                string // a fake sysfs LED directory
 }
 
 func newFB(t *testing.T) fbEnv {
@@ -473,6 +474,9 @@ func newFB(t *testing.T) fbEnv {
 	e := fbEnv{boot: filepath.Join(d, "boot"), data: filepath.Join(d, "data", "edgerec")}
 	e.bundle = filepath.Join(e.boot, "edgerec-bundle")
 	os.MkdirAll(e.bundle, 0o755)
+	e.led = filepath.Join(d, "led")
+	os.MkdirAll(e.led, 0o755)
+	os.WriteFile(filepath.Join(e.led, "trigger"), []byte("mmc0\n"), 0o644)
 	os.WriteFile(filepath.Join(e.boot, "config.txt"), []byte("kernel=Image\n"), 0o644)
 	return e
 }
@@ -489,7 +493,7 @@ func (e fbEnv) put(t *testing.T, name, content string) {
 func (e fbEnv) run(t *testing.T, bin string) (string, error) {
 	t.Helper()
 	return run(t, cleanEnv("EDGEREC_BOOT_DIR="+e.boot, "EDGEREC_DATA_DIR="+e.data, "EDGEREC_BIN="+bin,
-		"EDGEREC_REQUIRE_DATA_MOUNT=0"), libexec+"/firstboot")
+		"EDGEREC_REQUIRE_DATA_MOUNT=0", "EDGEREC_LED="+e.led), libexec+"/firstboot")
 }
 
 const secretKey = "-----BEGIN PRIVATE KEY-----\nSECRET-KEY-MATERIAL-4711\n-----END PRIVATE KEY-----\n"
@@ -634,6 +638,9 @@ func TestFirstbootFailureKeepsBundle(t *testing.T) {
 		t.Fatalf("firstboot succeeded with a mismatched device id:\n%s", out)
 	}
 	errNote := read(t, filepath.Join(e.boot, "edgerec-bundle-ERROR.txt"))
+	if led := read(t, filepath.Join(e.led, "trigger")); strings.TrimSpace(led) != "timer" || strings.TrimSpace(read(t, filepath.Join(e.led, "delay_on"))) != "100" {
+		t.Errorf("status LED not set to the fault blink: trigger %q", led)
+	}
 	if !strings.Contains(errNote, "differs from device.id") {
 		t.Errorf("error note does not say why: %s", errNote)
 	}
@@ -793,7 +800,7 @@ func mountTmp(t *testing.T, dev string) string {
 func TestDataPartitionOnLoop(t *testing.T) {
 	needRootLoop(t)
 	need(t, "e2fsck", "resize2fs", "blkid")
-	l := newLoop(t, 96<<20, "label: dos\n,8M,c\n,24M,83\n")
+	l := newLoop(t, 96<<20, "label: dos\n,8M,c\n,16M,83\n,16M,83\n")
 	mnt := t.TempDir()
 	env := cleanEnv("EDGEREC_DISK="+l.dev, "EDGEREC_DATA_MNT="+mnt)
 	dp := abs(t, libexec+"/data-partition")
@@ -804,10 +811,10 @@ func TestDataPartitionOnLoop(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first boot: %v\n%s", err, out)
 	}
-	p3 := l.dev + "p3"
-	lbl, _ := exec.Command("blkid", "-o", "value", "-s", "LABEL", p3).Output()
+	p4 := l.dev + "p4"
+	lbl, _ := exec.Command("blkid", "-o", "value", "-s", "LABEL", p4).Output()
 	if strings.TrimSpace(string(lbl)) != "edgerec-data" {
-		t.Errorf("p3 label %q", lbl)
+		t.Errorf("p4 label %q", lbl)
 	}
 	if fi, err := os.Stat(filepath.Join(mnt, "edgerec")); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("edgerec dir on data: %v", err)
@@ -823,13 +830,13 @@ func TestDataPartitionOnLoop(t *testing.T) {
 			return v
 		}
 		base := filepath.Base(l.dev)
-		start = readInt("/sys/class/block/" + base + "p3/start")
-		size = readInt("/sys/class/block/" + base + "p3/size")
+		start = readInt("/sys/class/block/" + base + "p4/start")
+		size = readInt("/sys/class/block/" + base + "p4/size")
 		total = readInt("/sys/class/block/" + base + "/size")
 		return start + size, total
 	}
 	if end, total := endSector(); total-end > 2048 {
-		t.Errorf("p3 ends at %d of %d sectors: not grown to the card", end, total)
+		t.Errorf("p4 ends at %d of %d sectors: not grown to the card", end, total)
 	}
 	os.WriteFile(filepath.Join(mnt, "edgerec", "keep"), []byte("data"), 0o600)
 	umount()
@@ -853,7 +860,7 @@ func TestDataPartitionOnLoop(t *testing.T) {
 		t.Fatalf("grow: %v\n%s", err, out)
 	}
 	if end, total := endSector(); total-end > 2048 {
-		t.Errorf("after grow p3 ends at %d of %d sectors", end, total)
+		t.Errorf("after grow p4 ends at %d of %d sectors", end, total)
 	}
 	if b, err := os.ReadFile(filepath.Join(mnt, "edgerec", "keep")); err != nil || string(b) != "data" {
 		t.Error("data lost when growing")
@@ -863,12 +870,12 @@ func TestDataPartitionOnLoop(t *testing.T) {
 	// A foreign layout is never touched.
 	l2 := newLoop(t, 64<<20, "label: dos\n,8M,c\n,8M,83\n,8M,83\n,8M,83\n")
 	env2 := cleanEnv("EDGEREC_DISK="+l2.dev, "EDGEREC_DATA_MNT="+t.TempDir())
-	if out, err := exec.Command("mkfs.ext4", "-q", "-L", "other", l2.dev+"p3").CombinedOutput(); err != nil {
+	if out, err := exec.Command("mkfs.ext4", "-q", "-L", "other", l2.dev+"p4").CombinedOutput(); err != nil {
 		t.Fatal(err, string(out))
 	}
 	out, err = run(t, env2, dp)
 	if err == nil || !strings.Contains(out, "not touching it") {
-		t.Errorf("foreign p3 accepted: %v\n%s", err, out)
+		t.Errorf("foreign p4 accepted: %v\n%s", err, out)
 	}
 }
 
@@ -1330,8 +1337,8 @@ func TestLayoutOneDescription(t *testing.T) {
 	}
 	re := regexp.MustCompile(`start=\s*(\d+), size=\s*(\d+), type=(\w+)`)
 	ps := re.FindAllStringSubmatch(table, -1)
-	if len(ps) != 2 {
-		t.Fatalf("want 2 partitions (boot, rootfs; data is made at first boot):\n%s", table)
+	if len(ps) != 3 {
+		t.Fatalf("want 3 partitions (boot, rootfs A, rootfs B; data is made at first boot):\n%s", table)
 	}
 	sec := func(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
 	if sec(ps[0][1]) != mib(t, lay["BOOT_OFFSET"])*2048 || sec(ps[0][2]) != mib(t, lay["BOOT_SIZE"])*2048 || ps[0][3] != "c" {
@@ -1339,5 +1346,59 @@ func TestLayoutOneDescription(t *testing.T) {
 	}
 	if sec(ps[1][2]) != mib(t, lay["ROOTFS_SIZE"])*2048 || ps[1][3] != "83" || sec(ps[1][1]) < sec(ps[0][1])+sec(ps[0][2]) {
 		t.Errorf("rootfs partition %v, layout size %s", ps[1][1:], lay["ROOTFS_SIZE"])
+	}
+	if sec(ps[2][2]) != sec(ps[1][2]) || ps[2][3] != "83" || sec(ps[2][1]) < sec(ps[1][1])+sec(ps[1][2]) {
+		t.Errorf("rootfs B partition %v: want the size of A (%s) behind A", ps[2][1:], lay["ROOTFS_SIZE"])
+	}
+}
+
+// TestBootChooser: the A/B slot state machine of boot-chooser (issue 16),
+// on a fake boot partition: a new slot is tried TRIES times and becomes
+// primary only when marked good; marked bad, its trial ends.
+func TestBootChooser(t *testing.T) {
+	boot := t.TempDir()
+	bc := abs(t, libexec+"/boot-chooser")
+	env := cleanEnv("EDGEREC_BOOT_DIR="+boot, "EDGEREC_DISK=/dev/mmcblk0")
+	do := func(args ...string) string {
+		t.Helper()
+		out, err := run(t, env, bc, args...)
+		if err != nil {
+			t.Fatalf("boot-chooser %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	state := func() string { return read(t, filepath.Join(boot, "edgerec-slot.txt")) }
+	if got := do("get-primary"); got != "A" {
+		t.Errorf("fresh card: primary %q, want A", got)
+	}
+	if got := do("device", "B"); got != "/dev/mmcblk0p3" {
+		t.Errorf("slot B device %q", got)
+	}
+	do("set-primary", "B")
+	if s := state(); !strings.Contains(s, "PRIMARY=A\n") || !strings.Contains(s, "TRY=B\n") || !strings.Contains(s, "TRY_LEFT=2\n") {
+		t.Errorf("after set-primary B:\n%s", s)
+	}
+	if got := do("get-primary"); got != "B" {
+		t.Errorf("primary during the trial %q", got)
+	}
+	do("set-state", "B", "good")
+	if s := state(); !strings.Contains(s, "PRIMARY=B\n") || !strings.Contains(s, "TRY=\n") {
+		t.Errorf("after set-state B good:\n%s", s)
+	}
+	do("set-primary", "A")
+	do("set-state", "A", "bad")
+	if s := state(); !strings.Contains(s, "PRIMARY=B\n") || !strings.Contains(s, "TRY=\n") || !strings.Contains(s, "BAD=A\n") {
+		t.Errorf("after set-state A bad:\n%s", s)
+	}
+	if got := do("get-state", "A"); got != "bad" {
+		t.Errorf("get-state A %q", got)
+	}
+	// A damaged state file reads as "boot A, no trial".
+	os.WriteFile(filepath.Join(boot, "edgerec-slot.txt"), []byte("PRIMARY=C\nTRY=$(reboot)\n\x00"), 0o644)
+	if got := do("get-primary"); got != "A" {
+		t.Errorf("damaged state: primary %q", got)
+	}
+	if out, err := run(t, env, bc, "set-primary", "C"); err == nil {
+		t.Errorf("slot C accepted: %s", out)
 	}
 }

@@ -99,3 +99,45 @@ func (s *Store) RefuseCoverage(ctx context.Context, id, reason string) error {
 	}
 	return nil
 }
+
+// UseUpdate consumes approved update grant id (issue 16, R21) for the
+// bundle with digest, once: issued, unexpired, unrevoked, for that digest,
+// not used before. Used or refused, it is audited ("grant.use.update")
+// citing the grant.
+func (s *Store) UseUpdate(ctx context.Context, id, actorID, digest string) error {
+	now := s.now()
+	var refused error
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		refused = nil
+		g, err := getGrant(tx, id)
+		if errors.Is(err, ErrCorrupt) {
+			return err
+		}
+		ev := audit.Event{Actor: actorID, Action: "grant.use." + grants.Update, TargetKind: audit.KindDevice, Grant: id, Result: audit.ResultOK,
+			Detail: "digest=" + digest}
+		if err == nil && g.Action != grants.Update {
+			err = fmt.Errorf("%w: %s grants %s, not update", grants.ErrOutOfScope, id, g.Action)
+		}
+		if err == nil {
+			err = g.CheckApply(digest, now)
+		}
+		if err != nil {
+			refused = err
+			ev.Result, ev.Detail = audit.ResultDenied, err.Error()
+			_, aerr := s.audit.AppendTx(tx, ev)
+			return aerr
+		}
+		if err := putGrant(tx, &g); err != nil {
+			return err
+		}
+		_, err = s.audit.AppendTx(tx, ev)
+		return err
+	})
+	if err == nil {
+		err = refused
+	}
+	if err != nil {
+		return fmt.Errorf("policy: use update grant %s: %w", id, err)
+	}
+	return nil
+}

@@ -99,6 +99,7 @@
 //	              SetPassword, SetTraining, SetDisabled, Request, Approve,
 //	              Deny, Revoke, ReleaseHold, UseGrant, Grant(s), Users, Review, Audit,
 //	              UseCoverage/RefuseCoverage (edge/cameras, coverage.go),
+//	              UseUpdate (edge/update: an approved system update, issue 16),
 //	              AuditAfter, VerifyAudit
 //	uplink        Head() (seq, hash); AuditAfter(ctx, seq, max)
 //	check         VerifyDir(ctx, dataDir, pinnedPub or nil) → audit.Report

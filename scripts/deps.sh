@@ -43,6 +43,8 @@ need=(
   [npm]=npm
   [ip]=iproute2
   [unshare]=util-linux
+  [rauc]=rauc
+  [mksquashfs]=squashfs-tools
 )
 fi
 

@@ -10,6 +10,12 @@
 #       from Debian's arm64 busybox-static, util-linux/e2fsprogs tools with
 #       their libraries from Debian arm64, the overlay, post-build.sh, the
 #       static edgerec as /usr/bin/edgerec), OUTDIR/vmlinuz, OUTDIR/initrd.gz
+#       OUTDIR/rootfs.ext4 (the root slot image, for update bundles)
+#   qemu-gateway.sh bundle OUTDIR VERSION CERT KEY OUT.raucb [broken]
+#       a RAUC bundle (host rauc; plain format) of OUTDIR/rootfs.ext4 with
+#       /etc/edgerec/system-version set to VERSION, signed with CERT/KEY;
+#       "broken" replaces /usr/bin/edgerec with a program that exits 1 (a
+#       slot that never comes up healthy: the rollback test)
 #   qemu-gateway.sh card OUTDIR BUNDLE_DIR [SIZE]
 #       OUTDIR/card.img: a blank "card" of SIZE (default 1G) with sdcard.img
 #       written to it by scripts/flash.sh --bundle BUNDLE_DIR, as an
@@ -29,6 +35,10 @@
 #                     OUTDIR/hook.sock)
 #   QEMU_GW_CONSOLE   file for the serial console (default: stdout)
 #   QEMU_GW_CARD      the card image (default OUTDIR/card.img)
+#   QEMU_GW_UPDATE_CA the vendor's update CA (PEM) for /etc/edgerec/update-ca.pem
+#                     (image; without it the gateway has no updater)
+#   QEMU_GW_VERSION   system version written to /etc/edgerec/system-version
+#                     (image; default qemu-1)
 #
 # Needs root (mknod, apt-get), qemu-system-arm, genimage, mtools,
 # dosfstools, e2fsprogs, cpio, kmod, qemu-user (busybox's applet list).
@@ -59,7 +69,7 @@ need_tools() {
 
 # Modules the Pi kernel has built in and Debian's has as modules.
 MODULES=(virtio_pci virtio_blk virtio_net virtio_console virtio_rng i6300esb
-	ext4 crc32c_generic vfat nls_cp437 nls_ascii nls_iso8859-1 nls_utf8)
+	ext4 crc32c_generic vfat nls_cp437 nls_ascii nls_iso8859-1 nls_utf8 loop squashfs)
 # Tools the init scripts need beyond busybox (Buildroot: util-linux and
 # e2fsprogs, selected by package/edgerec/Config.in): package → paths.
 TOOLS=(fdisk:sbin/sfdisk util-linux:usr/bin/partx util-linux:sbin/blkid
@@ -175,12 +185,18 @@ cmd_image() {
 	cp -a "$board/skeleton/." "$st/"
 	cp -a "$common/overlay/." "$st/"
 	install -m 0755 "$bin" "$st/usr/bin/edgerec"
+	mkdir -p "$st/etc/edgerec"
+	echo "${QEMU_GW_VERSION:-qemu-1}" >"$st/etc/edgerec/system-version"
+	if [ -n "${QEMU_GW_UPDATE_CA:-}" ]; then
+		install -m 0644 "$QEMU_GW_UPDATE_CA" "$st/etc/edgerec/update-ca.pem"
+	fi
 	"$common/post-build.sh" "$st" qemu >/dev/null
 	mke2fs -q -F -t ext4 -L rootfs -d "$st" "$work/rootfs.ext4" "$ROOTFS_SIZE" || die "mke2fs -d failed"
 
 	# --- the card image: genimage with the shared layout ----------------------
 	local in=$work/input
 	mkdir -p "$in"
+	cp "$work/rootfs.ext4" "$out/rootfs.ext4"
 	mv "$work/rootfs.ext4" "$in/"
 	cp "$out/vmlinuz" "$in/Image"
 	cp "$out/initrd.gz" "$in/initrd.gz"
@@ -192,6 +208,53 @@ cmd_image() {
 		{ cat "$work/genimage.log" >&2; die "genimage failed"; }
 	mv "$work/gi-out/sdcard.img" "$out/sdcard.img"
 	log "image: $out/sdcard.img ($(du -h --apparent-size "$out/sdcard.img" | cut -f1); kernel $kver, edgerec $(du -h "$bin" | cut -f1))"
+}
+
+cmd_bundle() {
+	if [ $# -lt 5 ] || [ $# -gt 6 ]; then die "usage: $0 bundle OUTDIR VERSION CERT KEY OUT.raucb [broken]"; fi
+	local out=$1 version=$2 cert=$3 key=$4 dst=$5 broken=${6:-}
+	command -v rauc >/dev/null || die "rauc missing (scripts/deps.sh)"
+	command -v debugfs >/dev/null || die "debugfs missing (e2fsprogs)"
+	[ -f "$out/rootfs.ext4" ] || die "no $out/rootfs.ext4 (run: $0 image BIN $out)"
+	case $version in *[!A-Za-z0-9._+-]* | '') die "bad version $version" ;; esac
+	local work
+	work=$(mktemp -d)
+	# shellcheck disable=SC2064 # expand now
+	trap "rm -rf '$work'" EXIT
+	mkdir -p "$work/content"
+	cp "$out/rootfs.ext4" "$work/content/rootfs.ext4"
+	echo "$version" >"$work/system-version"
+	{
+		echo "cd /etc/edgerec"
+		echo "rm system-version"
+		echo "write $work/system-version system-version"
+		echo "sif system-version mode 0100644"
+		if [ "$broken" = broken ]; then
+			printf '#!/bin/sh\necho "edgerec: broken build (update rollback test)" >&2\nexit 1\n' >"$work/edgerec"
+			echo "cd /usr/bin"
+			echo "rm edgerec"
+			echo "write $work/edgerec edgerec"
+			echo "sif edgerec mode 0100755"
+		fi
+	} >"$work/debugfs.cmd"
+	debugfs -w -f "$work/debugfs.cmd" "$work/content/rootfs.ext4" >"$work/debugfs.log" 2>&1 ||
+		{ cat "$work/debugfs.log" >&2; die "debugfs failed"; }
+	e2fsck -fn "$work/content/rootfs.ext4" >/dev/null 2>&1 || die "the edited rootfs does not pass e2fsck"
+	cat >"$work/content/manifest.raucm" <<EOF2
+[update]
+compatible=edgerec-gateway
+version=$version
+
+[bundle]
+format=plain
+
+[image.rootfs]
+filename=rootfs.ext4
+EOF2
+	rm -f "$dst"
+	rauc bundle --cert="$cert" --key="$key" --mksquashfs-args="-comp gzip" "$work/content" "$dst" >"$work/rauc.log" 2>&1 ||
+		{ cat "$work/rauc.log" >&2; die "rauc bundle failed"; }
+	log "bundle: $dst (version $version${broken:+, broken edgerec}; $(du -h "$dst" | cut -f1))"
 }
 
 cmd_card() {
@@ -226,10 +289,10 @@ cmd_boot() {
 }
 
 case "${1:-}" in
-image | card | boot)
+image | bundle | card | boot)
 	c=$1
 	shift
 	"cmd_$c" "$@"
 	;;
-*) die "usage: $0 image BIN_ARM64 OUTDIR | card OUTDIR BUNDLE_DIR [SIZE] | boot OUTDIR" ;;
+*) die "usage: $0 image BIN_ARM64 OUTDIR | bundle OUTDIR VERSION CERT KEY OUT.raucb [broken] | card OUTDIR BUNDLE_DIR [SIZE] | boot OUTDIR" ;;
 esac

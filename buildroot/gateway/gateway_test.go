@@ -74,6 +74,60 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+var (
+	imageOnce sync.Once
+	imageDir  string
+	imageVend vendor
+	imageErr  string
+)
+
+// TestMain removes the shared image.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if imageDir != "" {
+		os.RemoveAll(imageDir)
+	}
+	os.Exit(code)
+}
+
+// sharedImage builds the gateway image once per test binary (with the
+// update CA of vendor "vendor" and system version qemu-1): sdcard.img,
+// vmlinuz, initrd.gz, rootfs.ext4.
+func sharedImage(t *testing.T, bin string) (string, vendor) {
+	t.Helper()
+	imageOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "edgerec-gw-image-")
+		if err != nil {
+			imageErr = err.Error()
+			return
+		}
+		imageDir = dir
+		imageVend = newVendorIn(t, dir, "vendor")
+		cmd := exec.Command(filepath.Join(repoRoot(t), "scripts/qemu-gateway.sh"), "image", bin, dir)
+		cmd.Env = append(os.Environ(), "QEMU_GW_UPDATE_CA="+imageVend.CA, "QEMU_GW_VERSION=qemu-1")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			imageErr = fmt.Sprintf("qemu-gateway.sh image: %v\n%s", err, b)
+		}
+	})
+	if imageErr != "" {
+		t.Fatal(imageErr)
+	}
+	return imageDir, imageVend
+}
+
+// boardDir is a directory for one board: hard links to the shared image
+// (os.MkdirTemp and t.TempDir are both under $TMPDIR).
+func boardDir(t *testing.T, img string) string {
+	t.Helper()
+	out := t.TempDir()
+	for _, f := range []string{"sdcard.img", "vmlinuz", "initrd.gz", "rootfs.ext4"} {
+		if err := os.Link(filepath.Join(img, f), filepath.Join(out, f)); err != nil { // flash.sh stats the image: no symlink
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
 // board is one emulated gateway: the card, the qemu process, the hook.
 type board struct {
 	t       *testing.T
@@ -240,7 +294,7 @@ func TestEmulatedGateway(t *testing.T) {
 	required(t)
 	root := repoRoot(t)
 	bin := firmware(t, root)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 
 	broker := uplinktest.StartBroker(t)
@@ -301,12 +355,11 @@ uplink:
 	copyIn("uplink/cert.pem", broker.Certs.ClientCert)
 	copyIn("uplink/key.pem", broker.Certs.ClientKey)
 
-	out := t.TempDir()
+	img, vend := sharedImage(t, bin)
+	out := boardDir(t, img)
 	script := filepath.Join(root, "scripts/qemu-gateway.sh")
-	for _, args := range [][]string{{"image", bin, out}, {"card", out, bundle, "1G"}} {
-		if b, err := exec.CommandContext(ctx, script, args...).CombinedOutput(); err != nil {
-			t.Fatalf("qemu-gateway.sh %s: %v\n%s", args[0], err, b)
-		}
+	if b, err := exec.CommandContext(ctx, script, "card", out, bundle, "1G").CombinedOutput(); err != nil {
+		t.Fatalf("qemu-gateway.sh card: %v\n%s", err, b)
 	}
 	b := &board{t: t, root: root, out: out, lanPort: freePort(t), console: filepath.Join(out, "console.log")}
 	t.Cleanup(func() {
@@ -339,7 +392,7 @@ uplink:
 	if m[1] != fp {
 		t.Errorf("LAN page presents %s, the console printed %s", fp, m[1])
 	}
-	for _, want := range []string{"edgerec-data: first boot: creating partition 3", "formatting /dev/vda3", "bundle deleted from the boot partition", "Starting edgerec: OK"} {
+	for _, want := range []string{"edgerec-data: first boot: creating partition 4", "formatting /dev/vda4", "bundle deleted from the boot partition", "Starting edgerec: OK"} {
 		if !strings.Contains(con, want) {
 			t.Errorf("console lacks %q", want)
 		}
@@ -347,11 +400,11 @@ uplink:
 	t.Logf("boot to LAN page (first boot, emulated): %v", lanAt.Round(time.Second))
 
 	parts := b.must("sfdisk -d /dev/vda | grep -c '^/dev/vda'")
-	if strings.TrimSpace(parts) != "3" {
-		t.Errorf("want 3 partitions after first boot, have %s", parts)
+	if strings.TrimSpace(parts) != "4" {
+		t.Errorf("want 4 partitions after first boot (boot, rootfs A, rootfs B, data), have %s", parts)
 	}
 	df := b.must("df -k /data | awk 'NR==2 {print $2}'")
-	if kb, _ := strconv.Atoi(strings.TrimSpace(df)); kb < 600*1024 {
+	if kb, _ := strconv.Atoi(strings.TrimSpace(df)); kb < 500*1024 { // 1 GiB − boot − 2 root slots ≈ 560 MiB
 		t.Errorf("data partition not grown to the end of the 1 GiB card: %s KiB", df)
 	}
 	boot := b.must("mkdir -p /run/t-boot && mount -t vfat -o ro /dev/vda1 /run/t-boot && ls -R /run/t-boot; umount /run/t-boot")
@@ -403,8 +456,22 @@ uplink:
 	// kill -STOP: the watchdog (i6300esb, 30 s) reboots the board.
 	bootID := strings.TrimSpace(b.must("cat /proc/sys/kernel/random/boot_id"))
 	pid = strings.TrimSpace(b.waitGuest("edgerec running", "pidof edgerec", time.Minute))
+	// Hang it once it has armed the watchdog (it opens /dev/watchdog after
+	// its start-up; a clean stop disarmed it).
+	b.waitGuest("edgerec has opened the watchdog", "ls -l /proc/"+pid+"/fd | grep -q /dev/watchdog", 2*time.Minute)
 	stopped := time.Now()
 	b.must("kill -STOP " + pid)
+	for time.Since(stopped) < 150*time.Second {
+		out, rc, err := b.sh("cat /proc/sys/kernel/random/boot_id", 10*time.Second)
+		if err == nil && rc == 0 && strings.TrimSpace(out) != bootID {
+			break
+		}
+		time.Sleep(3 * time.Second)
+	}
+	if out, rc, err := b.sh("cat /proc/sys/kernel/random/boot_id", 10*time.Second); err == nil && rc == 0 && strings.TrimSpace(out) == bootID {
+		msgs, _, _ := b.sh("tail -40 /var/log/messages; ps", time.Minute)
+		t.Fatalf("no watchdog reboot 150 s after kill -STOP %s:\n%s", pid, msgs)
+	}
 	b.waitGuest("a reboot by the watchdog", "[ \"$(cat /proc/sys/kernel/random/boot_id)\" != "+bootID+" ]", 3*time.Minute)
 	t.Logf("hung recorder → watchdog reboot → hook answers: %v", time.Since(stopped).Round(time.Second))
 	b.waitGuest("edgerec running after the watchdog reboot", "pidof edgerec", 2*time.Minute)
@@ -418,14 +485,22 @@ uplink:
 		}
 	}
 
-	// Power cuts at random moments.
-	cuts := 3
+	// Updates (issue 16): refusals, rollback, slot B with the new version.
+	l := b.testUpdates(root, out, vend, fp, sub)
+
+	// Power cuts at random moments during recording (on slot B). After
+	// each: the board comes back recording, `edgerec check` passes, and
+	// the timeline says how much footage recorded before the cut was lost
+	// (cut time − end of the last footage kept before it) and when the
+	// first footage after the boot started.
+	cuts := 10
 	if s := os.Getenv("EDGEREC_GATEWAY_CUTS"); s != "" {
 		cuts, _ = strconv.Atoi(s)
 	}
+	var lost []time.Duration
 	for i := 0; i < cuts; i++ {
-		time.Sleep(time.Duration(5+time.Now().UnixNano()%15) * time.Second)
-		before, _, _ := b.sh("cat /proc/uptime", 10*time.Second)
+		time.Sleep(time.Duration(8+time.Now().UnixNano()%15) * time.Second)
+		tCut := time.Now()
 		b.cut()
 		b.boot()
 		b.waitGuest("edgerec running after power cut", "pidof edgerec", 3*time.Minute)
@@ -440,8 +515,54 @@ uplink:
 			}
 			time.Sleep(time.Second)
 		}
-		time.Sleep(10 * time.Second)
+		aud := l.login("auditor")
+		var firstAt time.Duration
+		var cutLost [2]time.Duration
+		for {
+			ok := true
+			for ci, cam := range []string{"cam1", "cam2"} {
+				spans := l.timeline(aud, cam)
+				after, keptEnd := time.Time{}, time.Time{}
+				for _, sp := range spans {
+					if sp.From.Before(tCut) && sp.To.After(keptEnd) {
+						keptEnd = sp.To
+					}
+					if sp.From.After(tCut) && (after.IsZero() || sp.From.Before(after)) && sp.To.After(sp.From) {
+						after = sp.From
+					}
+				}
+				if after.IsZero() {
+					ok = false
+					continue
+				}
+				if ci == 0 {
+					firstAt = after.Sub(b.started)
+				}
+				cutLost[ci] = max(0, tCut.Sub(keptEnd))
+			}
+			if ok {
+				break
+			}
+			if time.Since(b.started) > 4*time.Minute {
+				t.Fatalf("cut %d: no footage after the boot", i+1)
+			}
+			time.Sleep(2 * time.Second)
+		}
 		rep := b.check()
-		t.Logf("power cut %d (uptime at cut %s): LAN page after %v; check:\n%s", i+1, strings.Fields(before + " ?")[0], lanAfter.Round(time.Second), rep)
+		if m := segLine.FindStringSubmatch(rep); m == nil || m[1] == "0" {
+			t.Errorf("cut %d: nothing recorded:\n%s", i+1, rep)
+		}
+		lost = append(lost, cutLost[0], cutLost[1])
+		t.Logf("power cut %d: LAN page after %v, first footage (cam1) starts %v after qemu start; footage lost before the cut: cam1 %v, cam2 %v; check: %s",
+			i+1, lanAfter.Round(time.Second), firstAt.Round(time.Second), cutLost[0].Round(100*time.Millisecond), cutLost[1].Round(100*time.Millisecond),
+			strings.TrimSpace(segLine.FindString(rep)))
+	}
+	if len(lost) > 0 {
+		var sum, worst time.Duration
+		for _, d := range lost {
+			sum += d
+			worst = max(worst, d)
+		}
+		t.Logf("power cuts: %d, footage lost per cut and camera: mean %v, worst %v", cuts, (sum / time.Duration(len(lost))).Round(100*time.Millisecond), worst.Round(100*time.Millisecond))
 	}
 }

@@ -232,6 +232,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	auxCtx, stopAux := context.WithCancel(ctx)
 	wiper = daemonDecommission(dc, kps, store, ps, up, cams, stopAux, cancel, tracker, log)
 
+	updates := startUpdater(ctx, &wg, dc.DataDir, store, ps, log.With("part", "update")) // issue 16
 	finder, stopFinder, err := onvifFinder(dc, brd.ClockSynced, log.With("part", "onvif"))
 	if err != nil {
 		return err
@@ -239,7 +240,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	defer stopFinder()
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing, Location: dc.Config.Location(),
 		LiveMaxDuration: dc.LiveMaxDuration},
-		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: panel.Armed, Alerts: relay, Finder: finder, Sealer: store.Vault(), Logger: log.With("part", "web"),
+		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: panel.Armed, Alerts: relay, Finder: finder, Sealer: store.Vault(), Updates: updates, Logger: log.With("part", "web"),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
 				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by, store.Vault())
 				return doc, err

@@ -86,6 +86,7 @@ func startUplink(dc daemonConfig, tracker *health.Tracker, ps *policy.Store, vau
 	}
 	cfg.OutboxPath, cfg.IDKey, cfg.DeviceKey = filepath.Join(dc.DataDir, "outbox.db"), key, ps.PublicKey()
 	var pump *uplink.AuditPump
+	cfg.System, cfg.Slot = systemIdentity(context.Background()) // issue 16
 	up, err := uplink.New(cfg, uplink.Deps{Health: tracker, Alerts: tracker, AuditHead: ps.Head, Logger: log.With("part", "uplink"),
 		Board: uplink.HALBoard(board.New(board.Config{}, board.Deps{})), // R23
 		// pump is set below, before the uplink runs and builds a beacon.

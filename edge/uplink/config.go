@@ -22,12 +22,16 @@ type Config struct {
 	KeyFile        string // PEM key file; or KeyPEM
 	// KeyPEM is the client key (PEM) opened from the device's vault by the
 	// daemon ("vault:uplink/key" in the config, issue 13); never logged.
-	KeyPEM         []byte
-	Username       string
-	Password       string // never logged
-	TopicPrefix    string // default "edgerec"
-	DeviceID       string
-	Firmware       string
+	KeyPEM      []byte
+	Username    string
+	Password    string // never logged
+	TopicPrefix string // default "edgerec"
+	DeviceID    string
+	Firmware    string
+	// System and Slot: the running system image's version and root slot
+	// (A/B updates, issue 16); "" = not reported.
+	System         string
+	Slot           string
 	BeaconInterval time.Duration // default 60 s
 	OutboxPath     string        // e.g. <data>/outbox.db
 	OutboxMaxBytes int64         // default 4 MiB
@@ -101,6 +105,12 @@ func (c *Config) validate() error {
 		if l == "" || strings.ContainsAny(l, "+#\x00") || strings.HasPrefix(c.TopicPrefix, "$") {
 			return fmt.Errorf("%w: topic prefix %q", ErrConfig, c.TopicPrefix)
 		}
+	}
+	if c.System != "" && !wire.ValidFirmware(c.System) {
+		return fmt.Errorf("%w: system version %q", ErrConfig, c.System)
+	}
+	if c.Slot != "" && c.Slot != "A" && c.Slot != "B" {
+		return fmt.Errorf("%w: slot %q", ErrConfig, c.Slot)
 	}
 	if !wire.ValidFirmware(c.Firmware) {
 		return fmt.Errorf("%w: firmware version %q", ErrConfig, c.Firmware)

@@ -258,6 +258,7 @@ func (u *Uplink) buildBeacon(s health.Snapshot, bd Board, ob outbox.Stats) wire.
 	if wire.ValidKeyProvider(s.KeyProvider) { // issue 13; anything else is not sent
 		b.KeyProvider = s.KeyProvider
 	}
+	b.System, b.Slot = u.cfg.System, u.cfg.Slot
 	if len(u.cfg.DeviceKey) == 32 {
 		b.DeviceKey = hex.EncodeToString(u.cfg.DeviceKey)
 	}

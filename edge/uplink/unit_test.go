@@ -314,3 +314,35 @@ func TestBeaconDeviceKey(t *testing.T) {
 		t.Fatalf("dk without a key: %q", b.DeviceKey)
 	}
 }
+
+// TestBeaconSystemSlot (issue 16): the system version and root slot of an
+// A/B gateway are in the beacon, round trip; bad values are refused at
+// configuration.
+func TestBeaconSystemSlot(t *testing.T) {
+	tr := fakeHealth(time.Now)
+	u, err := New(Config{Broker: "mqtts://127.0.0.1:1", DeviceID: "gw-u", Firmware: "1.0", System: "2026.12.2", Slot: "B",
+		OutboxPath: filepath.Join(t.TempDir(), "o.db"), IDKey: testKey()}, Deps{Health: tr, Board: fixedBoard, AuditHead: auditHead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	b := u.buildBeacon(tr.Snapshot(), fixedBoard(), outbox.Stats{})
+	p, err := wire.Marshal(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := wire.Decode(wire.KindBeacon, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.(*wire.Beacon); got.System != "2026.12.2" || got.Slot != "B" {
+		t.Errorf("beacon sys %q slot %q", got.System, got.Slot)
+	}
+	for _, c := range []Config{{System: "2026 12"}, {Slot: "C"}} {
+		c.Broker, c.DeviceID, c.Firmware, c.OutboxPath, c.IDKey = "mqtts://127.0.0.1:1", "gw-u", "1.0", filepath.Join(t.TempDir(), "o.db"), testKey()
+		if u2, err := New(c, Deps{Health: tr, Board: fixedBoard, AuditHead: auditHead}); err == nil {
+			u2.Close()
+			t.Errorf("config %+v accepted", c)
+		}
+	}
+}

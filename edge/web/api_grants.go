@@ -157,6 +157,16 @@ func (s *Server) apiApprove(w http.ResponseWriter, r *http.Request, who principa
 			g = g2
 		}
 	}
+	if g.Action == grants.Update {
+		// Issue 16: the approved bundle is installed now (in the
+		// background; GET /api/v1/update follows it).
+		if err := s.applyUpdate(r, &g, who); err != nil {
+			noteOf(r).detail = clip(err.Error(), 300)
+			s.fail(w, r, err)
+			return
+		}
+		noteOf(r).detail = "update installing"
+	}
 	s.sweepLive(r.Context()) // a new role assignment may narrow a camera scope
 	writeJSON(w, http.StatusOK, s.viewGrant(&g, s.userNames(r.Context())))
 }

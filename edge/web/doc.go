@@ -104,6 +104,13 @@
 // has the manager apply it (Cameras.ApplyCoverage; 409 if the camera
 // changed meanwhile). api_coverage.go.
 //
+// System updates (issue 16, R21) follow the same pattern: an admin POSTs a
+// signed bundle to /api/v1/update (Updates.Stage verifies it; a refusal is
+// a 400 naming why, audited "update.upload"), the page files an "update"
+// request for its digest and answers 202; an approver's approval has the
+// updater install exactly that bundle (Updates.Apply consumes the grant).
+// GET /api/v1/update is the updater's status. api_update.go.
+//
 // Collaborators are small interfaces declared in deps.go and accounts.go
 // (Policy = *policy.Store, Cameras = the camera manager, Live =
 // *live.Server, Recordings = *storage.Store, Exports, Decommissioner).

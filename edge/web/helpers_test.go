@@ -323,6 +323,7 @@ type envOptions struct {
 	exports Exports
 	allow   []netip.Prefix
 	decom   Decommissioner
+	updates Updates
 	armed   func() bool
 	alerts  SecurityAlerts
 	liveMax time.Duration // 0 = the default maximum live duration
@@ -407,7 +408,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow, Site: "Branch 12", Filing: "GA-2026-0042",
 		LiveMaxDuration: o.liveMax, Location: o.loc},
-		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: recs, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Finder: o.finder, Sealer: st.Vault(), Logger: log, Now: clock.Now})
+		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: recs, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Finder: o.finder, Sealer: st.Vault(), Updates: o.updates, Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

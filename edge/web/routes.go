@@ -87,6 +87,11 @@ func (s *Server) routes() []route {
 		api("POST /api/v1/decommission/request", perm.Decommission, s.apiDecomRequest).grant().audited("decommission.request", kDev),
 		api("POST /api/v1/decommission", perm.Decommission, s.apiDecommission).grant().audited("decommission.run", kDev),
 
+		// System updates (issue 16, R21): an admin uploads a signed bundle
+		// and requests it, an approver approves (the approval installs it).
+		api("POST /api/v1/update", perm.DeviceUpdate, s.apiUploadUpdate).audited("update.upload", kDev),
+		api("GET /api/v1/update", perm.HealthRead, s.apiUpdateStatus),
+
 		// Anything else under /api/v1/: 401 without a session (no route
 		// discovery), 404 JSON with one.
 		api("/api/v1/", permSession, s.apiNotFound),

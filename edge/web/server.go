@@ -87,8 +87,11 @@ type Deps struct {
 	// Sealer seals the device's TLS key at rest (the storage vault;
 	// required, issue 13, R32).
 	Sealer Sealer
-	Logger *slog.Logger     // nil discards
-	Now    func() time.Time // nil means time.Now
+	// Updates installs signed system updates uploaded on the page under
+	// a two-person approval (issue 16). nil = 503.
+	Updates Updates
+	Logger  *slog.Logger     // nil discards
+	Now     func() time.Time // nil means time.Now
 }
 
 // DefaultListen is used when Config.Listen is empty.

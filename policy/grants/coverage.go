@@ -72,12 +72,12 @@ func checkCoverage(r Request) error {
 }
 
 // CheckApply reports whether g may be applied now as the change with
-// digest: a coverage grant, issued, unexpired, unrevoked, for exactly that
+// digest: a coverage or update grant, issued, unexpired, unrevoked, for exactly that
 // digest, and not applied before (a coverage grant is used once). On
 // success it counts the use; the caller stores g and audits citing g.ID.
 func (g *Grant) CheckApply(digest string, now time.Time) error {
-	if g.Action != Coverage {
-		return fmt.Errorf("%w: %s grants %s, not coverage", ErrOutOfScope, g.ID, g.Action)
+	if g.Action != Coverage && g.Action != Update {
+		return fmt.Errorf("%w: %s grants %s, not coverage or update", ErrOutOfScope, g.ID, g.Action)
 	}
 	if !g.Active(now) {
 		return fmt.Errorf("%w: %s is %s", ErrNotActive, g.ID, g.State(now))
@@ -90,5 +90,17 @@ func (g *Grant) CheckApply(digest string, now time.Time) error {
 	}
 	g.Uses++
 	g.LastUse = now.UnixNano()
+	return nil
+}
+
+// checkUpdate validates an update request: a SHA-256 digest (the bundle's)
+// in lowercase hex, and nothing else in scope.
+func checkUpdate(r Request) error {
+	if b, err := hex.DecodeString(r.Digest); err != nil || len(b) != 32 || hex.EncodeToString(b) != r.Digest {
+		return fmt.Errorf("%w: update digest must be 64 lowercase hex digits", ErrInvalid)
+	}
+	if len(r.Cameras) != 0 || r.Kind != "" || !r.From.IsZero() || !r.To.IsZero() || r.Subject != "" || r.Role != "" || r.Supersedes != "" {
+		return fmt.Errorf("%w: an update takes no cameras, kind, time range, subject or role", ErrInvalid)
+	}
 	return nil
 }

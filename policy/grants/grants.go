@@ -21,6 +21,10 @@ const (
 	LegalHold    = "legal_hold"
 	Decommission = "decommission"
 	AssignRole   = "role"
+	// Update installs an uploaded system update bundle (issue 16, R21):
+	// an admin uploads and requests, an approver approves; Digest is the
+	// bundle's SHA-256. Used once (CheckApply).
+	Update = "update"
 )
 
 // Statuses as stored. Expiry is not stored: State derives it from the clock,
@@ -120,6 +124,8 @@ func actionPerm(action string) (perm.Permission, bool) {
 		return perm.UsersManage, true
 	case Coverage:
 		return perm.CamerasManage, true
+	case Update:
+		return perm.DeviceUpdate, true
 	}
 	return "", false
 }
@@ -164,7 +170,7 @@ func New(id string, r Request, by Actor, m *perm.Matrix, lim Limits, now time.Ti
 	lim = lim.WithDefaults()
 	p, ok := actionPerm(r.Action)
 	if !ok {
-		return Grant{}, fmt.Errorf("%w: action %q (want playback, export, legal_hold, decommission, role or coverage)", ErrInvalid, r.Action)
+		return Grant{}, fmt.Errorf("%w: action %q (want playback, export, legal_hold, decommission, role, coverage or update)", ErrInvalid, r.Action)
 	}
 	if err := CheckText("purpose", r.Purpose, 500); err != nil {
 		return Grant{}, err
@@ -173,8 +179,11 @@ func New(id string, r Request, by Actor, m *perm.Matrix, lim Limits, now time.Ti
 		if err := mayRequestCoverage(r, by, m); err != nil {
 			return Grant{}, err
 		}
-	} else if r.Action == AssignRole {
+	} else if r.Action == AssignRole || r.Action == Update {
 		if !m.Allows(by.Role, p) {
+			if r.Action == Update {
+				return Grant{}, fmt.Errorf("%w: role %q cannot request an update", ErrForbidden, by.Role)
+			}
 			return Grant{}, fmt.Errorf("%w: role %q cannot request role assignments", ErrForbidden, by.Role)
 		}
 	} else if !m.MayHoldGrant(by.Role, p) {
@@ -212,6 +221,11 @@ func New(id string, r Request, by Actor, m *perm.Matrix, lim Limits, now time.Ti
 			return Grant{}, err
 		}
 		g.Cameras, g.Kind, g.Digest = slices.Clone(r.Cameras), r.Kind, r.Digest
+	case r.Action == Update:
+		if err := checkUpdate(r); err != nil {
+			return Grant{}, err
+		}
+		g.Digest = r.Digest
 	case r.Action == AssignRole:
 		if err := CheckText("subject", r.Subject, 64); err != nil {
 			return Grant{}, err
@@ -408,6 +422,9 @@ func (g *Grant) Summary() string {
 	if g.Action == Coverage {
 		fmt.Fprintf(&b, " camera=%s kind=%s digest=%s", strings.Join(g.Cameras, ","), g.Kind, g.Digest)
 	}
+	if g.Action == Update {
+		fmt.Fprintf(&b, " digest=%s", g.Digest)
+	}
 	fmt.Fprintf(&b, " validity=%s", time.Duration(g.Validity))
 	return b.String()
 }
@@ -432,6 +449,11 @@ func Decode(v []byte) (Grant, error) {
 	}
 	if g.Action == Coverage {
 		if err := checkCoverage(Request{Cameras: g.Cameras, Kind: g.Kind, Digest: g.Digest}); err != nil {
+			return Grant{}, fmt.Errorf("grant record %s: %w", g.ID, err)
+		}
+	}
+	if g.Action == Update {
+		if err := checkUpdate(Request{Digest: g.Digest}); err != nil {
 			return Grant{}, fmt.Errorf("grant record %s: %w", g.ID, err)
 		}
 	}

@@ -46,6 +46,7 @@ const (
 	AuditRead       Permission = "audit.read"
 	ReportsRead     Permission = "reports.read"
 	Decommission    Permission = "device.decommission"
+	DeviceUpdate    Permission = "device.update"
 	BackupExport    Permission = "backup.export"
 	ConfigChange    Permission = "config.change"
 	MetricsRead     Permission = "metrics.read"
@@ -140,6 +141,8 @@ func Table() []PermInfo {
 			map[Role]Cell{Admin: y}},
 		{Maintenance, "record a maintenance visit (what was done, on which cameras) and list visits (工作记录, issue 18)", false, false,
 			map[Role]Cell{Admin: y, Installer: y}},
+		{DeviceUpdate, "upload a signed system update and request its installation (needs an approver too; issue 16, R21)", false, false,
+			map[Role]Cell{Admin: y}},
 	}
 }
 

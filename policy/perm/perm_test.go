@@ -37,6 +37,7 @@ func TestR11Matrix(t *testing.T) {
 		Decommission:    "g - - - -",
 		BackupExport:    "y - - - -",
 		Maintenance:     "y y - - -",
+		DeviceUpdate:    "y - - - -",
 	}
 	m := NewMatrix()
 	if len(Table()) != len(want) {

@@ -76,6 +76,12 @@ type Beacon struct {
 	// ("" = not reported). The fleet service pins the first one it sees per
 	// device and alerts when it changes (issue 17).
 	DeviceKey string `msg:"dk,omitempty"`
+
+	// System is the version of the running system image and Slot its root
+	// slot ("A" or "B"), on gateways with A/B updates (issue 16; absent =
+	// not reported).
+	System string `msg:"sys,omitempty"`
+	Slot   string `msg:"slot,omitempty"`
 }
 
 // BeaconCamera is one camera in a beacon. ID is opaque (R19).

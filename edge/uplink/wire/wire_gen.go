@@ -849,6 +849,18 @@ func (z *Beacon) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "DeviceKey")
 				return
 			}
+		case "sys":
+			z.System, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "System")
+				return
+			}
+		case "slot":
+			z.Slot, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Slot")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -863,8 +875,8 @@ func (z *Beacon) DecodeMsg(dc *msgp.Reader) (err error) {
 // EncodeMsg implements msgp.Encodable
 func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 	// check for omitted fields
-	zb0001Len := uint32(29)
-	var zb0001Mask uint32 /* 29 bits */
+	zb0001Len := uint32(31)
+	var zb0001Mask uint32 /* 31 bits */
 	_ = zb0001Mask
 	if z.TempMilliC == nil {
 		zb0001Len--
@@ -897,6 +909,14 @@ func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 	if z.DeviceKey == "" {
 		zb0001Len--
 		zb0001Mask |= 0x10000000
+	}
+	if z.System == "" {
+		zb0001Len--
+		zb0001Mask |= 0x20000000
+	}
+	if z.Slot == "" {
+		zb0001Len--
+		zb0001Mask |= 0x40000000
 	}
 	// variable map header, size zb0001Len
 	err = en.WriteMapHeader(zb0001Len)
@@ -1261,6 +1281,30 @@ func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
+		if (zb0001Mask & 0x20000000) == 0 { // if not omitted
+			// write "sys"
+			err = en.Append(0xa3, 0x73, 0x79, 0x73)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.System)
+			if err != nil {
+				err = msgp.WrapError(err, "System")
+				return
+			}
+		}
+		if (zb0001Mask & 0x40000000) == 0 { // if not omitted
+			// write "slot"
+			err = en.Append(0xa4, 0x73, 0x6c, 0x6f, 0x74)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.Slot)
+			if err != nil {
+				err = msgp.WrapError(err, "Slot")
+				return
+			}
+		}
 	}
 	return
 }
@@ -1269,8 +1313,8 @@ func (z *Beacon) EncodeMsg(en *msgp.Writer) (err error) {
 func (z *Beacon) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(29)
-	var zb0001Mask uint32 /* 29 bits */
+	zb0001Len := uint32(31)
+	var zb0001Mask uint32 /* 31 bits */
 	_ = zb0001Mask
 	if z.TempMilliC == nil {
 		zb0001Len--
@@ -1303,6 +1347,14 @@ func (z *Beacon) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.DeviceKey == "" {
 		zb0001Len--
 		zb0001Mask |= 0x10000000
+	}
+	if z.System == "" {
+		zb0001Len--
+		zb0001Mask |= 0x20000000
+	}
+	if z.Slot == "" {
+		zb0001Len--
+		zb0001Mask |= 0x40000000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -1445,6 +1497,16 @@ func (z *Beacon) MarshalMsg(b []byte) (o []byte, err error) {
 			// string "dk"
 			o = append(o, 0xa2, 0x64, 0x6b)
 			o = msgp.AppendString(o, z.DeviceKey)
+		}
+		if (zb0001Mask & 0x20000000) == 0 { // if not omitted
+			// string "sys"
+			o = append(o, 0xa3, 0x73, 0x79, 0x73)
+			o = msgp.AppendString(o, z.System)
+		}
+		if (zb0001Mask & 0x40000000) == 0 { // if not omitted
+			// string "slot"
+			o = append(o, 0xa4, 0x73, 0x6c, 0x6f, 0x74)
+			o = msgp.AppendString(o, z.Slot)
 		}
 	}
 	return
@@ -1723,6 +1785,18 @@ func (z *Beacon) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "DeviceKey")
 				return
 			}
+		case "sys":
+			z.System, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "System")
+				return
+			}
+		case "slot":
+			z.Slot, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Slot")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -1775,7 +1849,7 @@ func (z *Beacon) Msgsize() (s int) {
 	for za0002 := range z.Alerts {
 		s += z.Alerts[za0002].Msgsize()
 	}
-	s += 4 + msgp.Uint32Size + 3 + msgp.StringPrefixSize + len(z.KeyProvider) + 3 + msgp.StringPrefixSize + len(z.DeviceKey)
+	s += 4 + msgp.Uint32Size + 3 + msgp.StringPrefixSize + len(z.KeyProvider) + 3 + msgp.StringPrefixSize + len(z.DeviceKey) + 4 + msgp.StringPrefixSize + len(z.System) + 5 + msgp.StringPrefixSize + len(z.Slot)
 	return
 }
 
