@@ -34,6 +34,13 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	r := newRigNoPublish(t)
+	r.publish()
+	return r
+}
+
+func newRigNoPublish(t *testing.T) *rig {
+	t.Helper()
 	srv, err := rtsprig.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -49,9 +56,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	r := &rig{t: t, srv: srv, store: st, tr: health.NewTracker("t", "test", nil)}
-	r.publish()
-	return r
+	return &rig{t: t, srv: srv, store: st, tr: health.NewTracker("t", "test", nil)}
 }
 
 func (r *rig) publish() {
