@@ -15,8 +15,10 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
 	"github.com/bluenviron/mediacommon/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/pkg/codecs/h265"
+	"github.com/pion/rtp"
 
 	"github.com/edgerec/edgerec/edge/media"
 	"github.com/edgerec/edgerec/edge/source/rtsprig"
@@ -186,4 +188,57 @@ func TestRTSPCodecLie(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzRTPH265 (issue 18): arbitrary RTP payloads through the H.265
+// depacketizer and handleAU265: either ErrStream or units with start
+// codes, keyframes with VPS/SPS/PPS, a size within the limits; no panic.
+func FuzzRTPH265(f *testing.F) {
+	// VPS, SPS (320x240 from x265), PPS and an IDR slice header.
+	f.Add([]byte{0x40, 0x01, 0x0c, 0x01, 0xff, 0xff, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x3c, 0x95, 0x94, 0x09},
+		[]byte{0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x3c, 0xa0, 0x0a, 0x08, 0x0f, 0x16, 0x59, 0x59, 0x52, 0x93, 0x0b, 0xc0, 0x5a, 0x02, 0x00, 0x00, 0x03, 0x00, 0x02, 0x00, 0x00, 0x03, 0x00, 0x3c, 0x10},
+		[]byte{0x26, 0x01, 0xaf, 0x09, 0x40})
+	f.Add([]byte{0x62, 0x01, 0x93, 0xaf}, []byte{0x62, 0x01, 0x53, 0x00}, []byte{0x60, 0x01, 0x00, 0x04, 0x40, 0x01, 0x0c, 0x01})
+	f.Add([]byte{}, []byte{0x00}, []byte{0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, p1, p2, p3 []byte) {
+		dec := &rtph265.Decoder{}
+		if err := dec.Init(); err != nil {
+			t.Fatal(err)
+		}
+		s := &rtspSource{now: time.Now, aus: make(chan media.AccessUnit, 16), firstKey: make(chan struct{}), failed: make(chan struct{}), h265: true}
+		for i, pl := range [][]byte{p1, p2, p3} {
+			pkt := &rtp.Packet{Header: rtp.Header{Marker: true, SequenceNumber: uint16(i), Timestamp: uint32(i * 6000)}, Payload: pl}
+			nalus, err := dec.Decode(pkt)
+			if err != nil {
+				continue
+			}
+			if err := s.handleAU265(nalus, int64(i*6000)); err != nil {
+				if !errors.Is(err, ErrStream) {
+					t.Fatalf("unexpected error kind: %v", err)
+				}
+			}
+		}
+		close(s.aus)
+		for au := range s.aus {
+			if au.Codec != media.CodecH265 || len(au.Data) < 5 || !bytes.HasPrefix(au.Data, []byte{0, 0, 0, 1}) {
+				t.Fatalf("unit %q %x", au.Codec, au.Data)
+			}
+			if au.Key {
+				nalus, err := h264.AnnexBUnmarshal(au.Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				has := map[h265.NALUType]bool{}
+				for _, n := range nalus {
+					has[h265.NALUType((n[0]>>1)&0x3f)] = true
+				}
+				if !has[h265.NALUType_VPS_NUT] || !has[h265.NALUType_SPS_NUT] || !has[h265.NALUType_PPS_NUT] {
+					t.Fatalf("keyframe without parameter sets: %x", au.Data)
+				}
+			}
+		}
+		if w, h := s.info.Width, s.info.Height; w > MaxWidth || h > MaxHeight {
+			t.Fatalf("accepted %dx%d", w, h)
+		}
+	})
 }

@@ -122,7 +122,11 @@ func hevcCodecString(s *h265.SPS, sps []byte) string {
 		tier = "H"
 	}
 	fmt.Fprintf(&b, "%d.%X.%s%d", ptl.GeneralProfileIdc, compat, tier, ptl.GeneralLevelIdc)
-	cons := sps[8:14] // general_constraint_indicator_flags (6 bytes, after header, vps id byte, profile byte, 4 compat bytes)
+	raw := h264.EmulationPreventionRemove(sps)
+	if len(raw) < 15 {
+		return fmt.Sprintf("hvc1.%d", ptl.GeneralProfileIdc)
+	}
+	cons := raw[8:14] // general_constraint_indicator_flags (6 bytes, after header, vps id byte, profile byte, 4 compat bytes)
 	last := len(cons)
 	for last > 0 && cons[last-1] == 0 {
 		last--
