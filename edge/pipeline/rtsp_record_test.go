@@ -25,7 +25,7 @@ func rtspMasks() []mask.Mask {
 }
 
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *rtsprig.Server
 	pub   *rtsprig.Publisher
 	store *storage.Store
@@ -39,7 +39,7 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-func newRigNoPublish(t *testing.T) *rig {
+func newRigNoPublish(t testing.TB) *rig {
 	t.Helper()
 	srv, err := rtsprig.Start("127.0.0.1:0")
 	if err != nil {
