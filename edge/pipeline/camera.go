@@ -27,7 +27,18 @@ var ErrNoSnapshot = errors.New("pipeline: no picture yet")
 // ErrH265NoDecoder: a passthrough H.265 camera has no snapshot and no
 // image health; the gateway's one decoder (openh264) is H.264 only
 // (issue 18). It wraps ErrNoSnapshot.
-var ErrH265NoDecoder = fmt.Errorf("%w: the camera sends H.265 and this gateway has no H.265 decoder; recording and export work, snapshots and image health need the camera switched to H.264", ErrNoSnapshot)
+var ErrH265NoDecoder error = reasonError{msg: "no snapshot: the camera sends H.265 and this gateway decodes H.264 only; recording and export work, snapshots and image health need the camera switched to H.264", base: ErrNoSnapshot}
+
+// reasonError is an error whose text may be shown to the user as it is
+// (UserReason); the web API answers with it instead of a bare 503.
+type reasonError struct {
+	msg  string
+	base error
+}
+
+func (e reasonError) Error() string      { return "pipeline: " + e.msg }
+func (e reasonError) Unwrap() error      { return e.base }
+func (e reasonError) UserReason() string { return e.msg }
 
 // ErrMasksNeedH264 refuses a masked camera that sends H.265 (issue 18,
 // R2): masking decodes the picture and only H.264 can be decoded, so the
