@@ -303,12 +303,14 @@ type SegmentInfo struct {
 	ClockSynced bool
 	Recovered   bool // closed by crash recovery
 	InHoldArea  bool // moved to the hold area by the ring
+	// Codec: "h264" or "h265" (segments written before issue 18 say "h264").
+	Codec string
 }
 
 func info(r *index.Segment) SegmentInfo {
 	return SegmentInfo{ID: r.ID, Camera: r.Camera, Start: ts(r.Start), End: ts(r.End), Bytes: r.Bytes,
 		Frames: int(r.Frames), Chunks: int(r.Chunks), Closed: r.Closed, Held: len(r.Holds) > 0,
-		ClockSynced: r.Synced, Recovered: r.Recovered, InHoldArea: r.InHold}
+		ClockSynced: r.Synced, Recovered: r.Recovered, InHoldArea: r.InHold, Codec: segCodec(r.Codec)}
 }
 
 // Segments lists the segments of camera ("" = every camera) overlapping
@@ -406,4 +408,13 @@ func (s *Store) Coverage(ctx context.Context, camera string, from, to time.Time)
 		}
 	}
 	return out, nil
+}
+
+// segCodec names a row's codec; rows from before issue 18 have none and
+// are H.264.
+func segCodec(c string) string {
+	if c == "" {
+		return "h264"
+	}
+	return c
 }

@@ -52,6 +52,9 @@ type SegmentMeta struct {
 	Camera      string
 	Start       time.Time
 	ClockSynced bool
+	// Codec of the frames: "" or "h264" (H.264), "h265" (H.265/HEVC,
+	// issue 18). Storage keeps it and does not look at the frames.
+	Codec string
 }
 
 // Store is an open recording store. It is safe for concurrent use.

@@ -67,6 +67,11 @@ func (s *Store) BeginSegment(ctx context.Context, m SegmentMeta) (*SegmentWriter
 	if m.Start.IsZero() {
 		return nil, fmt.Errorf("%w: segment start time is zero", ErrInvalid)
 	}
+	switch m.Codec {
+	case "", "h264", "h265":
+	default:
+		return nil, fmt.Errorf("%w: segment codec %q (want h264 or h265)", ErrInvalid, m.Codec)
+	}
 	if s.readOnly {
 		return nil, fmt.Errorf("%w: store opened read-only", ErrInvalid)
 	}
@@ -155,6 +160,7 @@ func (s *Store) beginSegment(m SegmentMeta) (*SegmentWriter, error) {
 	row := &index.Segment{
 		ID: id, Camera: m.Camera, Start: m.Start.UnixNano(), End: m.Start.UnixNano(),
 		Synced: m.ClockSynced, EpochDay: day, EpochGen: ep.Gen, Key: wrapped,
+		Codec: m.Codec,
 	}
 	err = s.idx.Update(func(tx *index.Tx) error {
 		h, err := tx.Head()

@@ -43,6 +43,12 @@ type Camera struct {
 	Dropped uint64 `json:"dropped"`
 	// Image holds the image-health flags (R10); 0 = healthy or unknown.
 	Image ImageFlags `json:"image_flags"`
+	// Codec of what the camera sends: "h264" or "h265" (issue 18).
+	Codec string `json:"codec,omitempty"`
+	// ImageUnchecked, when set, says why image health (R10) and snapshots
+	// are not available for this camera (an H.265 passthrough camera: the
+	// gateway has no H.265 decoder), so Image = 0 is not read as healthy.
+	ImageUnchecked string `json:"image_unchecked,omitempty"`
 	// ScheduledOff: the camera runs (live view, image health) but is
 	// outside its recording schedule, so nothing is recorded (issue 18).
 	ScheduledOff bool `json:"scheduled_off,omitempty"`

@@ -448,8 +448,18 @@ func (s *Server) pump(ch *channel) {
 	feed := ch.feed
 	for {
 		var last time.Duration
+		warned := false
 		for v := range feed.C() {
 			au := v.AU()
+			if au.IsH265() {
+				// Issue 18: the track is H.264; an H.265 passthrough
+				// camera's units would be garbage to the browser. Not sent.
+				if !warned {
+					s.log.Warn("live: camera sends H.265; live view needs H.264 (switch the camera's codec or use its H.264 sub stream)", "camera", ch.cam)
+					warned = true
+				}
+				continue
+			}
 			d := au.PTS - last
 			if last == 0 || d <= 0 || d > time.Second {
 				d = time.Second / 15

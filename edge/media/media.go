@@ -57,19 +57,32 @@ func (f *Frame) YCbCr() *image.YCbCr {
 	}
 }
 
-// AccessUnit is one coded picture: H.264 in Annex-B byte stream form
-// (start-code prefixed NAL units). A key access unit is an IDR picture and
-// carries its SPS and PPS in band, so a decoder can start there.
+// Codec names of coded video (issue 18).
+const (
+	CodecH264 = "h264"
+	CodecH265 = "h265"
+)
+
+// AccessUnit is one coded picture in Annex-B byte stream form (start-code
+// prefixed NAL units), H.264 unless Codec says "h265". A key access unit is
+// an H.264 IDR picture, or an H.265 IRAP picture (IDR, CRA, BLA), and
+// carries its parameter sets in band (SPS and PPS; for H.265 also the VPS),
+// so a decoder can start there.
 type AccessUnit struct {
 	Data []byte
 	PTS  time.Duration
 	Wall time.Time
 	Key  bool
+	// Codec: "" or CodecH264 is H.264, CodecH265 is H.265 (HEVC).
+	Codec string
 }
+
+// IsH265 reports whether the unit is H.265.
+func (au AccessUnit) IsH265() bool { return au.Codec == CodecH265 }
 
 // StreamInfo describes a coded stream.
 type StreamInfo struct {
-	Codec  string // "h264"
+	Codec  string // CodecH264 or CodecH265
 	Width  int
 	Height int
 	FPS    float64

@@ -24,6 +24,30 @@ import (
 // ErrNoSnapshot means the camera has not produced a picture yet.
 var ErrNoSnapshot = errors.New("pipeline: no picture yet")
 
+// ErrH265NoDecoder: a passthrough H.265 camera has no snapshot and no
+// image health; the gateway's one decoder (openh264) is H.264 only
+// (issue 18). It wraps ErrNoSnapshot.
+var ErrH265NoDecoder error = reasonError{msg: "no snapshot: the camera sends H.265 and this gateway decodes H.264 only; recording and export work, snapshots and image health need the camera switched to H.264", base: ErrNoSnapshot}
+
+// reasonError is an error whose text may be shown to the user as it is
+// (UserReason); the web API answers with it instead of a bare 503.
+type reasonError struct {
+	msg  string
+	base error
+}
+
+func (e reasonError) Error() string      { return "pipeline: " + e.msg }
+func (e reasonError) Unwrap() error      { return e.base }
+func (e reasonError) UserReason() string { return e.msg }
+
+// ErrMasksNeedH264 refuses a masked camera that sends H.265 (issue 18,
+// R2): masking decodes the picture and only H.264 can be decoded, so the
+// camera is not recorded at all rather than recorded unmasked.
+var ErrMasksNeedH264 = errors.New("camera sends H.265; masks need H.264: switch the camera's video codec to H.264 in its web page (or ONVIF profile), or remove the masks")
+
+// h265Unchecked is the health text for an H.265 passthrough camera.
+const h265Unchecked = "camera sends H.265: no snapshot or image health (the gateway decodes H.264 only); switch the camera to H.264 for them"
+
 // CameraConfig is one camera's video settings.
 type CameraConfig struct {
 	ID               string
@@ -95,6 +119,8 @@ type Camera struct {
 	// wantLook asks a passthrough camera to decode its next keyframe now
 	// (someone opened a snapshot older than SnapshotFresh).
 	wantLook atomic.Bool
+	// h265: the current run is an H.265 passthrough camera (issue 18).
+	h265 atomic.Bool
 	// delivered: the camera has published at least one picture since it
 	// was made (a later loss is "lost", an earlier one "never connected").
 	delivered atomic.Bool
@@ -200,6 +226,9 @@ func (c *Camera) Snapshot() (image.Image, time.Time, error) {
 		c.wantLook.Store(true) // a passthrough camera decodes its next keyframe
 	}
 	if c.snap == nil {
+		if c.h265.Load() {
+			return nil, time.Time{}, ErrH265NoDecoder
+		}
 		return nil, time.Time{}, ErrNoSnapshot
 	}
 	return c.snap.Clone().YCbCr(), c.snapTime, nil
@@ -220,6 +249,21 @@ func (c *Camera) Run(ctx context.Context) error {
 		}
 		if errors.Is(err, errMasksChanged) {
 			continue // restart at once with the new masks
+		}
+		if errors.Is(err, ErrMasksNeedH264) {
+			// Refused, not lost (R2): retried now and then, since the
+			// installer may switch the camera to H.264 or remove the masks.
+			c.deps.Logger.Warn("camera refused", "camera", c.cfg.ID, "err", err)
+			c.setState(health.StateRefused, err.Error())
+			t := time.NewTimer(c.deps.MaxBackoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				c.setState(health.StateStopped, "")
+				return nil
+			case <-t.C:
+			}
+			continue
 		}
 		if time.Since(started) > 2*c.deps.MaxBackoff {
 			backoff = c.deps.MinBackoff
@@ -283,11 +327,17 @@ func (c *Camera) runOnce(ctx context.Context) error {
 	case source.RawSource:
 		return c.runRaw(ctx, s, masker, st)
 	case source.CodedSource:
+		h265 := st.info.Codec == media.CodecH265
+		c.h265.Store(h265)
 		// The one place that decides passthrough: only a camera with no
-		// masks records the camera's own H.264 (R2: a masked camera is
-		// always decoded, masked and re-encoded).
+		// masks records the camera's own H.264 or H.265 (R2: a masked
+		// camera is always decoded, masked and re-encoded, and only H.264
+		// can be decoded: a masked H.265 camera is refused, issue 18).
 		if masker.Len() == 0 {
 			return c.runPassthrough(ctx, s, st)
+		}
+		if h265 {
+			return ErrMasksNeedH264
 		}
 		return c.runTranscode(ctx, s, masker, st)
 	default:
@@ -522,6 +572,19 @@ func (p *framePool) put(f *media.Frame) {
 // and image health; its result comes back to this loop.
 func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st *runStats) error {
 	st.encoder = "passthrough: the camera's own H.264 (camera has no masks)"
+	h265 := st.info.Codec == media.CodecH265
+	if h265 {
+		st.encoder = "passthrough: the camera's own H.265 (camera has no masks)"
+	}
+	if c.deps.Health != nil {
+		c.deps.Health.UpdateCamera(c.cfg.ID, func(hc *health.Camera) {
+			hc.Codec = st.info.Codec
+			hc.ImageUnchecked = ""
+			if h265 {
+				hc.ImageUnchecked = h265Unchecked
+			}
+		})
+	}
 	h := fnv.New32a()
 	h.Write([]byte(c.cfg.ID))
 	every := PassthroughLook + time.Duration(h.Sum32()%5000)*time.Millisecond
@@ -556,13 +619,15 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 			skipping = true
 			continue
 		}
-		changed := au.Key && st.paramsChanged(au.Data)
+		// H.265 (issue 18): no decoder, so no look; the SPS size is read
+		// by the recorder.
+		changed := !h265 && au.Key && st.paramsChanged(au.Data)
 		if changed {
 			// New parameter sets (a new resolution): look at once so health
 			// and the snapshot show the new size.
 			c.deps.Logger.Info("camera changed its stream parameters", "camera", c.cfg.ID)
 		}
-		if au.Key && !inFlight && (lastLook.IsZero() || changed || time.Since(lastLook) >= every || c.wantLook.Load()) {
+		if !h265 && au.Key && !inFlight && (lastLook.IsZero() || changed || time.Since(lastLook) >= every || c.wantLook.Load()) {
 			if c.deps.Looks.TryGo(func() { looks <- c.look(au) }) {
 				inFlight = true
 				lastLook = time.Now()

@@ -31,4 +31,10 @@
 // unit or picture is counted in health (Dropped, which /metrics and the
 // beacon carry), and a camera losing more than DropDegradeRatio of a
 // window is degraded; nothing is lost silently.
+//
+// H.265 cameras (issue 18): passthrough only. The look (snapshot, image
+// health) is skipped, health says why (Camera.ImageUnchecked, Codec) and
+// Snapshot returns ErrH265NoDecoder. A masked camera that sends H.265 is
+// refused (ErrMasksNeedH264, state refused, retried every MaxBackoff):
+// masking needs a decoder, and R2 forbids recording it unmasked.
 package pipeline

@@ -34,7 +34,7 @@ func rtspMasks() []mask.Mask {
 }
 
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *rtsprig.Server
 	pub   *rtsprig.Publisher
 	store *storage.Store
@@ -42,6 +42,13 @@ type rig struct {
 }
 
 func newRig(t *testing.T) *rig {
+	t.Helper()
+	r := newRigNoPublish(t)
+	r.publish()
+	return r
+}
+
+func newRigNoPublish(t testing.TB) *rig {
 	t.Helper()
 	srv, err := rtsprig.Start("127.0.0.1:0")
 	if err != nil {
@@ -58,9 +65,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	r := &rig{t: t, srv: srv, store: st, tr: health.NewTracker("t", "test", nil)}
-	r.publish()
-	return r
+	return &rig{t: t, srv: srv, store: st, tr: health.NewTracker("t", "test", nil)}
 }
 
 func (r *rig) publish() {

@@ -10,5 +10,9 @@
 // keyframe whose SPS gives another picture size than the segment's (issue
 // 14: a passthrough camera that changes its resolution mid-stream; a
 // segment has one size). On
+// A segment has one codec too: the codec of its units ("h264" or "h265",
+// issue 18) goes into storage.SegmentMeta, and a unit of the other codec
+// cuts the segment. For H.265 the size comes from the H.265 SPS and
+// keyframes are IRAP pictures (as the source marks them). On
 // shutdown the open segment is closed, so Ctrl-C loses nothing.
 package record

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/pkg/codecs/h265"
 
 	"github.com/edgerec/edgerec/edge/media"
 	"github.com/edgerec/edgerec/edge/pipeline"
@@ -79,10 +80,11 @@ type Recorder struct {
 	// segSize is the picture size of the open segment, from the SPS of its
 	// keyframes (zero: not known yet); sps and spsSize cache the last SPS
 	// parsed.
-	segSize [2]int
-	sps     []byte
-	spsSize [2]int
-	cuts    uint64
+	segSize  [2]int
+	sps      []byte
+	spsSize  [2]int
+	cuts     uint64
+	segCodec string // codec of the open segment (issue 18)
 	// off: the schedule closed; offUnits counts units not recorded for it.
 	off      bool
 	offUnits uint64
@@ -98,10 +100,13 @@ func (r *Recorder) SizeCuts() uint64 { return r.cuts }
 
 // keySize returns the picture size an access unit's SPS gives (ok=false:
 // no SPS or not parsable). Only an SPS whose bytes changed is parsed.
-func (r *Recorder) keySize(au []byte) ([2]int, bool) {
+func (r *Recorder) keySize(au []byte, isH265 bool) ([2]int, bool) {
 	nalus, err := h264.AnnexBUnmarshal(au)
 	if err != nil {
 		return [2]int{}, false
+	}
+	if isH265 {
+		return r.keySize265(nalus)
 	}
 	for _, n := range nalus {
 		if len(n) == 0 || h264.NALUType(n[0]&0x1f) != h264.NALUTypeSPS {
@@ -109,6 +114,26 @@ func (r *Recorder) keySize(au []byte) ([2]int, bool) {
 		}
 		if !bytes.Equal(n, r.sps) {
 			var p h264.SPS
+			if err := p.Unmarshal(n); err != nil {
+				return [2]int{}, false
+			}
+			r.sps = append(r.sps[:0], n...)
+			r.spsSize = [2]int{p.Width(), p.Height()}
+		}
+		return r.spsSize, true
+	}
+	return [2]int{}, false
+}
+
+// keySize265 is keySize for H.265 (issue 18): the size from the SPS NAL
+// unit (type 33).
+func (r *Recorder) keySize265(nalus [][]byte) ([2]int, bool) {
+	for _, n := range nalus {
+		if len(n) < 2 || h265.NALUType((n[0]>>1)&0x3f) != h265.NALUType_SPS_NUT {
+			continue
+		}
+		if !bytes.Equal(n, r.sps) {
+			var p h265.SPS
 			if err := p.Unmarshal(n); err != nil {
 				return [2]int{}, false
 			}
@@ -190,8 +215,18 @@ func (r *Recorder) write(ctx context.Context, au media.AccessUnit) error {
 	}
 	var size [2]int
 	sized := false
+	codecName := media.CodecH264
+	if au.IsH265() {
+		codecName = media.CodecH265
+	}
 	if au.Key {
-		size, sized = r.keySize(au.Data)
+		size, sized = r.keySize(au.Data, au.IsH265())
+	}
+	if r.w != nil && codecName != r.segCodec {
+		// A segment has one codec (issue 18): a camera switched between
+		// H.264 and H.265 starts a new segment (at a keyframe, below).
+		r.cfg.Logger.Info("codec changed; cutting segment", "camera", r.cfg.Camera, "from", r.segCodec, "to", codecName)
+		r.closeSegment()
 	}
 	if r.w != nil && sized && r.segSize != ([2]int{}) && size != r.segSize {
 		// A segment has one picture size (issue 14): a camera that changes
@@ -226,11 +261,11 @@ func (r *Recorder) write(ctx context.Context, au media.AccessUnit) error {
 			return nil // wait for a keyframe
 		}
 		synced := r.cfg.ClockSynced != nil && r.cfg.ClockSynced()
-		w, err := r.store.BeginSegment(ctx, storage.SegmentMeta{Camera: r.cfg.Camera, Start: au.Wall, ClockSynced: synced})
+		w, err := r.store.BeginSegment(ctx, storage.SegmentMeta{Camera: r.cfg.Camera, Start: au.Wall, ClockSynced: synced, Codec: codecName})
 		if err != nil {
 			return fmt.Errorf("record %s: begin segment: %w", r.cfg.Camera, err)
 		}
-		r.w, r.segStart, r.frames, r.segSize = w, au.Wall, 0, [2]int{}
+		r.w, r.segStart, r.frames, r.segSize, r.segCodec = w, au.Wall, 0, [2]int{}, codecName
 	}
 	if sized && r.segSize == ([2]int{}) {
 		r.segSize = size

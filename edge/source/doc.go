@@ -10,6 +10,15 @@
 //     gortsplib; H.264 access units; a CodedSource. Other codecs are
 //     ErrCodecNotSupported (a health state, not a crash).
 //
+// H.265 (issue 18): an RTSP camera offering H.265 (and no H.264) is
+// received too; its access units carry Codec "h265", keyframes are IRAP
+// pictures (IDR, CRA, BLA) with VPS, SPS and PPS in band, and the size and
+// rate come from the H.265 SPS. Nothing decodes it (passthrough only). A
+// NAL unit that cannot be of the announced codec (forbidden bit, a type the
+// codec leaves unspecified; H.265 parameter sets under an H.264 SDP) fails
+// the source with ErrStream naming what the camera really sends, before
+// any unit of it is queued.
+//
 // An unknown scheme is ErrUnknownScheme with the scheme named; errors never
 // carry a camera password. Probe opens a camera without recording.
 package source

@@ -36,7 +36,10 @@ const (
 	MaxQueueBytes = 32 << 20
 )
 
-// rtspSource receives H.264 from an RTSP camera with gortsplib.
+// rtspSource receives H.264 or H.265 from an RTSP camera with gortsplib.
+// H.265 (issue 18) is passed through as it comes: keyframes are IRAP
+// pictures (IDR, CRA, BLA) with VPS, SPS and PPS in band; units carry
+// Codec "h265".
 //
 // Timestamps: the camera's RTP clock gives the spacing of pictures; the
 // gateway's own clock anchors them (the first picture gets the local
@@ -52,6 +55,8 @@ type rtspSource struct {
 	info    media.StreamInfo
 	sps     []byte
 	pps     []byte
+	vps     []byte // H.265 only
+	h265    bool
 	anchor  time.Time
 	pts0    int64
 	lastPTS int64
@@ -116,8 +121,7 @@ func openRTSP(ctx context.Context, u *url.URL, o Options) (Source, error) {
 	s.client = c
 	// Connecting and DESCRIBE block; bound them by ctx and timeout.
 	setupDone := make(chan error, 1)
-	var forma *format.H264
-	go func() { setupDone <- s.setup(bu, &forma) }()
+	go func() { setupDone <- s.setup(bu) }()
 	select {
 	case err := <-setupDone:
 		if err != nil {
@@ -143,7 +147,15 @@ func openRTSP(ctx context.Context, u *url.URL, o Options) (Source, error) {
 		return nil, ctx.Err()
 	case <-time.After(timeout):
 		c.Close()
-		return nil, fmt.Errorf("rtsp %s: %w: no H.264 keyframe within %s", where, ErrStream, timeout)
+		name := "H.264"
+		if s.isH265() {
+			name = "H.265"
+		}
+		if n := s.decErrs.Load(); n > 0 {
+			// Issue 18: a camera that sends something else than it announced.
+			return nil, fmt.Errorf("rtsp %s: %w: no %s keyframe within %s; %d RTP payloads were not %s (does the camera send the codec it announces?)", where, ErrStream, name, timeout, n, name)
+		}
+		return nil, fmt.Errorf("rtsp %s: %w: no %s keyframe within %s", where, ErrStream, name, timeout)
 	}
 }
 
@@ -160,7 +172,13 @@ func (s *rtspSource) closeClient() {
 	}
 }
 
-func (s *rtspSource) setup(bu *base.URL, formaOut **format.H264) error {
+func (s *rtspSource) isH265() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.h265
+}
+
+func (s *rtspSource) setup(bu *base.URL) error {
 	c := s.client
 	if err := c.Start(bu.Scheme, bu.Host); err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -189,15 +207,18 @@ func (s *rtspSource) setup(bu *base.URL, formaOut **format.H264) error {
 	var forma *format.H264
 	medi := desc.FindFormat(&forma)
 	if medi == nil {
+		var forma265 *format.H265
+		if medi265 := desc.FindFormat(&forma265); medi265 != nil {
+			return s.setupH265(desc.BaseURL, medi265, forma265)
+		}
 		var codecs []string
 		for _, m := range desc.Medias {
 			for _, f := range m.Formats {
 				codecs = append(codecs, f.Codec())
 			}
 		}
-		return fmt.Errorf("%w: camera offers %s; edgerec records H.264", ErrCodecNotSupported, strings.Join(codecs, ", "))
+		return fmt.Errorf("%w: camera offers %s; edgerec records H.264 or H.265", ErrCodecNotSupported, strings.Join(codecs, ", "))
 	}
-	*formaOut = forma
 	if len(forma.SPS) > 0 {
 		if err := s.setSPS(forma.SPS); err != nil {
 			return err
@@ -219,10 +240,7 @@ func (s *rtspSource) setup(bu *base.URL, formaOut **format.H264) error {
 		nalus, err := dec.Decode(pkt)
 		if err != nil {
 			if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) {
-				s.decErrs.Add(1)
-				s.mu.Lock()
-				s.needKey = true // a lost packet breaks the picture chain
-				s.mu.Unlock()
+				s.lostPacket()
 			}
 			return
 		}
@@ -234,7 +252,20 @@ func (s *rtspSource) setup(bu *base.URL, formaOut **format.H264) error {
 			go c.Close() // not from the reader goroutine: Close waits for it
 		}
 	})
-	if _, err := c.Play(nil); err != nil {
+	return s.play()
+}
+
+// lostPacket counts a broken RTP payload: the picture chain is broken up
+// to the next keyframe.
+func (s *rtspSource) lostPacket() {
+	s.decErrs.Add(1)
+	s.mu.Lock()
+	s.needKey = true
+	s.mu.Unlock()
+}
+
+func (s *rtspSource) play() error {
+	if _, err := s.client.Play(nil); err != nil {
 		return fmt.Errorf("play: %w", err)
 	}
 	return nil
@@ -266,6 +297,9 @@ func (s *rtspSource) handleAU(nalus [][]byte, pts int64) error {
 		if len(n) == 0 {
 			continue
 		}
+		if err := checkH264NALU(n); err != nil {
+			return err
+		}
 		switch h264.NALUType(n[0] & 0x1f) {
 		case h264.NALUTypeSPS:
 			hasSPS = true
@@ -287,6 +321,16 @@ func (s *rtspSource) handleAU(nalus [][]byte, pts int64) error {
 		}
 		s.needKey = false
 	}
+	var params [][]byte
+	if idr && (!hasSPS || !hasPPS) {
+		params = [][]byte{s.sps, s.pps}
+	}
+	return s.emit(nalus, params, pts, idr, "")
+}
+
+// emit queues one access unit (under mu): params are parameter sets to
+// put in front of a keyframe that lacks them in band.
+func (s *rtspSource) emit(nalus, params [][]byte, pts int64, idr bool, codecName string) error {
 	if !s.seenKey && !idr {
 		return nil
 	}
@@ -298,13 +342,12 @@ func (s *rtspSource) handleAU(nalus [][]byte, pts int64) error {
 	for _, n := range nalus {
 		size += 4 + len(n)
 	}
-	if idr && (!hasSPS || !hasPPS) {
-		size += 8 + len(s.sps) + len(s.pps)
+	for _, n := range params {
+		size += 4 + len(n)
 	}
 	buf := make([]byte, 0, size)
-	if idr && (!hasSPS || !hasPPS) {
-		buf = append(append(buf, 0, 0, 0, 1), s.sps...)
-		buf = append(append(buf, 0, 0, 0, 1), s.pps...)
+	for _, n := range params {
+		buf = append(append(buf, 0, 0, 0, 1), n...)
 	}
 	for _, n := range nalus {
 		if len(n) > 0 {
@@ -327,7 +370,7 @@ func (s *rtspSource) handleAU(nalus [][]byte, pts int64) error {
 		wall = now
 	}
 	s.lastPTS = pts
-	au := media.AccessUnit{Data: buf, PTS: time.Duration(pts-s.pts0) * time.Second / 90000, Wall: wall, Key: idr}
+	au := media.AccessUnit{Data: buf, PTS: time.Duration(pts-s.pts0) * time.Second / 90000, Wall: wall, Key: idr, Codec: codecName}
 	if s.queued.Add(int64(len(buf))) > MaxQueueBytes {
 		s.queued.Add(-int64(len(buf)))
 		s.dropped.Add(1)

@@ -396,6 +396,12 @@ func (s *Server) apiSnapshot(w http.ResponseWriter, r *http.Request, who princip
 	case errors.Is(err, ErrUnknownCamera) || errors.Is(err, fs.ErrNotExist):
 		writeError(w, http.StatusNotFound, "unknown camera")
 		return
+	case errors.As(err, new(interface{ UserReason() string })):
+		// Issue 18: e.g. an H.265 camera: say why, not a bare 503.
+		var re interface{ UserReason() string }
+		errors.As(err, &re)
+		writeError(w, http.StatusConflict, re.UserReason())
+		return
 	case err != nil:
 		s.log.Warn("web: snapshot", "camera", id, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "snapshot unavailable")

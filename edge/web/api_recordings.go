@@ -153,6 +153,22 @@ func (s *Server) apiPlay(w http.ResponseWriter, r *http.Request, who principal) 
 		s.fail(w, r, err)
 		return
 	}
+	if sl, ok := s.deps.Recordings.(SegmentLister); ok {
+		// Issue 18: playback decodes to burn the viewer in (R18) and the
+		// gateway decodes H.264 only; H.265 footage is exported instead.
+		segs, err := sl.Segments(r.Context(), id, from, to)
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		for _, sg := range segs {
+			if sg.Codec == "h265" {
+				note.detail = "refused: H.265 footage"
+				writeError(w, http.StatusUnprocessableEntity, "this footage is H.265: playback on the LAN page re-encodes it with your name burned in (R18), and this gateway can decode only H.264; export the range instead (an export keeps the camera's H.265 and plays in VLC or ffmpeg)")
+				return
+			}
+		}
+	}
 	var masks mask.Set
 	if s.deps.Cameras != nil {
 		if cam, err := s.deps.Cameras.Get(r.Context(), id); err == nil {

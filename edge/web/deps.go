@@ -112,6 +112,13 @@ type Recordings interface {
 	ReadFrames(ctx context.Context, camera string, from, to time.Time, fn func(storage.Frame) error) error
 }
 
+// SegmentLister is the part of the store that says which codec footage
+// is in (issue 18); *storage.Store implements it. A Recordings without it
+// is taken to hold H.264 only.
+type SegmentLister interface {
+	Segments(ctx context.Context, camera string, from, to time.Time) ([]storage.SegmentInfo, error)
+}
+
 // ExportRequest is one export under an export grant; ExportStatus is its
 // progress (the runner's own types, edge/export/jobs).
 type (

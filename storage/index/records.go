@@ -57,6 +57,9 @@ type Segment struct {
 	Keys      []KeyFrame `msg:"keys"`
 	Holds     []uint64   `msg:"holds"`
 	InHold    bool       `msg:"inhold"` // chunks live in the hold area (Runs hold offsets)
+	// Codec of the coded video (issue 18): "" (rows written before the
+	// field existed) and "h264" are H.264; "h265" is H.265/HEVC.
+	Codec string `msg:"codec,omitempty"`
 }
 
 // Epoch is one (camera, UTC day, generation) key epoch. The key itself lives

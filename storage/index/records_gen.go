@@ -1545,6 +1545,12 @@ func (z *Segment) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "InHold")
 				return
 			}
+		case "codec":
+			z.Codec, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Codec")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -1558,259 +1564,287 @@ func (z *Segment) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Segment) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 19
-	// write "id"
-	err = en.Append(0xde, 0x0, 0x13, 0xa2, 0x69, 0x64)
+	// check for omitted fields
+	zb0001Len := uint32(20)
+	var zb0001Mask uint32 /* 20 bits */
+	_ = zb0001Mask
+	if z.Codec == "" {
+		zb0001Len--
+		zb0001Mask |= 0x80000
+	}
+	// variable map header, size zb0001Len
+	err = en.WriteMapHeader(zb0001Len)
 	if err != nil {
 		return
 	}
-	err = en.WriteUint64(z.ID)
-	if err != nil {
-		err = msgp.WrapError(err, "ID")
-		return
-	}
-	// write "cam"
-	err = en.Append(0xa3, 0x63, 0x61, 0x6d)
-	if err != nil {
-		return
-	}
-	err = en.WriteString(z.Camera)
-	if err != nil {
-		err = msgp.WrapError(err, "Camera")
-		return
-	}
-	// write "start"
-	err = en.Append(0xa5, 0x73, 0x74, 0x61, 0x72, 0x74)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.Start)
-	if err != nil {
-		err = msgp.WrapError(err, "Start")
-		return
-	}
-	// write "end"
-	err = en.Append(0xa3, 0x65, 0x6e, 0x64)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.End)
-	if err != nil {
-		err = msgp.WrapError(err, "End")
-		return
-	}
-	// write "synced"
-	err = en.Append(0xa6, 0x73, 0x79, 0x6e, 0x63, 0x65, 0x64)
-	if err != nil {
-		return
-	}
-	err = en.WriteBool(z.Synced)
-	if err != nil {
-		err = msgp.WrapError(err, "Synced")
-		return
-	}
-	// write "closed"
-	err = en.Append(0xa6, 0x63, 0x6c, 0x6f, 0x73, 0x65, 0x64)
-	if err != nil {
-		return
-	}
-	err = en.WriteBool(z.Closed)
-	if err != nil {
-		err = msgp.WrapError(err, "Closed")
-		return
-	}
-	// write "recovered"
-	err = en.Append(0xa9, 0x72, 0x65, 0x63, 0x6f, 0x76, 0x65, 0x72, 0x65, 0x64)
-	if err != nil {
-		return
-	}
-	err = en.WriteBool(z.Recovered)
-	if err != nil {
-		err = msgp.WrapError(err, "Recovered")
-		return
-	}
-	// write "eday"
-	err = en.Append(0xa4, 0x65, 0x64, 0x61, 0x79)
-	if err != nil {
-		return
-	}
-	err = en.WriteString(z.EpochDay)
-	if err != nil {
-		err = msgp.WrapError(err, "EpochDay")
-		return
-	}
-	// write "egen"
-	err = en.Append(0xa4, 0x65, 0x67, 0x65, 0x6e)
-	if err != nil {
-		return
-	}
-	err = en.WriteUint32(z.EpochGen)
-	if err != nil {
-		err = msgp.WrapError(err, "EpochGen")
-		return
-	}
-	// write "key"
-	err = en.Append(0xa3, 0x6b, 0x65, 0x79)
-	if err != nil {
-		return
-	}
-	err = en.WriteBytes(z.Key)
-	if err != nil {
-		err = msgp.WrapError(err, "Key")
-		return
-	}
-	// write "chunks"
-	err = en.Append(0xa6, 0x63, 0x68, 0x75, 0x6e, 0x6b, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteUint32(z.Chunks)
-	if err != nil {
-		err = msgp.WrapError(err, "Chunks")
-		return
-	}
-	// write "frames"
-	err = en.Append(0xa6, 0x66, 0x72, 0x61, 0x6d, 0x65, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteUint32(z.Frames)
-	if err != nil {
-		err = msgp.WrapError(err, "Frames")
-		return
-	}
-	// write "bytes"
-	err = en.Append(0xa5, 0x62, 0x79, 0x74, 0x65, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.Bytes)
-	if err != nil {
-		err = msgp.WrapError(err, "Bytes")
-		return
-	}
-	// write "first"
-	err = en.Append(0xa5, 0x66, 0x69, 0x72, 0x73, 0x74)
-	if err != nil {
-		return
-	}
-	err = en.WriteUint64(z.FirstLSN)
-	if err != nil {
-		err = msgp.WrapError(err, "FirstLSN")
-		return
-	}
-	// write "next"
-	err = en.Append(0xa4, 0x6e, 0x65, 0x78, 0x74)
-	if err != nil {
-		return
-	}
-	err = en.WriteUint64(z.NextLSN)
-	if err != nil {
-		err = msgp.WrapError(err, "NextLSN")
-		return
-	}
-	// write "runs"
-	err = en.Append(0xa4, 0x72, 0x75, 0x6e, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteArrayHeader(uint32(len(z.Runs)))
-	if err != nil {
-		err = msgp.WrapError(err, "Runs")
-		return
-	}
-	for za0001 := range z.Runs {
-		// map header, size 2
-		// write "l"
-		err = en.Append(0x82, 0xa1, 0x6c)
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// write "id"
+		err = en.Append(0xa2, 0x69, 0x64)
 		if err != nil {
 			return
 		}
-		err = en.WriteUint64(z.Runs[za0001].LSN)
+		err = en.WriteUint64(z.ID)
 		if err != nil {
-			err = msgp.WrapError(err, "Runs", za0001, "LSN")
+			err = msgp.WrapError(err, "ID")
 			return
 		}
-		// write "n"
-		err = en.Append(0xa1, 0x6e)
-		if err != nil {
-			return
-		}
-		err = en.WriteUint32(z.Runs[za0001].N)
-		if err != nil {
-			err = msgp.WrapError(err, "Runs", za0001, "N")
-			return
-		}
-	}
-	// write "keys"
-	err = en.Append(0xa4, 0x6b, 0x65, 0x79, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteArrayHeader(uint32(len(z.Keys)))
-	if err != nil {
-		err = msgp.WrapError(err, "Keys")
-		return
-	}
-	for za0002 := range z.Keys {
-		// map header, size 3
-		// write "t"
-		err = en.Append(0x83, 0xa1, 0x74)
+		// write "cam"
+		err = en.Append(0xa3, 0x63, 0x61, 0x6d)
 		if err != nil {
 			return
 		}
-		err = en.WriteInt64(z.Keys[za0002].T)
+		err = en.WriteString(z.Camera)
 		if err != nil {
-			err = msgp.WrapError(err, "Keys", za0002, "T")
+			err = msgp.WrapError(err, "Camera")
 			return
 		}
-		// write "c"
-		err = en.Append(0xa1, 0x63)
-		if err != nil {
-			return
-		}
-		err = en.WriteUint32(z.Keys[za0002].Chunk)
-		if err != nil {
-			err = msgp.WrapError(err, "Keys", za0002, "Chunk")
-			return
-		}
-		// write "l"
-		err = en.Append(0xa1, 0x6c)
+		// write "start"
+		err = en.Append(0xa5, 0x73, 0x74, 0x61, 0x72, 0x74)
 		if err != nil {
 			return
 		}
-		err = en.WriteUint64(z.Keys[za0002].LSN)
+		err = en.WriteInt64(z.Start)
 		if err != nil {
-			err = msgp.WrapError(err, "Keys", za0002, "LSN")
+			err = msgp.WrapError(err, "Start")
 			return
 		}
-	}
-	// write "holds"
-	err = en.Append(0xa5, 0x68, 0x6f, 0x6c, 0x64, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteArrayHeader(uint32(len(z.Holds)))
-	if err != nil {
-		err = msgp.WrapError(err, "Holds")
-		return
-	}
-	for za0003 := range z.Holds {
-		err = en.WriteUint64(z.Holds[za0003])
+		// write "end"
+		err = en.Append(0xa3, 0x65, 0x6e, 0x64)
 		if err != nil {
-			err = msgp.WrapError(err, "Holds", za0003)
 			return
 		}
-	}
-	// write "inhold"
-	err = en.Append(0xa6, 0x69, 0x6e, 0x68, 0x6f, 0x6c, 0x64)
-	if err != nil {
-		return
-	}
-	err = en.WriteBool(z.InHold)
-	if err != nil {
-		err = msgp.WrapError(err, "InHold")
-		return
+		err = en.WriteInt64(z.End)
+		if err != nil {
+			err = msgp.WrapError(err, "End")
+			return
+		}
+		// write "synced"
+		err = en.Append(0xa6, 0x73, 0x79, 0x6e, 0x63, 0x65, 0x64)
+		if err != nil {
+			return
+		}
+		err = en.WriteBool(z.Synced)
+		if err != nil {
+			err = msgp.WrapError(err, "Synced")
+			return
+		}
+		// write "closed"
+		err = en.Append(0xa6, 0x63, 0x6c, 0x6f, 0x73, 0x65, 0x64)
+		if err != nil {
+			return
+		}
+		err = en.WriteBool(z.Closed)
+		if err != nil {
+			err = msgp.WrapError(err, "Closed")
+			return
+		}
+		// write "recovered"
+		err = en.Append(0xa9, 0x72, 0x65, 0x63, 0x6f, 0x76, 0x65, 0x72, 0x65, 0x64)
+		if err != nil {
+			return
+		}
+		err = en.WriteBool(z.Recovered)
+		if err != nil {
+			err = msgp.WrapError(err, "Recovered")
+			return
+		}
+		// write "eday"
+		err = en.Append(0xa4, 0x65, 0x64, 0x61, 0x79)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.EpochDay)
+		if err != nil {
+			err = msgp.WrapError(err, "EpochDay")
+			return
+		}
+		// write "egen"
+		err = en.Append(0xa4, 0x65, 0x67, 0x65, 0x6e)
+		if err != nil {
+			return
+		}
+		err = en.WriteUint32(z.EpochGen)
+		if err != nil {
+			err = msgp.WrapError(err, "EpochGen")
+			return
+		}
+		// write "key"
+		err = en.Append(0xa3, 0x6b, 0x65, 0x79)
+		if err != nil {
+			return
+		}
+		err = en.WriteBytes(z.Key)
+		if err != nil {
+			err = msgp.WrapError(err, "Key")
+			return
+		}
+		// write "chunks"
+		err = en.Append(0xa6, 0x63, 0x68, 0x75, 0x6e, 0x6b, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteUint32(z.Chunks)
+		if err != nil {
+			err = msgp.WrapError(err, "Chunks")
+			return
+		}
+		// write "frames"
+		err = en.Append(0xa6, 0x66, 0x72, 0x61, 0x6d, 0x65, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteUint32(z.Frames)
+		if err != nil {
+			err = msgp.WrapError(err, "Frames")
+			return
+		}
+		// write "bytes"
+		err = en.Append(0xa5, 0x62, 0x79, 0x74, 0x65, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.Bytes)
+		if err != nil {
+			err = msgp.WrapError(err, "Bytes")
+			return
+		}
+		// write "first"
+		err = en.Append(0xa5, 0x66, 0x69, 0x72, 0x73, 0x74)
+		if err != nil {
+			return
+		}
+		err = en.WriteUint64(z.FirstLSN)
+		if err != nil {
+			err = msgp.WrapError(err, "FirstLSN")
+			return
+		}
+		// write "next"
+		err = en.Append(0xa4, 0x6e, 0x65, 0x78, 0x74)
+		if err != nil {
+			return
+		}
+		err = en.WriteUint64(z.NextLSN)
+		if err != nil {
+			err = msgp.WrapError(err, "NextLSN")
+			return
+		}
+		// write "runs"
+		err = en.Append(0xa4, 0x72, 0x75, 0x6e, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteArrayHeader(uint32(len(z.Runs)))
+		if err != nil {
+			err = msgp.WrapError(err, "Runs")
+			return
+		}
+		for za0001 := range z.Runs {
+			// map header, size 2
+			// write "l"
+			err = en.Append(0x82, 0xa1, 0x6c)
+			if err != nil {
+				return
+			}
+			err = en.WriteUint64(z.Runs[za0001].LSN)
+			if err != nil {
+				err = msgp.WrapError(err, "Runs", za0001, "LSN")
+				return
+			}
+			// write "n"
+			err = en.Append(0xa1, 0x6e)
+			if err != nil {
+				return
+			}
+			err = en.WriteUint32(z.Runs[za0001].N)
+			if err != nil {
+				err = msgp.WrapError(err, "Runs", za0001, "N")
+				return
+			}
+		}
+		// write "keys"
+		err = en.Append(0xa4, 0x6b, 0x65, 0x79, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteArrayHeader(uint32(len(z.Keys)))
+		if err != nil {
+			err = msgp.WrapError(err, "Keys")
+			return
+		}
+		for za0002 := range z.Keys {
+			// map header, size 3
+			// write "t"
+			err = en.Append(0x83, 0xa1, 0x74)
+			if err != nil {
+				return
+			}
+			err = en.WriteInt64(z.Keys[za0002].T)
+			if err != nil {
+				err = msgp.WrapError(err, "Keys", za0002, "T")
+				return
+			}
+			// write "c"
+			err = en.Append(0xa1, 0x63)
+			if err != nil {
+				return
+			}
+			err = en.WriteUint32(z.Keys[za0002].Chunk)
+			if err != nil {
+				err = msgp.WrapError(err, "Keys", za0002, "Chunk")
+				return
+			}
+			// write "l"
+			err = en.Append(0xa1, 0x6c)
+			if err != nil {
+				return
+			}
+			err = en.WriteUint64(z.Keys[za0002].LSN)
+			if err != nil {
+				err = msgp.WrapError(err, "Keys", za0002, "LSN")
+				return
+			}
+		}
+		// write "holds"
+		err = en.Append(0xa5, 0x68, 0x6f, 0x6c, 0x64, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteArrayHeader(uint32(len(z.Holds)))
+		if err != nil {
+			err = msgp.WrapError(err, "Holds")
+			return
+		}
+		for za0003 := range z.Holds {
+			err = en.WriteUint64(z.Holds[za0003])
+			if err != nil {
+				err = msgp.WrapError(err, "Holds", za0003)
+				return
+			}
+		}
+		// write "inhold"
+		err = en.Append(0xa6, 0x69, 0x6e, 0x68, 0x6f, 0x6c, 0x64)
+		if err != nil {
+			return
+		}
+		err = en.WriteBool(z.InHold)
+		if err != nil {
+			err = msgp.WrapError(err, "InHold")
+			return
+		}
+		if (zb0001Mask & 0x80000) == 0 { // if not omitted
+			// write "codec"
+			err = en.Append(0xa5, 0x63, 0x6f, 0x64, 0x65, 0x63)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.Codec)
+			if err != nil {
+				err = msgp.WrapError(err, "Codec")
+				return
+			}
+		}
 	}
 	return
 }
@@ -1818,88 +1852,106 @@ func (z *Segment) EncodeMsg(en *msgp.Writer) (err error) {
 // MarshalMsg implements msgp.Marshaler
 func (z *Segment) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 19
-	// string "id"
-	o = append(o, 0xde, 0x0, 0x13, 0xa2, 0x69, 0x64)
-	o = msgp.AppendUint64(o, z.ID)
-	// string "cam"
-	o = append(o, 0xa3, 0x63, 0x61, 0x6d)
-	o = msgp.AppendString(o, z.Camera)
-	// string "start"
-	o = append(o, 0xa5, 0x73, 0x74, 0x61, 0x72, 0x74)
-	o = msgp.AppendInt64(o, z.Start)
-	// string "end"
-	o = append(o, 0xa3, 0x65, 0x6e, 0x64)
-	o = msgp.AppendInt64(o, z.End)
-	// string "synced"
-	o = append(o, 0xa6, 0x73, 0x79, 0x6e, 0x63, 0x65, 0x64)
-	o = msgp.AppendBool(o, z.Synced)
-	// string "closed"
-	o = append(o, 0xa6, 0x63, 0x6c, 0x6f, 0x73, 0x65, 0x64)
-	o = msgp.AppendBool(o, z.Closed)
-	// string "recovered"
-	o = append(o, 0xa9, 0x72, 0x65, 0x63, 0x6f, 0x76, 0x65, 0x72, 0x65, 0x64)
-	o = msgp.AppendBool(o, z.Recovered)
-	// string "eday"
-	o = append(o, 0xa4, 0x65, 0x64, 0x61, 0x79)
-	o = msgp.AppendString(o, z.EpochDay)
-	// string "egen"
-	o = append(o, 0xa4, 0x65, 0x67, 0x65, 0x6e)
-	o = msgp.AppendUint32(o, z.EpochGen)
-	// string "key"
-	o = append(o, 0xa3, 0x6b, 0x65, 0x79)
-	o = msgp.AppendBytes(o, z.Key)
-	// string "chunks"
-	o = append(o, 0xa6, 0x63, 0x68, 0x75, 0x6e, 0x6b, 0x73)
-	o = msgp.AppendUint32(o, z.Chunks)
-	// string "frames"
-	o = append(o, 0xa6, 0x66, 0x72, 0x61, 0x6d, 0x65, 0x73)
-	o = msgp.AppendUint32(o, z.Frames)
-	// string "bytes"
-	o = append(o, 0xa5, 0x62, 0x79, 0x74, 0x65, 0x73)
-	o = msgp.AppendInt64(o, z.Bytes)
-	// string "first"
-	o = append(o, 0xa5, 0x66, 0x69, 0x72, 0x73, 0x74)
-	o = msgp.AppendUint64(o, z.FirstLSN)
-	// string "next"
-	o = append(o, 0xa4, 0x6e, 0x65, 0x78, 0x74)
-	o = msgp.AppendUint64(o, z.NextLSN)
-	// string "runs"
-	o = append(o, 0xa4, 0x72, 0x75, 0x6e, 0x73)
-	o = msgp.AppendArrayHeader(o, uint32(len(z.Runs)))
-	for za0001 := range z.Runs {
-		// map header, size 2
-		// string "l"
-		o = append(o, 0x82, 0xa1, 0x6c)
-		o = msgp.AppendUint64(o, z.Runs[za0001].LSN)
-		// string "n"
-		o = append(o, 0xa1, 0x6e)
-		o = msgp.AppendUint32(o, z.Runs[za0001].N)
+	// check for omitted fields
+	zb0001Len := uint32(20)
+	var zb0001Mask uint32 /* 20 bits */
+	_ = zb0001Mask
+	if z.Codec == "" {
+		zb0001Len--
+		zb0001Mask |= 0x80000
 	}
-	// string "keys"
-	o = append(o, 0xa4, 0x6b, 0x65, 0x79, 0x73)
-	o = msgp.AppendArrayHeader(o, uint32(len(z.Keys)))
-	for za0002 := range z.Keys {
-		// map header, size 3
-		// string "t"
-		o = append(o, 0x83, 0xa1, 0x74)
-		o = msgp.AppendInt64(o, z.Keys[za0002].T)
-		// string "c"
-		o = append(o, 0xa1, 0x63)
-		o = msgp.AppendUint32(o, z.Keys[za0002].Chunk)
-		// string "l"
-		o = append(o, 0xa1, 0x6c)
-		o = msgp.AppendUint64(o, z.Keys[za0002].LSN)
+	// variable map header, size zb0001Len
+	o = msgp.AppendMapHeader(o, zb0001Len)
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "id"
+		o = append(o, 0xa2, 0x69, 0x64)
+		o = msgp.AppendUint64(o, z.ID)
+		// string "cam"
+		o = append(o, 0xa3, 0x63, 0x61, 0x6d)
+		o = msgp.AppendString(o, z.Camera)
+		// string "start"
+		o = append(o, 0xa5, 0x73, 0x74, 0x61, 0x72, 0x74)
+		o = msgp.AppendInt64(o, z.Start)
+		// string "end"
+		o = append(o, 0xa3, 0x65, 0x6e, 0x64)
+		o = msgp.AppendInt64(o, z.End)
+		// string "synced"
+		o = append(o, 0xa6, 0x73, 0x79, 0x6e, 0x63, 0x65, 0x64)
+		o = msgp.AppendBool(o, z.Synced)
+		// string "closed"
+		o = append(o, 0xa6, 0x63, 0x6c, 0x6f, 0x73, 0x65, 0x64)
+		o = msgp.AppendBool(o, z.Closed)
+		// string "recovered"
+		o = append(o, 0xa9, 0x72, 0x65, 0x63, 0x6f, 0x76, 0x65, 0x72, 0x65, 0x64)
+		o = msgp.AppendBool(o, z.Recovered)
+		// string "eday"
+		o = append(o, 0xa4, 0x65, 0x64, 0x61, 0x79)
+		o = msgp.AppendString(o, z.EpochDay)
+		// string "egen"
+		o = append(o, 0xa4, 0x65, 0x67, 0x65, 0x6e)
+		o = msgp.AppendUint32(o, z.EpochGen)
+		// string "key"
+		o = append(o, 0xa3, 0x6b, 0x65, 0x79)
+		o = msgp.AppendBytes(o, z.Key)
+		// string "chunks"
+		o = append(o, 0xa6, 0x63, 0x68, 0x75, 0x6e, 0x6b, 0x73)
+		o = msgp.AppendUint32(o, z.Chunks)
+		// string "frames"
+		o = append(o, 0xa6, 0x66, 0x72, 0x61, 0x6d, 0x65, 0x73)
+		o = msgp.AppendUint32(o, z.Frames)
+		// string "bytes"
+		o = append(o, 0xa5, 0x62, 0x79, 0x74, 0x65, 0x73)
+		o = msgp.AppendInt64(o, z.Bytes)
+		// string "first"
+		o = append(o, 0xa5, 0x66, 0x69, 0x72, 0x73, 0x74)
+		o = msgp.AppendUint64(o, z.FirstLSN)
+		// string "next"
+		o = append(o, 0xa4, 0x6e, 0x65, 0x78, 0x74)
+		o = msgp.AppendUint64(o, z.NextLSN)
+		// string "runs"
+		o = append(o, 0xa4, 0x72, 0x75, 0x6e, 0x73)
+		o = msgp.AppendArrayHeader(o, uint32(len(z.Runs)))
+		for za0001 := range z.Runs {
+			// map header, size 2
+			// string "l"
+			o = append(o, 0x82, 0xa1, 0x6c)
+			o = msgp.AppendUint64(o, z.Runs[za0001].LSN)
+			// string "n"
+			o = append(o, 0xa1, 0x6e)
+			o = msgp.AppendUint32(o, z.Runs[za0001].N)
+		}
+		// string "keys"
+		o = append(o, 0xa4, 0x6b, 0x65, 0x79, 0x73)
+		o = msgp.AppendArrayHeader(o, uint32(len(z.Keys)))
+		for za0002 := range z.Keys {
+			// map header, size 3
+			// string "t"
+			o = append(o, 0x83, 0xa1, 0x74)
+			o = msgp.AppendInt64(o, z.Keys[za0002].T)
+			// string "c"
+			o = append(o, 0xa1, 0x63)
+			o = msgp.AppendUint32(o, z.Keys[za0002].Chunk)
+			// string "l"
+			o = append(o, 0xa1, 0x6c)
+			o = msgp.AppendUint64(o, z.Keys[za0002].LSN)
+		}
+		// string "holds"
+		o = append(o, 0xa5, 0x68, 0x6f, 0x6c, 0x64, 0x73)
+		o = msgp.AppendArrayHeader(o, uint32(len(z.Holds)))
+		for za0003 := range z.Holds {
+			o = msgp.AppendUint64(o, z.Holds[za0003])
+		}
+		// string "inhold"
+		o = append(o, 0xa6, 0x69, 0x6e, 0x68, 0x6f, 0x6c, 0x64)
+		o = msgp.AppendBool(o, z.InHold)
+		if (zb0001Mask & 0x80000) == 0 { // if not omitted
+			// string "codec"
+			o = append(o, 0xa5, 0x63, 0x6f, 0x64, 0x65, 0x63)
+			o = msgp.AppendString(o, z.Codec)
+		}
 	}
-	// string "holds"
-	o = append(o, 0xa5, 0x68, 0x6f, 0x6c, 0x64, 0x73)
-	o = msgp.AppendArrayHeader(o, uint32(len(z.Holds)))
-	for za0003 := range z.Holds {
-		o = msgp.AppendUint64(o, z.Holds[za0003])
-	}
-	// string "inhold"
-	o = append(o, 0xa6, 0x69, 0x6e, 0x68, 0x6f, 0x6c, 0x64)
-	o = msgp.AppendBool(o, z.InHold)
 	return
 }
 
@@ -2138,6 +2190,12 @@ func (z *Segment) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "InHold")
 				return
 			}
+		case "codec":
+			z.Codec, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Codec")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -2152,6 +2210,6 @@ func (z *Segment) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Segment) Msgsize() (s int) {
-	s = 3 + 3 + msgp.Uint64Size + 4 + msgp.StringPrefixSize + len(z.Camera) + 6 + msgp.Int64Size + 4 + msgp.Int64Size + 7 + msgp.BoolSize + 7 + msgp.BoolSize + 10 + msgp.BoolSize + 5 + msgp.StringPrefixSize + len(z.EpochDay) + 5 + msgp.Uint32Size + 4 + msgp.BytesPrefixSize + len(z.Key) + 7 + msgp.Uint32Size + 7 + msgp.Uint32Size + 6 + msgp.Int64Size + 6 + msgp.Uint64Size + 5 + msgp.Uint64Size + 5 + msgp.ArrayHeaderSize + (len(z.Runs) * (5 + msgp.Uint64Size + msgp.Uint32Size)) + 5 + msgp.ArrayHeaderSize + (len(z.Keys) * (7 + msgp.Int64Size + msgp.Uint32Size + msgp.Uint64Size)) + 6 + msgp.ArrayHeaderSize + (len(z.Holds) * (msgp.Uint64Size)) + 7 + msgp.BoolSize
+	s = 3 + 3 + msgp.Uint64Size + 4 + msgp.StringPrefixSize + len(z.Camera) + 6 + msgp.Int64Size + 4 + msgp.Int64Size + 7 + msgp.BoolSize + 7 + msgp.BoolSize + 10 + msgp.BoolSize + 5 + msgp.StringPrefixSize + len(z.EpochDay) + 5 + msgp.Uint32Size + 4 + msgp.BytesPrefixSize + len(z.Key) + 7 + msgp.Uint32Size + 7 + msgp.Uint32Size + 6 + msgp.Int64Size + 6 + msgp.Uint64Size + 5 + msgp.Uint64Size + 5 + msgp.ArrayHeaderSize + (len(z.Runs) * (5 + msgp.Uint64Size + msgp.Uint32Size)) + 5 + msgp.ArrayHeaderSize + (len(z.Keys) * (7 + msgp.Int64Size + msgp.Uint32Size + msgp.Uint64Size)) + 6 + msgp.ArrayHeaderSize + (len(z.Holds) * (msgp.Uint64Size)) + 7 + msgp.BoolSize + 6 + msgp.StringPrefixSize + len(z.Codec)
 	return
 }

@@ -29,4 +29,11 @@
 //   - Output is strictly sequential on a plain io.Writer (each segment is
 //     built in memory and written once), so it can go through a sealed
 //     stream or an HTTP response.
+//
+// H.265 (issue 18): the first keyframe decides the codec (an H.265
+// parameter set in it, see IsH265). H.265 is written as an hvc1 sample
+// entry with hvcC (VPS/SPS/PPS), samples in length-prefixed form, IRAP
+// pictures as sync samples; Track.Codec is the RFC 6381 "hvc1.…" string.
+// A unit of the other codec in the same stream is ErrBadStream (one file
+// holds one codec).
 package fmp4

@@ -53,6 +53,8 @@ type Config struct {
 // Track describes the video of an init segment.
 type Track struct {
 	SPS, PPS      []byte
+	VPS           []byte // H.265 only
+	H265          bool   // the track is H.265 (hvc1), else H.264 (avc1)
 	Width, Height int
 	Codec         string // RFC 6381, e.g. "avc1.42c01e"
 }
@@ -82,6 +84,8 @@ type Muxer struct {
 	st       Stats
 	origin   time.Time
 	sps, pps []byte
+	vps      []byte
+	h265     bool // decided by the first keyframe (issue 18)
 	pend     []sample
 	seq      uint32
 	lastDTS  int64
@@ -108,6 +112,16 @@ func (m *Muxer) WriteFrame(t time.Time, key bool, data []byte) error {
 	if err := au.Unmarshal(data); err != nil {
 		return fmt.Errorf("%w: frame at %s: %v", ErrBadStream, t.UTC().Format(time.RFC3339Nano), err)
 	}
+	isH265 := IsH265(au)
+	if !m.st.Started {
+		m.h265 = isH265
+	}
+	if m.h265 || isH265 {
+		if isH265 != m.h265 && len(au) > 0 && (isH265 || hasH264SPS(au)) {
+			return fmt.Errorf("%w: frame at %s: the codec changed between H.264 and H.265 (one file holds one codec: export the two parts separately)", ErrBadStream, t.UTC().Format(time.RFC3339Nano))
+		}
+		return m.writeFrame265(t, key, au)
+	}
 	nalus := au[:0]
 	var sps, pps []byte
 	for _, n := range au {
@@ -127,6 +141,14 @@ func (m *Muxer) WriteFrame(t time.Time, key bool, data []byte) error {
 		nalus = append(nalus, n)
 	}
 	params := key && sps != nil && pps != nil
+	return m.add(t, key, params, nalus, func() error { return m.writeInit(sps, pps) },
+		func() bool { return !bytes.Equal(sps, m.sps) || !bytes.Equal(pps, m.pps) })
+}
+
+// add queues one sample; init writes an init segment from the unit's
+// parameter sets (params: it has them), changed says they differ from
+// the current init segment's.
+func (m *Muxer) add(t time.Time, key, params bool, nalus [][]byte, init func() error, changed func() bool) error {
 	if !m.st.Started {
 		if !params {
 			return nil // wait for a keyframe with parameter sets
@@ -145,8 +167,8 @@ func (m *Muxer) WriteFrame(t time.Time, key bool, data []byte) error {
 			return err
 		}
 	}
-	if !m.st.Started || params && m.cfg.NewInitOnChange && (!bytes.Equal(sps, m.sps) || !bytes.Equal(pps, m.pps)) {
-		if err := m.writeInit(sps, pps); err != nil {
+	if !m.st.Started || params && m.cfg.NewInitOnChange && changed() {
+		if err := init(); err != nil {
 			return err
 		}
 	}
@@ -206,7 +228,13 @@ func (m *Muxer) flush(next int64) error {
 		if i+1 < len(m.pend) {
 			end = m.pend[i+1].dts
 		}
-		ps, err := mcfmp4.NewPartSampleH264(0, s.au)
+		var ps *mcfmp4.PartSample
+		var err error
+		if m.h265 {
+			ps, err = mcfmp4.NewPartSampleH265(0, s.au)
+		} else {
+			ps, err = mcfmp4.NewPartSampleH264(0, s.au)
+		}
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrBadStream, err)
 		}

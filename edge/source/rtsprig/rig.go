@@ -255,6 +255,16 @@ func FFmpegArgs(size string, fps int) []string {
 		"-bf", "0", "-g", "30", "-pix_fmt", "yuv420p"}
 }
 
+// FFmpegArgsH265 are encoder arguments for an H.265 camera (issue 18):
+// libx265 ultrafast, no B frames, GOP 30 with closed GOPs (IDR keyframes),
+// yuv420p.
+func FFmpegArgsH265(size string, fps int) []string {
+	return []string{"-re", "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=%d", size, fps),
+		"-c:v", "libx265", "-preset", "ultrafast", "-tune", "zerolatency",
+		"-x265-params", "bframes=0:keyint=30:min-keyint=30:scenecut=0:repeat-headers=1:log-level=error",
+		"-pix_fmt", "yuv420p"}
+}
+
 // Publish runs ffmpeg with the given input/encoder arguments publishing to
 // path over TCP, and waits until the server has the stream.
 func (s *Server) Publish(ctx context.Context, path string, encArgs []string) (*Publisher, error) {

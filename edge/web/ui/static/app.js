@@ -135,7 +135,9 @@
         }
       }
       var reason = cf("reason");
-      if (reason) { setText(reason, c.reason || ""); reason.classList.toggle("hidden", !c.reason); }
+      // issue 18: an H.265 camera says why it has no image health.
+      var why = c.reason || c.image_unchecked || "";
+      if (reason) { setText(reason, why); reason.classList.toggle("hidden", !why); }
     });
   }
 
