@@ -111,6 +111,11 @@ func TestRunUnreadableDataDir(t *testing.T) {
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
 		t.Fatalf("missing data dir was created: %v", err)
 	}
+	// Issue 18: a missing data dir points to provisioning.
+	cfg := writeConfig(t, missing, "test://pattern?width=320&height=240&fps=15", "[[0.1,0.1],[0.4,0.1],[0.4,0.4],[0.1,0.4]]")
+	if _, _, stderr := runCLI(t, "run", "--config", cfg); !strings.Contains(stderr, "edgerec provision --data "+missing) {
+		t.Fatalf("missing data dir: stderr %q does not point to edgerec provision", stderr)
+	}
 	if b, _ := os.ReadFile(file); string(b) != "x" {
 		t.Fatal("file changed")
 	}

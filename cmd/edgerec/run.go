@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -299,6 +300,10 @@ func prepareDataDir(dc daemonConfig) error {
 		}
 	}
 	fi, err := os.Stat(dc.DataDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Issue 18: say what to do, not only what is missing.
+		return fmt.Errorf("data dir %s does not exist: this device is not provisioned: run `edgerec provision --data %s --device-id %s --config FILE` first: %w", dc.DataDir, dc.DataDir, dc.DeviceID, err)
+	}
 	if err != nil {
 		return fmt.Errorf("data dir %s: %w", dc.DataDir, err)
 	}
