@@ -27,8 +27,14 @@ lan: {listen: "127.0.0.1:18446"}
 		t.Fatal(errOut)
 	}
 	p := setupPeople(t, data)
-	p.ps.Close()
 	pw := map[string]string{"EDGEREC_PASSWORD": p.pwd}
+	// Issue 18: beside a running recorder (here: the policy store held
+	// open) the CLI says what to do instead of "database in use".
+	if code, _, errOut := runCLIEnv(t, pw, "backup", "--data", data, "--user", p.adminName, "-o", filepath.Join(t.TempDir(), "b.json")); code == 0 ||
+		!strings.Contains(errOut, "the recorder is running on "+data) || !strings.Contains(errOut, "LAN page") {
+		t.Fatalf("backup beside a running recorder: %d %q", code, errOut)
+	}
+	p.ps.Close()
 	out := filepath.Join(t.TempDir(), "backup.json")
 	if code, _, errOut := runCLIEnv(t, pw, "backup", "--data", data, "--user", p.opName, "-o", out); code == 0 || !strings.Contains(errOut, "not an admin") {
 		t.Fatalf("operator backup: %d %s", code, errOut)

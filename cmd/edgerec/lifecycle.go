@@ -55,6 +55,10 @@ func cliLogin(ctx context.Context, e *env, dir, user string) (*policy.Store, pol
 		return nil, policy.Principal{}, err
 	}
 	ps, err := policy.Open(ctx, policy.Config{DataDir: dir}, policy.Deps{Sealer: vault})
+	if errors.Is(err, policy.ErrLocked) {
+		// Issue 18: say what to do, not "database in use".
+		return nil, policy.Principal{}, fmt.Errorf("the recorder is running on %s and holds its databases: do this on the LAN page (Exports, Users, Review), or stop the recorder and run the command again: %w", dir, err)
+	}
 	if err != nil {
 		return nil, policy.Principal{}, err
 	}
