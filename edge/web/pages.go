@@ -129,6 +129,7 @@ func (s *Server) nav(ctx context.Context, who principal) []navItem {
 		{"/users", "Users", perm.UsersManage},
 		{"/review", "Review", perm.ReportsRead},
 		{"/maintenance", "Maintenance", perm.Maintenance},
+		{"/update", "Update", perm.DeviceUpdate},
 		{"/audit", "Audit", perm.AuditRead},
 		{"/decommission", "Decommission", perm.Decommission},
 		{"/account", "Account", perm.OwnAccountWrite},

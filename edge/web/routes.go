@@ -114,6 +114,7 @@ func (s *Server) routes() []route {
 		page("GET /users", perm.UsersManage, s.pageApp("users", "Users and roles")),
 		page("GET /review", perm.ReportsRead, s.pageApp("review", "Permission review")),
 		page("GET /maintenance", perm.Maintenance, s.pageApp("maintenance", "Maintenance visits")),
+		page("GET /update", perm.DeviceUpdate, s.pageApp("update", "System update")),
 		page("GET /audit", perm.AuditRead, s.pageApp("audit", "Audit log")),
 		page("GET /decommission", perm.Decommission, s.pageApp("decommission", "Decommission")).grant(),
 		page("GET /account", perm.OwnAccountWrite, s.pageApp("account", "Account")),

@@ -671,6 +671,18 @@
       tb.appendChild(tr);
     });
   }
+  pages.update = function () {
+    function status() { api("GET", "/api/v1/update").then(function (st) { $("update-status").textContent = JSON.stringify(st, null, 2); }).catch(fail); }
+    $("update-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var f = $("update-file").files[0];
+      if (!f) { return; }
+      say("Uploading and checking " + f.name + " \u2026", true);
+      api("POST", "/api/v1/update", f, "application/octet-stream").then(function (res) { say(res.message + ": an approver must approve it on the Requests page.", true); status(); }).catch(fail);
+    });
+    status();
+  };
+
   pages.maintenance = function () {
     api("GET", "/api/v1/cameras").then(function (cams) { cameraOptions($("visit-cameras"), cams); }).catch(function () {});
     function load() { api("GET", "/api/v1/maintenance").then(function (vs) { visitRows($("visit-table").tBodies[0], vs); }).catch(fail); }
