@@ -174,15 +174,34 @@ func (e *credentialError) Unwrap() error { return e.err }
 // logged or shown. A source that still holds an inline password (the
 // config could not be rewritten) is used as it is.
 func (s *credStore) sourceURL(c *config.Camera) (string, error) {
+	return s.withCredential(c, c.Source)
+}
+
+// subSourceURL is sourceURL for the camera's sub stream ("" if none): the
+// camera's credential applies to it (issue 18).
+func (s *credStore) subSourceURL(c *config.Camera) (string, error) {
+	if c.SubSource == "" {
+		return "", nil
+	}
+	if c.InlinePassword() {
+		// The main URL carries the password (not yet sealed): reuse it.
+		_, pw, _ := config.SplitPassword(c.Source)
+		u, err := config.WithPassword(c.SubSource, pw)
+		return string(u), err
+	}
+	return s.withCredential(c, c.SubSource)
+}
+
+func (s *credStore) withCredential(c *config.Camera, src config.URL) (string, error) {
 	if c.Credential == "" || c.InlinePassword() {
-		return string(c.Source), nil
+		return string(src), nil
 	}
 	pw, err := s.get(c.VaultName())
 	if err != nil {
 		return "", &credentialError{camera: c.ID, ref: c.Credential, err: err}
 	}
 	defer clear(pw)
-	u, err := config.WithPassword(c.Source, string(pw))
+	u, err := config.WithPassword(src, string(pw))
 	if err != nil {
 		return "", &credentialError{camera: c.ID, ref: c.Credential, err: err}
 	}

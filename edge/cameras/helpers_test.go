@@ -3,7 +3,6 @@ package cameras
 import (
 	"bytes"
 	"context"
-	"github.com/edgerec/edgerec/edge/mask"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/health"
+	"github.com/edgerec/edgerec/edge/mask"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/storage"
 )

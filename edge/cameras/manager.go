@@ -109,6 +109,19 @@ type runningCamera struct {
 	cam    *pipeline.Camera
 	cancel context.CancelFunc
 	done   chan struct{}
+	// sub is the viewing pipeline of the camera's sub stream (nil: none).
+	sub       *pipeline.Camera
+	subCancel context.CancelFunc
+	subDone   chan struct{}
+}
+
+// view is the pipeline live view uses: the sub stream's once it has
+// delivered a picture, else the main one.
+func (rc *runningCamera) view() *pipeline.Camera {
+	if rc.sub != nil && rc.sub.Delivered() {
+		return rc.sub
+	}
+	return rc.cam
 }
 
 // New returns a manager of cfg.File's cameras; none runs before Run.
@@ -209,7 +222,47 @@ func (m *Manager) startLocked(c config.Camera) {
 		m.log.Error("camera not started", "camera", c.ID, "err", err)
 		return
 	}
+	sub, err := m.creds.subSourceURL(&c)
+	if err != nil {
+		// The sub stream only serves viewing: record anyway, say why live
+		// view uses the main stream.
+		m.log.Warn("sub stream not started", "camera", c.ID, "err", err)
+		sub = ""
+	}
 	m.launchLocked(c, src, masks)
+	if sub != "" {
+		m.launchSubLocked(c, sub, masks)
+	}
+}
+
+// subBitrateKbps is the re-encode bitrate of a masked camera's sub stream
+// (a viewing stream: small).
+const subBitrateKbps = 600
+
+// launchSubLocked starts the viewing pipeline of camera c's sub stream
+// (issue 18): the same masks as the main stream (a masked camera's sub
+// stream is decoded, masked and re-encoded, never passed through), no
+// recorder, no health of its own (the camera's health is the main
+// stream's). Live view and snapshots use it while it delivers; it stops
+// with the main one.
+func (m *Manager) launchSubLocked(c config.Camera, src string, masks mask.Set) {
+	rc := m.running[c.ID]
+	if rc == nil {
+		return
+	}
+	cam, err := pipeline.NewCamera(pipeline.CameraConfig{
+		ID: c.ID, Name: c.Name, Source: src, Masks: masks,
+		BitrateKbps: min(c.BitrateKbps, subBitrateKbps), KeyframeInterval: c.KeyframeInterval.D(),
+	}, pipeline.Deps{Logger: m.log.With("camera", c.ID, "stream", "sub"), Looks: m.looks, MaxAccessUnit: m.maxAU})
+	if err != nil {
+		m.log.Error("sub stream not started", "camera", c.ID, "err", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(m.parent)
+	done := make(chan struct{})
+	rc.sub, rc.subCancel, rc.subDone = cam, cancel, done
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); defer close(done); _ = cam.Run(ctx) }()
 }
 
 // launchLocked starts the pipeline and recorder of camera c from src with
@@ -284,6 +337,10 @@ func (m *Manager) stopLocked(id string) {
 	}
 	rc.cancel()
 	<-rc.done // the recorder closed its segment
+	if rc.sub != nil {
+		rc.subCancel()
+		<-rc.subDone
+	}
 	delete(m.running, id)
 }
 
@@ -553,6 +610,9 @@ func (m *Manager) SetMasks(ctx context.Context, id string, masks mask.Set) error
 	}
 	if rc, ok := m.running[id]; ok {
 		rc.cam.SetMasks(masks)
+		if rc.sub != nil {
+			rc.sub.SetMasks(masks)
+		}
 	}
 	return nil
 }

@@ -68,12 +68,15 @@ func (m *Manager) Hub(id string) (*pipeline.Hub, error) {
 
 // Subscribe feeds the live view from a running camera's hub: one reader
 // per camera, shared by all viewers (edge/live fans out; live.Source).
+// A camera with a sub stream is viewed through it (issue 18).
 func (m *Manager) Subscribe(id string) (live.Feed, error) {
-	hub, err := m.Hub(id)
-	if err != nil {
+	m.mu.Lock()
+	rc, ok := m.running[id]
+	m.mu.Unlock()
+	if !ok {
 		return nil, fmt.Errorf("%w: %q", live.ErrUnknownCamera, id)
 	}
-	return hub.Subscribe(30), nil
+	return rc.view().Hub().Subscribe(30), nil
 }
 
 // Snapshot is the last masked picture of a running camera (web.Cameras).
@@ -83,6 +86,11 @@ func (m *Manager) Snapshot(ctx context.Context, id string) (image.Image, time.Ti
 	m.mu.Unlock()
 	if !ok {
 		return nil, time.Time{}, fmt.Errorf("%w: %q", web.ErrUnknownCamera, id)
+	}
+	if rc.sub != nil { // the sub stream's picture when it has one (issue 18)
+		if img, at, err := rc.sub.Snapshot(); err == nil {
+			return img, at, nil
+		}
 	}
 	return rc.cam.Snapshot()
 }

@@ -323,6 +323,14 @@ func (c *Config) validateCameras() *fieldError {
 		if fe := validateSource(p+".source", string(cam.Source)); fe != nil {
 			return fe
 		}
+		if cam.SubSource != "" {
+			if fe := validateSource(p+".sub_source", string(cam.SubSource)); fe != nil {
+				return fe
+			}
+			if _, _, err := SplitPassword(cam.SubSource); err == nil {
+				return ferr(p+".sub_source", "carries a password: the camera's credential applies to the sub stream too (leave only the user name)")
+			}
+		}
 		if fe := validateCredential(p+".credential", &cam); fe != nil {
 			return fe
 		}

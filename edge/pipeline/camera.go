@@ -215,6 +215,10 @@ func NewCamera(cfg CameraConfig, deps Deps) (*Camera, error) {
 // ID is the camera's local id.
 func (c *Camera) ID() string { return c.cfg.ID }
 
+// Delivered reports whether the camera has published a picture since it
+// was made.
+func (c *Camera) Delivered() bool { return c.delivered.Load() }
+
 // Hub is where the camera's masked, coded video comes out.
 func (c *Camera) Hub() *Hub { return c.hub }
 

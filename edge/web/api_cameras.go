@@ -31,6 +31,7 @@ type cameraView struct {
 	ID            string     `json:"id"`
 	Name          string     `json:"name"`
 	Source        string     `json:"source"`
+	SubSource     string     `json:"sub_source,omitempty"`
 	Zone          string     `json:"zone"`
 	SignageBy     string     `json:"signage_by"`
 	SignageDate   string     `json:"signage_date"`
@@ -42,7 +43,7 @@ type cameraView struct {
 }
 
 func viewCamera(c *config.Camera) cameraView {
-	v := cameraView{ID: c.ID, Name: c.Name, Source: config.RedactURL(string(c.Source)), Zone: string(c.Zone),
+	v := cameraView{ID: c.ID, Name: c.Name, Source: config.RedactURL(string(c.Source)), SubSource: config.RedactURL(string(c.SubSource)), Zone: string(c.Zone),
 		SignageBy: c.Signage.AttestedBy, Commissioned: c.Signage.Complete(),
 		RetentionDays: c.Retention.D().Hours() / 24, BitrateKbps: c.BitrateKbps, KeyframeMs: c.KeyframeInterval.D().Milliseconds(),
 		Masks: []maskView{}}
@@ -99,6 +100,9 @@ type cameraInput struct {
 	ID            string  `json:"id"`
 	Name          string  `json:"name"`
 	Source        string  `json:"source"` // empty on update keeps the current source
+	// SubSource is the camera's viewing stream (issue 18): empty on update
+	// keeps it, "none" removes it; it may not carry a password.
+	SubSource string `json:"sub_source"`
 	Zone          string  `json:"zone"`
 	SignageBy     string  `json:"signage_by"`
 	SignageDate   string  `json:"signage_date"` // YYYY-MM-DD
@@ -187,6 +191,18 @@ func (in *cameraInput) toConfig(old *config.Camera) (config.Camera, error) {
 			return c, err
 		}
 		c.Source = config.URL(in.Source)
+	}
+	switch {
+	case in.SubSource == "none":
+		c.SubSource = ""
+	case in.SubSource != "":
+		if err := checkSource(in.SubSource); err != nil {
+			return c, fmt.Errorf("sub stream: %w", err)
+		}
+		if _, _, err := config.SplitPassword(config.URL(in.SubSource)); err == nil {
+			return c, fmt.Errorf("%w: the sub stream URL carries a password: the camera's password applies to it (leave only the user name)", ErrInvalid)
+		}
+		c.SubSource = config.URL(in.SubSource)
 	}
 	z := rules.ZoneType(in.Zone)
 	if err := rules.CheckZone(z, rules.Site{}); err != nil {

@@ -95,3 +95,33 @@ func TestMaintenanceVisitRoutes(t *testing.T) {
 		t.Fatalf("upstream maintenance events %v, want [[1 1]]", al.visits)
 	}
 }
+
+// Issue 18: a camera's sub stream is set through the API (no password in
+// it: the camera's applies), shown redacted, and removed with "none".
+func TestCameraSubSourceAPI(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tm := e.makeTeam()
+	inst := tm.cookies["installer"]
+	body := func(sub string) map[string]any {
+		return map[string]any{"id": "c2", "source": "test://pattern?width=320&height=240&fps=5", "sub_source": sub, "zone": "entrance",
+			"signage_by": "A. Installer", "signage_date": "2026-11-27"}
+	}
+	b, _ := json.Marshal(body("rtsp://admin:pw@192.168.1.20/sub"))
+	if msg := jsonError(t, e.do("POST", "/api/v1/cameras", "application/json", string(b), inst), 400); !strings.Contains(msg, "carries a password") {
+		t.Fatalf("sub stream with a password: %q", msg)
+	}
+	e.must(201, "POST", "/api/v1/cameras", body("test://pattern?width=160&height=96&fps=5"), inst, nil)
+	var c struct {
+		SubSource string `json:"sub_source"`
+	}
+	e.must(200, "GET", "/api/v1/cameras/c2", nil, inst, &c)
+	if c.SubSource != "test://pattern?width=160&height=96&fps=5" {
+		t.Fatalf("sub_source %q", c.SubSource)
+	}
+	e.must(200, "PUT", "/api/v1/cameras/c2", map[string]any{"zone": "entrance", "sub_source": "none", "signage_by": "A. Installer", "signage_date": "2026-11-27"}, inst, nil)
+	var after map[string]any
+	e.must(200, "GET", "/api/v1/cameras/c2", nil, inst, &after)
+	if _, has := after["sub_source"]; has {
+		t.Fatalf("after none: sub_source %v", after["sub_source"])
+	}
+}

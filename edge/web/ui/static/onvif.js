@@ -77,6 +77,10 @@
         if (cf.elements.name && !cf.elements.name.value) { cf.elements.name.value = (r.device.manufacturer + " " + r.device.model).trim(); }
       }
       $("onvif-sub").value = r.sub_source || "(no sub stream)";
+      if (cf && cf.elements.sub_source && r.sub_source) { // the user name only: the camera's password applies
+        var sm = /^(rtsps?:\/\/)(.*)$/.exec(r.sub_source);
+        cf.elements.sub_source.value = sm && user ? sm[1] + encodeURIComponent(user) + "@" + sm[2] : r.sub_source;
+      }
       var d = r.device, m = r.main.profile;
       var clock = r.clock.set ? "clock set (was " + Math.round(r.clock.offset_secs) + " s off)" :
         (r.clock.note || "clock " + Math.round(r.clock.offset_secs) + " s off, left as it is");

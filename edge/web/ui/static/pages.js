@@ -167,6 +167,7 @@
       $("camera-form-title").textContent = "Edit " + c.id;
       var f = form.elements;
       f.id.value = c.id; f.id.disabled = true; f.name.value = c.name; f.source.value = ""; f.source.placeholder = c.source + " (unchanged)";
+      f.sub_source.value = ""; f.sub_source.placeholder = c.sub_source ? c.sub_source + " (unchanged; none to remove)" : "none";
       f.zone.value = c.zone; f.signage_by.value = c.signage_by; f.signage_date.value = c.signage_date; f.retention_days.value = c.retention_days;
       form.scrollIntoView();
     }
