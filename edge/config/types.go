@@ -72,17 +72,17 @@ type Policy struct {
 
 // Camera is one camera.
 type Camera struct {
-	ID               string         `yaml:"id"`
-	Name             string         `yaml:"name,omitempty"`
-	Source           URL            `yaml:"source"`
-	Credential       string         `yaml:"credential,omitempty"` // vault reference of the source's password (CredentialRef, issue 13)
+	ID         string `yaml:"id"`
+	Name       string `yaml:"name,omitempty"`
+	Source     URL    `yaml:"source"`
+	Credential string `yaml:"credential,omitempty"` // vault reference of the source's password (CredentialRef, issue 13)
 	// SubSource is the camera's second, smaller stream (issue 18), if it
 	// has one: live view, snapshots and the mask editor's background use
 	// it; recording always uses Source. The same masks apply (a masked
 	// camera's sub stream is decoded, masked and re-encoded too, never
 	// passed through). Same scheme rules as Source; the camera's
 	// credential applies to it, so it may not carry a password itself.
-	SubSource URL `yaml:"sub_source,omitempty"`
+	SubSource        URL            `yaml:"sub_source,omitempty"`
 	Zone             rules.ZoneType `yaml:"zone"`
 	Signage          Signage        `yaml:"signage,omitempty"`
 	Retention        Duration       `yaml:"retention,omitempty"` // 0 = policy floor (R6)

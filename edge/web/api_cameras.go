@@ -97,12 +97,12 @@ func (s *Server) apiCamera(w http.ResponseWriter, r *http.Request, _ principal) 
 
 // cameraInput is the body of POST /api/v1/cameras and PUT …/{id}.
 type cameraInput struct {
-	ID            string  `json:"id"`
-	Name          string  `json:"name"`
-	Source        string  `json:"source"` // empty on update keeps the current source
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Source string `json:"source"` // empty on update keeps the current source
 	// SubSource is the camera's viewing stream (issue 18): empty on update
 	// keeps it, "none" removes it; it may not carry a password.
-	SubSource string `json:"sub_source"`
+	SubSource     string  `json:"sub_source"`
 	Zone          string  `json:"zone"`
 	SignageBy     string  `json:"signage_by"`
 	SignageDate   string  `json:"signage_date"` // YYYY-MM-DD
