@@ -36,7 +36,7 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 	}
 	var c *config.Config
 	if *cfgPath != "" {
-		if c, err = config.LoadForInstall(*cfgPath); err != nil {
+		if c, err = config.Load(*cfgPath); err != nil {
 			return err
 		}
 		if c.Device.ID != *id {

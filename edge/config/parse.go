@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/edgerec/edgerec/edge/redact"
 	"os"
 	"strconv"
 	"strings"
@@ -13,9 +14,6 @@ import (
 	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
-
-	"github.com/edgerec/edgerec/edge/redact"
-	"github.com/edgerec/edgerec/policy/rules"
 )
 
 // ErrInvalid is wrapped by every error Load, Parse and Validate return for
@@ -106,21 +104,7 @@ func tooDeep(toks token.Tokens) int {
 // (normally the file name). Unknown keys, anchors/aliases, several
 // documents and any invalid value are errors of type *Error carrying the
 // line number and field path.
-func Parse(data []byte, name string) (*Config, error) { return parse(data, name, false) }
-
-// LoadForInstall is Load for provisioning (issue 16, 18): a camera in a
-// zone that is prohibited at this site (R1) is an error with its line,
-// not a camera the recorder refuses later, so a bundle that would install
-// one leaves the device unprovisioned and says where.
-func LoadForInstall(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	return parse(data, path, true)
-}
-
-func parse(data []byte, name string, install bool) (*Config, error) {
+func Parse(data []byte, name string) (*Config, error) {
 	fail := func(line int, path, msg string, cause error) (*Config, error) {
 		return nil, &Error{File: name, Line: line, Path: path, Msg: scrub(msg), Err: cause}
 	}
@@ -171,14 +155,6 @@ func parse(data []byte, name string, install bool) (*Config, error) {
 	c.applyDefaults()
 	if fe := c.validate(); fe != nil {
 		return fail(ix.line(fe.path), fe.path, fe.msg, fe.err)
-	}
-	if install {
-		for i, cam := range c.Cameras {
-			if err := rules.CheckZone(cam.Zone, c.Site()); err != nil {
-				path := fmt.Sprintf("cameras[%d].zone", i)
-				return fail(ix.line(path), path, fmt.Sprintf("camera %q: %v: a gateway is not installed with it", cam.ID, err), err)
-			}
-		}
 	}
 	return &c, nil
 }
