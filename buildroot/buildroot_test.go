@@ -1402,3 +1402,39 @@ func TestBootChooser(t *testing.T) {
 		t.Errorf("slot C accepted: %s", out)
 	}
 }
+
+// A slot on trial whose edgerec keeps failing: supervise reboots (the boot
+// chooser counts the try) and keeps edgerec's last lines on the data
+// partition and the console, so the technician sees after the rollback
+// why the new version was refused (issue 16).
+func TestSuperviseTrialFailureKept(t *testing.T) {
+	dir := t.TempDir()
+	bin := fakeEdgerec(t, dir, `echo 'level=ERROR msg="store: open ring: the reason"' >&2; exit 2`+"\n")
+	chooser := filepath.Join(dir, "chooser")
+	os.WriteFile(chooser, []byte("#!/bin/sh\n[ \"$1\" = is-trial ]\n"), 0o755)
+	rebooted := filepath.Join(dir, "rebooted")
+	reboot := filepath.Join(dir, "reboot")
+	os.WriteFile(reboot, []byte("#!/bin/sh\necho yes >>"+rebooted+"\n"), 0o755)
+	cfg := filepath.Join(dir, "edgerec.yaml")
+	os.WriteFile(cfg, []byte("x"), 0o600)
+	failure := filepath.Join(dir, "data", "update", "trial-failure.log")
+	out, err := run(t, cleanEnv("EDGEREC_BIN="+bin, "EDGEREC_CONFIG="+cfg, "EDGEREC_SYSLOG=0",
+		"EDGEREC_BACKOFF_MAX=1", "EDGEREC_CHOOSER="+chooser, "EDGEREC_REBOOT="+reboot,
+		"EDGEREC_RUN_DIR="+filepath.Join(dir, "run"), "EDGEREC_TRIAL_FAILURE="+failure,
+		"EDGEREC_TRIAL_CRASHES=2", "EDGEREC_TRIAL_SECS=30", "EDGEREC_WATCHDOG=/nonexistent"), libexec+"/supervise")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	if got := read(t, rebooted); got != "yes\n" {
+		t.Errorf("rebooted %q, want once\n%s", got, out)
+	}
+	kept := read(t, failure)
+	if !strings.Contains(kept, "edgerec failed 2 times on the trial slot (last status 2)") ||
+		strings.Count(kept, "store: open ring: the reason") != 2 {
+		t.Errorf("trial failure file:\n%s", kept)
+	}
+	// The output still reaches the log (stderr without syslog).
+	if !strings.Contains(out, "store: open ring: the reason") || !strings.Contains(out, "on trial") {
+		t.Errorf("supervise output:\n%s", out)
+	}
+}

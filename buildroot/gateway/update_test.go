@@ -200,6 +200,9 @@ type updateStatus struct {
 	Trial   bool   `json:"trial"`
 	State   string `json:"state"`
 	Message string `json:"message"`
+	// Why the last slot on trial was rolled back (the supervisor's copy
+	// of edgerec's last lines).
+	LastTrialFailure string `json:"last_trial_failure"`
 }
 
 // lastBeacon waits for a beacon that satisfies ok and returns it.
@@ -346,6 +349,12 @@ func (b *board) testUpdates(root, out string, v vendor, fp string, sub *uplinkte
 	b.waitLAN(3 * time.Minute)
 	t.Logf("broken update: approval → rolled back to A, LAN page answering: %v", time.Since(t0).Round(time.Second))
 	admin, approver = l.login("admin"), l.login("approver") // sessions end with a reboot
+	// The technician sees why: the broken slot's last lines.
+	l.must(200, "GET", "/api/v1/update", nil, admin, &st)
+	if !strings.Contains(st.LastTrialFailure, "edgerec failed 3 times on the trial slot") ||
+		!strings.Contains(st.LastTrialFailure, "broken build (update rollback test)") {
+		t.Errorf("update status after the rollback does not say why: %+v", st)
+	}
 	lastBeacon(t, sub, time.Now(), 3*time.Minute, "a beacon from slot A after the rollback", func(bc *wire.Beacon) bool {
 		return bc.Slot == "A" && bc.System == "qemu-1"
 	})

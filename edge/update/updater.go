@@ -74,7 +74,19 @@ type Status struct {
 	Staged  *Staged `json:"staged,omitempty"`
 	Target  string  `json:"target,omitempty"` // slot being / just written
 	Message string  `json:"message,omitempty"`
+	// LastTrialFailure is what the supervisor kept when the last slot on
+	// trial failed (why it was rolled back: edgerec's last lines), until
+	// the next install.
+	LastTrialFailure string `json:"last_trial_failure,omitempty"`
 }
+
+// TrialFailureFile is the file in Config.Dir where the gateway's
+// supervisor keeps edgerec's last lines when a slot on trial fails
+// (buildroot/board/edgerec/common/overlay/usr/libexec/edgerec/supervise).
+const TrialFailureFile = "trial-failure.log"
+
+// maxTrialFailure bounds what Status carries of that file.
+const maxTrialFailure = 8 << 10
 
 // Updater stages, installs and confirms updates. Safe for concurrent use.
 type Updater struct {
@@ -128,6 +140,16 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Updater, error) {
 	_ = os.Remove(filepath.Join(cfg.Dir, "upload.tmp"))
 	u := &Updater{cfg: cfg, deps: deps, roots: roots, log: deps.Logger,
 		status: Status{Slot: slot, System: cfg.SystemVersion, Trial: trial, State: "idle"}}
+	if !trial {
+		if b, err := os.ReadFile(filepath.Join(cfg.Dir, TrialFailureFile)); err == nil && len(b) > 0 {
+			if len(b) > maxTrialFailure {
+				b = b[len(b)-maxTrialFailure:]
+			}
+			u.status.LastTrialFailure = strings.ToValidUTF8(string(b), "?")
+			u.log.Warn("update: the last slot on trial failed and was rolled back", "slot", slot,
+				"why", firstLine(u.status.LastTrialFailure))
+		}
+	}
 	return u, nil
 }
 
@@ -276,7 +298,10 @@ func (u *Updater) Apply(ctx context.Context, grantID, actorID, digest string) er
 	if err := u.deps.Grants.UseUpdate(ctx, grantID, actorID, digest); err != nil {
 		return err
 	}
-	u.set(func(s *Status) { s.State, s.Message = "installing", "installing (grant "+grantID+")" })
+	u.set(func(s *Status) {
+		s.State, s.Message, s.LastTrialFailure = "installing", "installing (grant "+grantID+")", ""
+	})
+	_ = os.Remove(filepath.Join(u.cfg.Dir, TrialFailureFile))
 	go u.install(context.WithoutCancel(ctx), *b, grantID)
 	return nil
 }
@@ -395,6 +420,13 @@ func (u *Updater) Run(ctx context.Context) error {
 		u.log.Info("update: the slot is healthy and kept", "slot", slot, "system", u.cfg.SystemVersion)
 		return nil
 	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // IsRefusal reports whether err is a refusal of the input (4xx), not a

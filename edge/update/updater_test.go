@@ -186,3 +186,30 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// TestTrialFailureShown: after a rollback the update status carries what
+// the supervisor kept of the failed slot's last run (issue 16), bounded;
+// a slot still on trial does not claim a failure.
+func TestTrialFailureShown(t *testing.T) {
+	v := newVendor(t, "vendor")
+	dir := t.TempDir()
+	long := strings.Repeat("x", 20<<10)
+	os.WriteFile(filepath.Join(dir, TrialFailureFile), []byte("2026-12-01T09:00:00Z edgerec failed 3 times on the trial slot (last status 1)\n"+long+"\nlevel=ERROR msg=\"the reason\"\n"), 0o600)
+	deps := Deps{Chooser: &fakeChooser{current: "A"}, Grants: &fakeGrants{}, Healthy: func() bool { return false }, Reboot: func() error { return nil }}
+	u, err := New(context.Background(), Config{Dir: dir, Keyring: v.CA, Compatible: "edgerec-gateway"}, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := u.Status()
+	if !strings.HasSuffix(st.LastTrialFailure, "level=ERROR msg=\"the reason\"\n") || len(st.LastTrialFailure) > maxTrialFailure {
+		t.Errorf("last trial failure (%d bytes): …%q", len(st.LastTrialFailure), st.LastTrialFailure[max(0, len(st.LastTrialFailure)-60):])
+	}
+	deps.Chooser = &fakeChooser{current: "B", trial: true}
+	u, err = New(context.Background(), Config{Dir: dir, Keyring: v.CA, Compatible: "edgerec-gateway"}, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := u.Status(); st.LastTrialFailure != "" {
+		t.Errorf("on trial, status claims a failure: %q", st.LastTrialFailure)
+	}
+}

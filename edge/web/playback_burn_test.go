@@ -209,6 +209,24 @@ func TestR18PlaybackBurnsViewerIn(t *testing.T) {
 		From: start.Add(-time.Minute), To: end.Add(time.Minute), ValidityHours: 1}, op, &g)
 	e.must(200, "POST", "/api/v1/grants/"+g.ID+"/approve", nil, ap, nil)
 	from, to := start.Add(time.Second), end
+	// The recorder may still hold the last frames before to (a chunk is
+	// readable once written): wait until footage after to is readable, so
+	// that playback and the check below read the same frames.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		after := 0
+		_ = e.store.ReadFrames(context.Background(), "cam2", to, to.Add(time.Minute), func(f storage.Frame) error {
+			if !f.Time.Before(to) {
+				after++
+			}
+			return nil
+		})
+		if after > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no footage readable after the window's end within 15 s")
+		}
+	}
 	viewStart := time.Now().UTC().Truncate(time.Second)
 	resp := e.do("GET", "/api/v1/recordings/cam2/play?grant="+g.ID+"&from="+from.Format(time.RFC3339Nano)+"&to="+to.Format(time.RFC3339Nano), "", "", op)
 	body := readAll(t, resp)
