@@ -98,12 +98,36 @@ func (s *Store) Bootstrap(ctx context.Context, name string, pw []byte) (Principa
 	now := s.now()
 	var p Principal
 	err = s.update(ctx, func(tx *bolt.Tx) error {
+		// Only on an empty store, or one that holds only the restored
+		// accounts of a replaced device (no password, no role: Restore);
+		// the first admin may then claim their restored account.
+		var u users.User
+		claimed := false
 		if k, _ := tx.Bucket(bucketUsers).Cursor().First(); k != nil {
-			return fmt.Errorf("%w: users exist; bootstrap is only for the first admin", ErrForbidden)
+			ok, err := claimableTx(tx)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%w: users exist; bootstrap is only for the first admin", ErrForbidden)
+			}
+			if id := tx.Bucket(bucketNames).Get([]byte(name)); id != nil {
+				if u, err = getUser(tx, string(id)); err != nil {
+					return err
+				}
+				sealed, err := sealHash(s.sealer, u.ID, h.PHC())
+				if err != nil {
+					return err
+				}
+				u.Hash, u.PasswordBy, u.PasswordAt, u.Disabled = sealed, u.ID, now.UnixNano(), false
+				claimed = true
+			}
 		}
-		u, err := s.newUserTx(tx, name, h, "", now)
-		if err != nil {
-			return err
+		if !claimed {
+			var err error
+			if u, err = s.newUserTx(tx, name, h, "", now); err != nil {
+				return err
+			}
 		}
 		gid, err := grants.NewID()
 		if err != nil {
@@ -121,8 +145,12 @@ func (s *Store) Bootstrap(ctx context.Context, name string, pw []byte) (Principa
 		if err := putUser(tx, &u); err != nil {
 			return err
 		}
+		detail := "first admin created"
+		if claimed {
+			detail = "first admin (restored account claimed)"
+		}
 		if _, err := s.audit.AppendTx(tx, audit.Event{Actor: ActorSystem, Action: "user.bootstrap", TargetKind: audit.KindUser,
-			Target: u.ID, Grant: g.ID, Result: audit.ResultOK, Detail: "first admin created"}); err != nil {
+			Target: u.ID, Grant: g.ID, Result: audit.ResultOK, Detail: detail}); err != nil {
 			return err
 		}
 		p = principalOf(&u, now)
@@ -206,7 +234,9 @@ func (s *Store) Authenticate(ctx context.Context, name string, pw []byte) (Princ
 	h := s.dummy
 	var hashErr error
 	if found {
-		if ph, err := s.openHash(&u); err == nil {
+		if u.Hash == "" {
+			hashErr = errNoPassword // a restored account: an admin gives it a one-time password
+		} else if ph, err := s.openHash(&u); err == nil {
 			h = ph
 		} else {
 			hashErr = err // moved, foreign or damaged hash: nobody logs in with it

@@ -38,7 +38,7 @@ type env struct {
 func commands() []command {
 	return []command{
 		{"run", "[--config FILE] [--demo]", "the recorder daemon", cmdRun},
-		{"provision", "--data DIR --device-id ID [--ring-size SIZE] [--config FILE]", "create a device: keys, ring, config", cmdProvision},
+		{"provision", "--data DIR --device-id ID [--ring-size SIZE] [--config FILE] [--restore BACKUP --restore-key KEY]", "create a device: keys, ring, config (or the replacement of a backed-up one)", cmdProvision},
 		{"check", "--data DIR [--quick]", "verify ring, index, keys and the audit chain", cmdCheck},
 		{"export", "--data DIR --grant ID --camera CAM --from T --to T -o OUT.mp4 --user NAME", "signed export under a grant", cmdExport},
 		{"verify", "FILE [--key BASE64 | --fleet URL-or-FILE]", "verify an export or a wipe certificate offline", cmdVerify},

@@ -1,8 +1,12 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/edgerec/edgerec/policy/audit"
@@ -86,4 +90,56 @@ func unixTime(ns int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, ns).UTC()
+}
+
+// OpenBackup verifies a signed backup (R26) and decodes it strictly. With
+// WithDeviceKey the backup must be signed by that key (the replaced
+// device's, as the fleet service or its label recorded it): a backup from
+// another device, or changed by one byte, is refused before anything is
+// applied (issue 18, replacing a gateway).
+func OpenBackup(b []byte, opts ...VerifyOption) (BackupDoc, Doc, error) {
+	d, err := OpenDoc(b, opts...)
+	if err != nil {
+		return BackupDoc{}, d, err
+	}
+	if d.Kind != BackupKind {
+		return BackupDoc{}, d, fmt.Errorf("%w: a %s, not a backup (%s)", ErrBadDocument, d.Kind, BackupKind)
+	}
+	var doc BackupDoc
+	dec := json.NewDecoder(bytes.NewReader(d.Payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return BackupDoc{}, d, fmt.Errorf("%w: backup payload: %v", ErrBadDocument, err)
+	}
+	if doc.Device == "" || doc.Config == "" {
+		return BackupDoc{}, d, fmt.Errorf("%w: backup names no device or has no config", ErrBadDocument)
+	}
+	return doc, d, nil
+}
+
+// LastRecord checks that the backup's audit records form one hash chain
+// from seq 1 and returns the seq and hex hash of the last one: the head
+// the replacement device's chain links to. (Head may be later: records
+// appended while the backup was read.)
+func (b BackupDoc) LastRecord() (uint64, string, error) {
+	if len(b.Audit) == 0 || b.Audit[0].Seq != 1 {
+		return 0, "", fmt.Errorf("%w: the backup's audit log does not start at seq 1", ErrBadDocument)
+	}
+	var prev [32]byte
+	for i := range b.Audit {
+		r := &b.Audit[i]
+		if i > 0 && (r.Seq != b.Audit[i-1].Seq+1 || r.Prev != prev) {
+			return 0, "", fmt.Errorf("%w: the backup's audit records break the chain at seq %d", ErrBadDocument, r.Seq)
+		}
+		h, err := audit.HashRecord(r)
+		if err != nil {
+			return 0, "", err
+		}
+		prev = h
+	}
+	last := b.Audit[len(b.Audit)-1].Seq
+	if last > b.Head {
+		return 0, "", fmt.Errorf("%w: the backup's head is seq %d but it holds record %d", ErrBadDocument, b.Head, last)
+	}
+	return last, hex.EncodeToString(prev[:]), nil
 }

@@ -38,6 +38,11 @@ type Request struct {
 	Keys *keyprov.Settings
 	// Notes receives the install checks and warnings, one per line.
 	Notes io.Writer
+	// Restore, when set, makes this device the replacement of the one
+	// whose verified backup it holds (issue 18): Config came from
+	// RestoredConfig, and the old device's accounts are taken over
+	// (policy.Store.Restore) before anyone can set the device up.
+	Restore *Restore
 }
 
 // Result is the device created.
@@ -113,6 +118,19 @@ func Device(ctx context.Context, req Request) (Result, error) {
 	}
 	if res.PublicKey, err = policy.Provision(ctx, dir, vault); err != nil {
 		return res, err
+	}
+	if req.Restore != nil {
+		ps, err := policy.Open(ctx, policy.Config{DataDir: dir}, policy.Deps{Sealer: vault})
+		if err != nil {
+			return res, err
+		}
+		err = restoreAccounts(ctx, dir, ps, req.Restore)
+		if cerr := ps.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return res, err
+		}
 	}
 	if res.TLSFingerprint, err = web.ProvisionCertificate(dir, c.Device.ID, time.Now(), vault); err != nil {
 		return res, err

@@ -100,7 +100,7 @@ type setupCode struct {
 }
 
 // openSetupCode reads the provisioned code hash; when the policy store has
-// no user and no code exists, it generates one (plain kept for SetupCode).
+// no usable user (none, or only restored ones) and no code exists, it generates one (plain kept for SetupCode).
 // When users exist, a leftover code file is removed: it is dead.
 func openSetupCode(ctx context.Context, dataDir string, pol Policy) (*setupCode, error) {
 	sc := &setupCode{dir: dataDir}
@@ -109,7 +109,16 @@ func openSetupCode(ctx context.Context, dataDir string, pol Policy) (*setupCode,
 		return nil, fmt.Errorf("web: setup: list users: %w", err)
 	}
 	path := filepath.Join(dataDir, setupDir, setupFile)
-	if len(us) > 0 {
+	// Accounts restored from a replaced gateway (issue 18) have no
+	// password and no role until the first admin is set up: the code
+	// stays valid while only such accounts exist (policy.Store.Restore).
+	usable := 0
+	for _, u := range us {
+		if u.Hash != "" || u.Role != "" || u.RoleGrant != "" {
+			usable++
+		}
+	}
+	if usable > 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("web: setup: remove used code: %w", err)
 		}
