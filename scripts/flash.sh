@@ -12,7 +12,8 @@
 #   --bundle DIR   copy DIR to edgerec-bundle/ on the card's boot partition:
 #                  edgerec.yaml (required), device-id, ring-size,
 #                  uplink/ca.pem, uplink/cert.pem, uplink/key.pem,
-#                  maintenance/authorized_keys, README.txt — nothing else
+#                  maintenance/authorized_keys, restore/backup.json,
+#                  restore/device-key, README.txt — nothing else
 #   --yes          do not ask (scripted use); the safety checks still run
 #   --dry-run      run every check, show the plan, write nothing
 #   --allow-file   DEVICE may be a regular file (tests; or to prepare a
@@ -102,7 +103,7 @@ check_bundle() {
 		f=${f#"$bundle"/}
 		case $f in
 		edgerec.yaml | device-id | ring-size | uplink/ca.pem | uplink/cert.pem | uplink/key.pem | \
-			maintenance/authorized_keys | README.txt) bundle_files+=("$f") ;;
+			maintenance/authorized_keys | restore/backup.json | restore/device-key | README.txt) bundle_files+=("$f") ;;
 		*) bad+=("$f") ;;
 		esac
 	done < <(find "$bundle" -mindepth 1 ! -type d -print0 | sort -z)
