@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/live"
+	"github.com/edgerec/edgerec/edge/media"
 )
 
 // apiWHEP takes a WHEP offer (application/sdp) for a camera's masked live
@@ -33,8 +34,17 @@ func (s *Server) apiWHEP(w http.ResponseWriter, r *http.Request, who principal) 
 		writeError(w, http.StatusRequestEntityTooLarge, "offer too large")
 		return
 	}
-	if _, err := s.deps.Cameras.Get(r.Context(), id); err != nil {
+	cam, err := s.deps.Cameras.Get(r.Context(), id)
+	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if cam.SubSource == "" && s.cameraCodec(id) == media.CodecH265 {
+		// Issue 18: the live track is H.264 and this gateway decodes only
+		// H.264; an H.265 camera without a sub stream would give a black
+		// player. Say so instead.
+		noteOf(r).detail = "refused: the camera sends H.265"
+		writeError(w, http.StatusUnprocessableEntity, "this camera sends H.265: live view needs H.264. Switch the camera's stream to H.264, or give it an H.264 sub stream (sub_source; most cameras' second stream is H.264). Recording and export keep the H.265 stream.")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -69,4 +79,14 @@ func (s *Server) apiWHEPEnd(w http.ResponseWriter, r *http.Request, who principa
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// cameraCodec is what camera id sends, from health ("" when unknown yet).
+func (s *Server) cameraCodec(id string) string {
+	for _, c := range s.deps.Health.Snapshot().Cameras {
+		if c.ID == id {
+			return c.Codec
+		}
+	}
+	return ""
 }

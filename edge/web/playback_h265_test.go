@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/source/rtsprig"
 	"github.com/edgerec/edgerec/policy/rules"
 	"github.com/edgerec/edgerec/storage"
 )
@@ -58,5 +59,49 @@ func TestPlaybackRefusesH265(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("message lacks %q: %s", want, text)
 		}
+	}
+}
+
+// TestLiveRefusesH265 (issue 18): live view is H.264 (WebRTC track, and
+// the gateway decodes only H.264 to mask); an H.265 camera without a sub
+// stream is refused with one JSON 422 that says what to do, instead of a
+// black player; the refusal is audited.
+func TestLiveRefusesH265(t *testing.T) {
+	rig, err := rtsprig.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rig.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, err := rig.Publish(ctx, "hevc", rtsprig.FFmpegArgsH265("320x240", 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	e := newEnv(t, envOptions{noCams: true})
+	if err := e.cams.Add(ctx, config.Camera{ID: "cam6", Name: "Gate", Source: config.URL(rig.URL("hevc")),
+		Zone: rules.ZoneEntrance, Signage: config.Signage{AttestedBy: "setup", Date: config.Date{Time: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); e.srv.cameraCodec("cam6") != "h265"; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("health never showed the camera's codec: %+v", e.health.Snapshot().Cameras)
+		}
+	}
+	tm := e.makeTeam()
+	resp := e.do("POST", "/api/v1/cameras/cam6/whep", "application/sdp", "v=0\r\n", tm.cookies["installer"])
+	body := readAll(t, resp)
+	if resp.StatusCode != 422 || !strings.Contains(string(body), "H.265") || !strings.Contains(string(body), "sub stream") {
+		t.Fatalf("live view of an H.265 camera: %d %s", resp.StatusCode, body)
+	}
+	found := false
+	for _, r := range e.audit() {
+		if r.Target == "cam6" && strings.Contains(r.Detail, "H.265") && r.Result != "ok" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("refusal not audited: %+v", e.audit())
 	}
 }
