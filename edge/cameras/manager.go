@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgerec/edgerec/edge/config"
@@ -110,7 +112,10 @@ type runningCamera struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	// sub is the viewing pipeline of the camera's sub stream (nil: none).
-	sub       *pipeline.Camera
+	sub *pipeline.Camera
+	// subWatch is sub for the main pipeline's goroutine (ImageElsewhere):
+	// set when the sub stream starts, read without the manager's lock.
+	subWatch  atomic.Pointer[pipeline.Camera]
 	subCancel context.CancelFunc
 	subDone   chan struct{}
 }
@@ -235,6 +240,20 @@ func (m *Manager) startLocked(c config.Camera) {
 	}
 }
 
+// subFresh: while the sub stream published within this, it watches the
+// picture of a passed-through camera (subWatchesPicture).
+const subFresh = 10 * time.Second
+
+// subWatchesPicture: a camera without masks whose main stream comes from a
+// network camera is passed through (its keyframes are decoded only to look
+// at them); its sub stream, decoded anyway for viewing at a fraction of
+// the size, then reports the picture's health (R10), and the main
+// stream's periodic keyframe looks stop (issues 14, 18). A masked camera's
+// main stream is decoded whole and keeps its own image health.
+func subWatchesPicture(c config.Camera) bool {
+	return c.SubSource != "" && len(c.Masks) == 0 && strings.HasPrefix(string(c.Source), "rtsp")
+}
+
 // subBitrateKbps is the re-encode bitrate of a masked camera's sub stream
 // (a viewing stream: small).
 const subBitrateKbps = 600
@@ -250,10 +269,14 @@ func (m *Manager) launchSubLocked(c config.Camera, src string, masks mask.Set) {
 	if rc == nil {
 		return
 	}
+	deps := pipeline.Deps{Logger: m.log.With("camera", c.ID, "stream", "sub"), Looks: m.looks, MaxAccessUnit: m.maxAU}
+	if subWatchesPicture(c) {
+		deps.ImageHealth = m.tracker
+	}
 	cam, err := pipeline.NewCamera(pipeline.CameraConfig{
 		ID: c.ID, Name: c.Name, Source: src, Masks: masks,
 		BitrateKbps: min(c.BitrateKbps, subBitrateKbps), KeyframeInterval: c.KeyframeInterval.D(),
-	}, pipeline.Deps{Logger: m.log.With("camera", c.ID, "stream", "sub"), Looks: m.looks, MaxAccessUnit: m.maxAU})
+	}, deps)
 	if err != nil {
 		m.log.Error("sub stream not started", "camera", c.ID, "err", err)
 		return
@@ -261,6 +284,9 @@ func (m *Manager) launchSubLocked(c config.Camera, src string, masks mask.Set) {
 	ctx, cancel := context.WithCancel(m.parent)
 	done := make(chan struct{})
 	rc.sub, rc.subCancel, rc.subDone = cam, cancel, done
+	if subWatchesPicture(c) {
+		rc.subWatch.Store(cam)
+	}
 	m.wg.Add(1)
 	go func() { defer m.wg.Done(); defer close(done); _ = cam.Run(ctx) }()
 }
@@ -268,16 +294,21 @@ func (m *Manager) launchSubLocked(c config.Camera, src string, masks mask.Set) {
 // launchLocked starts the pipeline and recorder of camera c from src with
 // masks.
 func (m *Manager) launchLocked(c config.Camera, src string, masks mask.Set) {
+	rc := &runningCamera{}
 	cam, err := pipeline.NewCamera(pipeline.CameraConfig{
 		ID: c.ID, Name: c.Name, Source: src, Masks: masks,
 		BitrateKbps: c.BitrateKbps, KeyframeInterval: c.KeyframeInterval.D(),
-	}, pipeline.Deps{Health: m.tracker, Logger: m.log.With("camera", c.ID), Looks: m.looks, MaxAccessUnit: m.maxAU})
+	}, pipeline.Deps{Health: m.tracker, Logger: m.log.With("camera", c.ID), Looks: m.looks, MaxAccessUnit: m.maxAU,
+		ImageElsewhere: func() bool {
+			sub := rc.subWatch.Load()
+			return sub != nil && sub.Fresh(subFresh)
+		}})
 	if err != nil { // validated before; cannot happen
 		m.log.Error("camera not started", "camera", c.ID, "err", err)
 		return
 	}
 	ctx, cancel := context.WithCancel(m.parent)
-	rc := &runningCamera{cam: cam, cancel: cancel, done: make(chan struct{})}
+	rc.cam, rc.cancel, rc.done = cam, cancel, make(chan struct{})
 	m.running[c.ID] = rc
 	id := c.ID
 	rec := record.New(record.Config{

@@ -7,8 +7,11 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/codec"
+	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/health"
 	"github.com/edgerec/edgerec/edge/media"
 	"github.com/edgerec/edgerec/edge/pipeline"
+	"github.com/edgerec/edgerec/edge/source/rtsprig"
 	"github.com/edgerec/edgerec/storage"
 )
 
@@ -112,4 +115,70 @@ func TestSubStreamPasswordRefused(t *testing.T) {
 	if err := r.cfg.Validate(); err == nil {
 		t.Fatal("a sub_source with a password was accepted")
 	}
+}
+
+// Issue 18 (image health from the sub stream), issue 14 (passthrough
+// cost): a camera without masks passes its main stream through; its sub
+// stream watches the picture. The sub stream here is black while the main
+// stream shows a test pattern: health says "black" (it came from the sub
+// stream), and the main stream stops its periodic keyframe decodes once
+// the sub stream delivers.
+func TestSubStreamWatchesThePicture(t *testing.T) {
+	srv, err := rtsprig.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	pctx, pcancel := context.WithCancel(context.Background())
+	defer pcancel()
+	main, err := srv.Publish(pctx, "main", rtsprig.FFmpegArgs("640x360", 15))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer main.Stop()
+	sub, err := srv.Publish(pctx, "sub", []string{"-re", "-f", "lavfi", "-i", "color=black:size=160x96:rate=15",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-profile:v", "baseline", "-bf", "0", "-g", "15", "-pix_fmt", "yuv420p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	r := newRig(t)
+	r.cfg.Cameras[0].Source = config.URL(srv.URL("main"))
+	r.cfg.Cameras[0].SubSource = config.URL(srv.URL("sub"))
+	r.cfg.Cameras[0].Masks = nil
+	data, err := r.cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteConfigFile(r.path, data, r.cfg); err != nil {
+		t.Fatal(err)
+	}
+	m := r.manager(Deps{})
+	run(t, r.ctx, m)
+	id := r.cfg.Cameras[0].ID
+	image := func() health.ImageFlags {
+		for _, c := range r.tracker.Snapshot().Cameras {
+			if c.ID == id {
+				return c.Image
+			}
+		}
+		return 0
+	}
+	for deadline := time.Now().Add(30 * time.Second); image()&health.ImageBlack == 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("health never said black (the sub stream is black): %+v", r.tracker.Snapshot().Cameras)
+		}
+	}
+	m.mu.Lock()
+	rc := m.running[id]
+	m.mu.Unlock()
+	before := rc.cam.LooksTaken()
+	time.Sleep(pipeline.PassthroughLook + 6*time.Second) // one look interval with its jitter
+	if after := rc.cam.LooksTaken(); after != before || before > 1 {
+		t.Errorf("the main stream took %d keyframe looks (%d before the sub stream watched); want none while the sub stream delivers", after, before)
+	}
+	if image()&health.ImageBlack == 0 {
+		t.Error("the black picture was cleared by the main stream")
+	}
+	t.Logf("image health from the sub stream: black; main stream keyframe looks: %d", rc.cam.LooksTaken())
 }

@@ -82,6 +82,18 @@ type Deps struct {
 	// with the rest of its GOP) before it reaches the hub; the daemon
 	// passes storage.MaxFrameSize. 0 = DefaultMaxAccessUnit.
 	MaxAccessUnit int
+	// ImageHealth, when set, receives this pipeline's image health (R10)
+	// instead of Health: a camera's sub stream (issue 18) reports the
+	// camera's picture health while its main stream, passed through,
+	// leaves it to the sub stream (ImageElsewhere).
+	ImageHealth HealthSink
+	// ImageElsewhere, when set and true, tells a passthrough pipeline that
+	// another pipeline of the same camera (its sub stream) watches the
+	// picture: it takes no periodic keyframe looks and reports no image
+	// health (a look on a parameter change or a snapshot request still
+	// happens). Decoding a small sub stream instead of the main stream's
+	// keyframes is what makes image health cheap (issues 14, 18).
+	ImageElsewhere func() bool
 }
 
 // DefaultMaxAccessUnit is the largest access unit a camera publishes when
@@ -124,6 +136,10 @@ type Camera struct {
 	// delivered: the camera has published at least one picture since it
 	// was made (a later loss is "lost", an earlier one "never connected").
 	delivered atomic.Bool
+	// lastPub is the Unix-nano time of the last published picture.
+	lastPub atomic.Int64
+	// looksTaken counts keyframe looks (passthrough).
+	looksTaken atomic.Uint64
 }
 
 // Passthrough cameras decode a keyframe only now and then, for image health
@@ -218,6 +234,16 @@ func (c *Camera) ID() string { return c.cfg.ID }
 // Delivered reports whether the camera has published a picture since it
 // was made.
 func (c *Camera) Delivered() bool { return c.delivered.Load() }
+
+// Fresh reports whether the camera published a picture within d.
+func (c *Camera) Fresh(d time.Duration) bool {
+	t := c.lastPub.Load()
+	return t != 0 && time.Since(time.Unix(0, t)) < d
+}
+
+// LooksTaken is the number of keyframe looks (decodes of a passthrough
+// camera's keyframes for snapshots and image health) since start.
+func (c *Camera) LooksTaken() uint64 { return c.looksTaken.Load() }
 
 // Hub is where the camera's masked, coded video comes out.
 func (c *Camera) Hub() *Hub { return c.hub }
@@ -606,7 +632,9 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 			inFlight = false
 			if pic != nil {
 				st.info.Width, st.info.Height = pic.Width, pic.Height
-				st.observe(pic)
+				if !c.imageElsewhere() {
+					st.observe(pic)
+				}
 				c.keepSnapshot(pic, pic.Wall)
 			}
 		default:
@@ -631,8 +659,13 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 			// and the snapshot show the new size.
 			c.deps.Logger.Info("camera changed its stream parameters", "camera", c.cfg.ID)
 		}
-		if !h265 && au.Key && !inFlight && (lastLook.IsZero() || changed || time.Since(lastLook) >= every || c.wantLook.Load()) {
+		periodic := lastLook.IsZero() || time.Since(lastLook) >= every
+		if periodic && c.imageElsewhere() {
+			periodic = false // the sub stream watches the picture
+		}
+		if !h265 && au.Key && !inFlight && (periodic || changed || c.wantLook.Load()) {
 			if c.deps.Looks.TryGo(func() { looks <- c.look(au) }) {
+				c.looksTaken.Add(1)
 				inFlight = true
 				lastLook = time.Now()
 				c.wantLook.Store(false)
@@ -645,6 +678,12 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 		c.hub.Publish(passthrough(au))
 		st.published(au)
 	}
+}
+
+// imageElsewhere reports whether the camera's sub stream watches the
+// picture now (Deps.ImageElsewhere).
+func (c *Camera) imageElsewhere() bool {
+	return c.deps.ImageElsewhere != nil && c.deps.ImageElsewhere()
 }
 
 // look decodes one keyframe of a passthrough camera with a decoder that
@@ -771,6 +810,7 @@ func (st *runStats) published(au media.AccessUnit) {
 	st.winFrames++
 	st.winBytes += len(au.Data)
 	st.lastWall = au.Wall
+	c.lastPub.Store(time.Now().UnixNano())
 	if !st.recording {
 		st.recording = true
 		c.delivered.Store(true)

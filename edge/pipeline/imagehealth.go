@@ -144,7 +144,11 @@ func joinFlags(f []string) string { return strings.Join(f, ", ") }
 
 // reportImage raises or clears the camera's image-health warnings.
 func (c *Camera) reportImage(flags []string) {
-	if c.deps.Health == nil {
+	sink := c.deps.Health
+	if c.deps.ImageHealth != nil {
+		sink = c.deps.ImageHealth
+	}
+	if sink == nil {
 		return
 	}
 	set := map[string]bool{}
@@ -156,13 +160,13 @@ func (c *Camera) reportImage(flags []string) {
 		key := health.CameraCode("image."+f, c.cfg.ID)
 		if set[f] {
 			bits |= imageBit(f)
-			c.deps.Health.Warn(key, "camera "+c.cfg.ID+": picture "+f+" (R10)")
+			sink.Warn(key, "camera "+c.cfg.ID+": picture "+f+" (R10)")
 			c.deps.Logger.Warn("image health", "camera", c.cfg.ID, "flag", f)
 		} else {
-			c.deps.Health.Clear(key)
+			sink.Clear(key)
 		}
 	}
-	c.deps.Health.UpdateCamera(c.cfg.ID, func(h *health.Camera) { h.Image = bits })
+	sink.UpdateCamera(c.cfg.ID, func(h *health.Camera) { h.Image = bits })
 }
 
 func imageBit(flag string) health.ImageFlags {
