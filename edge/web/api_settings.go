@@ -36,13 +36,6 @@ type Settings interface {
 	SetRetention(ctx context.Context, camera string, d config.Duration) error
 }
 
-// UplinkMaterial is uplink TLS material uploaded on the Settings page,
-// checked (the CA parses, the certificate pairs with the key). A nil field
-// is kept as the device has it.
-type UplinkMaterial struct {
-	CA, Cert, Key []byte
-}
-
 // UplinkStore keeps the uplink's TLS material (edge/provision.UplinkFiles):
 // the client key sealed in the device's vault (issue 13, R32), the CA and
 // the certificate, which are public, beside it.
@@ -51,8 +44,10 @@ type UplinkStore interface {
 	// once StoreUplink kept material (paths, and a "vault:" reference for
 	// the key).
 	UplinkRefs() (ca, cert, key string)
-	// StoreUplink keeps the non-nil parts of m, each replaced atomically.
-	StoreUplink(ctx context.Context, m UplinkMaterial) error
+	// StoreUplink keeps the non-nil parts, PEM, checked by the caller (the
+	// CA parses, the certificate pairs with the key), each replaced
+	// atomically.
+	StoreUplink(ctx context.Context, ca, cert, key []byte) error
 }
 
 // NTPServers is the NTP server list of the gateway's time service
@@ -382,7 +377,7 @@ func (s *Server) apiSetUplink(w http.ResponseWriter, r *http.Request, who princi
 		if err := c.Validate(); err != nil {
 			return err // nothing kept: the config would not take it
 		}
-		return s.deps.Uplink.StoreUplink(r.Context(), UplinkMaterial{CA: u.ca, Cert: u.cert, Key: u.key})
+		return s.deps.Uplink.StoreUplink(r.Context(), u.ca, u.cert, u.key)
 	})
 	if err != nil {
 		s.settingsRefused(w, r, err)
