@@ -34,7 +34,7 @@ var ErrUnknownCamera = kind.New(kind.NotFound, "web: unknown camera")
 type Config struct {
 	Listen    string         // host:port; empty means DefaultListen ("127.0.0.1:8443")
 	DataDir   string         // TLS key (sealed) and certificate in <DataDir>/tls, the setup code in <DataDir>/web
-	Allowlist []netip.Prefix // empty = all; otherwise other remote addresses get 403 (R21)
+	Allowlist []netip.Prefix // empty = all; otherwise other remote addresses get 403 (R21); SetAllowlist replaces it at run time
 	DeviceID  string
 	// MetricsToken, if set, lets a scraper read /metrics with
 	// "Authorization: Bearer <token>" and no session. Only its SHA-256 is kept.
