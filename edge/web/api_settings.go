@@ -287,7 +287,11 @@ func (s *Server) viewCert(cs []*x509.Certificate) *certView {
 // answered (400 naming the field, 413, 415) and noted the refusal for the
 // audit record.
 func (s *Server) settingsInput(w http.ResponseWriter, r *http.Request, section string) (any, bool) {
-	body, err := readBody(w, r, maxJSONBody)
+	limit := int64(maxJSONBody)
+	if section == "uplink" {
+		limit = maxUplinkBody // a CA bundle may be long (parseSettings)
+	}
+	body, err := readBody(w, r, limit)
 	if errors.Is(err, errBodyTooLarge) {
 		writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
 		return nil, false

@@ -59,6 +59,9 @@ type retentionSettings struct {
 const (
 	maxAllowlist  = 64
 	maxNTPServers = 8
+	// maxUplinkBody bounds the uplink request (CA bundle, certificate and
+	// key as PEM).
+	maxUplinkBody = 256 << 10
 )
 
 // fieldError is a refused setting: the field (as the config file or the
@@ -104,7 +107,7 @@ func parseSettings(section, ctype string, body []byte) (any, error) {
 	switch section {
 	case "uplink":
 		var req uplinkSettings
-		if err := parseJSONBody(ctype, body, &req); err != nil {
+		if err := parseJSONBodyMax(ctype, body, &req, maxUplinkBody); err != nil {
 			return nil, err
 		}
 		return checkUplink(req)
