@@ -241,6 +241,9 @@ func (s *Server) apiSettings(w http.ResponseWriter, r *http.Request, who princip
 	names := s.may(ctx, who, perm.CamerasRead)
 	v.Retention.Cameras = []retentionCamView{}
 	for _, c := range cfg.Cameras {
+		if !s.retentionScope(ctx, who, c.ID) {
+			continue
+		}
 		rc := retentionCamView{ID: c.ID, Effective: config.Duration(cfg.CameraRetention(c)).String()}
 		if c.Retention != 0 {
 			rc.Retention = c.Retention.String()
@@ -251,6 +254,18 @@ func (s *Server) apiSettings(w http.ResponseWriter, r *http.Request, who princip
 		v.Retention.Cameras = append(v.Retention.Cameras, rc)
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// retentionScope reports whether who may see and change camera's
+// retention. config.change is not camera-scoped, but a role that sees
+// cameras (cameras.read) sees only those of its camera scope (R11, R19), so
+// a scoped installer is kept to them here too; a role without
+// cameras.read (the admin) sees camera ids only, all of them.
+func (s *Server) retentionScope(ctx context.Context, who principal, camera string) bool {
+	if !s.matrix.Allows(who.Role, perm.CamerasRead) {
+		return true
+	}
+	return s.pol.Check(ctx, who.ID, perm.CamerasRead, camera) == nil
 }
 
 // certFile describes the certificate(s) in the PEM file at path ("" =
@@ -514,7 +529,7 @@ func (s *Server) apiSetRetention(w http.ResponseWriter, r *http.Request, who pri
 	field := "cameras." + rc.camera + ".retention"
 	cfg := s.deps.Settings.Config()
 	i := slices.IndexFunc(cfg.Cameras, func(c config.Camera) bool { return c.ID == rc.camera })
-	if i < 0 {
+	if i < 0 || !s.retentionScope(r.Context(), who, rc.camera) {
 		s.settingsRefused(w, r, fieldErr("camera", "no camera %s on this device", rc.camera))
 		return
 	}

@@ -127,7 +127,8 @@
 // service reads its file at start; Deps.NTP), GPIO pins (opened at start);
 // the page shows it until the daemon restarts. A shorter retention is a
 // coverage change (grants.KindRetention, R27): filed like a mask deletion,
-// applied by the approval. Uplink material: the CA parses, the client
+// applied by the approval; a role that sees cameras is kept to its camera
+// scope there (retentionScope). Uplink material: the CA parses, the client
 // certificate pairs with its key and is unexpired; the key is sealed in the
 // vault (Deps.Uplink), CA and certificate kept as files; shown by subject,
 // expiry and fingerprint only. api_settings.go, settings_parse.go.

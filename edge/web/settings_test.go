@@ -534,3 +534,39 @@ func TestSettingsNTPAndGPIO(t *testing.T) {
 		}
 	}
 }
+
+// An installer whose role is scoped to some cameras sees and changes the
+// retention of those only (R11, R19); another camera is "no camera" to
+// him, as it is on the cameras page.
+func TestSettingsRetentionCameraScope(t *testing.T) {
+	e := newEnv(t, envOptions{settings: true})
+	tm := e.makeTeam()
+	if err := e.cams.Add(context.Background(), config.Camera{ID: "cam2", Name: "Yard", Source: "test://pattern?width=320&height=180&fps=10",
+		Zone: "entrance", Signage: config.Signage{AttestedBy: "setup", Date: config.Date{Time: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]string
+	e.must(201, "POST", "/api/v1/users", createUserRequest{User: "scoped", Password: testOneTime}, tm.cookies["admin"], &out)
+	var g grantView
+	e.must(201, "POST", "/api/v1/users/"+out["id"]+"/role", roleRequest{Role: "installer", Cameras: []string{"cam1"}}, tm.cookies["admin"], &g)
+	e.must(200, "POST", "/api/v1/grants/"+g.ID+"/approve", nil, tm.cookies["approver"], nil)
+	scoped := e.firstLogin("scoped")
+	var v settingsView
+	e.must(200, "GET", "/api/v1/settings", nil, scoped, &v)
+	if len(v.Retention.Cameras) != 1 || v.Retention.Cameras[0].ID != "cam1" {
+		t.Fatalf("scoped view %+v", v.Retention.Cameras)
+	}
+	before := e.configBytes()
+	resp := e.do("PUT", "/api/v1/settings/retention", "application/json", `{"camera":"cam2","retention":"60d"}`, scoped)
+	if msg := jsonError(t, resp, 400); msg != "camera: no camera cam2 on this device" {
+		t.Fatalf("out of scope: %q", msg)
+	}
+	if !bytes.Equal(e.configBytes(), before) {
+		t.Fatal("config changed")
+	}
+	var av settingsView
+	e.must(200, "GET", "/api/v1/settings", nil, tm.cookies["admin"], &av)
+	if len(av.Retention.Cameras) != 2 {
+		t.Fatalf("admin view %+v", av.Retention.Cameras)
+	}
+}
