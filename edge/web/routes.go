@@ -78,7 +78,7 @@ func (s *Server) routes() []route {
 
 		// Settings (issue 18): network.manage for the uplink and the LAN
 		// allowlist, config.change for the rest; either reads them.
-		api("GET /api/v1/settings", perm.ConfigChange, s.apiSettings).or(perm.NetworkManage),
+		api("GET /api/v1/settings", perm.ConfigChange, s.apiSettings).or(perm.NetworkManage).audited("settings.read", kConf),
 		api("PUT /api/v1/settings/uplink", perm.NetworkManage, s.apiSetUplink).audited("settings.uplink", kConf),
 		api("PUT /api/v1/settings/allowlist", perm.NetworkManage, s.apiSetAllowlist).audited("settings.allowlist", kConf),
 		api("PUT /api/v1/settings/ntp", perm.ConfigChange, s.apiSetNTP).audited("settings.ntp", kConf),

@@ -83,6 +83,11 @@ func TestBrowserSettings(t *testing.T) {
 	}
 	retention("60d")
 	says("in force")
+	// The page reloads the table after a save: wait for the new value.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('#ret-table tr[data-camera="cam1"] td:nth-child(2)').textContent === "60d"`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatal("the table does not show the new retention")
+	}
 	retention("40d")
 	says("waiting for approval")
 	if !strings.Contains(string(e.configBytes()), "retention: 60d") {

@@ -224,6 +224,9 @@ func TestSettingsPermissions(t *testing.T) {
 		if mayRead != (st == 200) || (!mayRead && st != 403) {
 			t.Errorf("%s GET settings: %d", role, st)
 		}
+		if rec, ok := e.lastAudit("settings.read"); mayRead && (!ok || rec.Actor != tm.ids[role] || rec.Result != "ok") {
+			t.Errorf("%s GET settings not audited: %+v", role, rec)
+		}
 		if mayRead {
 			got := map[string]bool{"uplink": v.Uplink.MayChange, "allowlist": v.Allowlist.MayChange, "ntp": v.NTP.MayChange, "gpio": v.GPIO.MayChange, "retention": v.Retention.MayChange}
 			for sec, w := range secs {
