@@ -113,7 +113,8 @@
 //
 // Settings (issue 18; R6, R16, R20, R21, R27, R32): GET /api/v1/settings
 // (config.change or network.manage: route.alt, the one route row with two
-// permissions) shows each section with may_change and restart_needed;
+// permissions; audited "settings.read") shows each section with
+// may_change and restart_needed;
 // PUT /api/v1/settings/{uplink,allowlist} needs network.manage and
 // {ntp,gpio,retention} config.change, each audited "settings.<section>"
 // (refusals too, with the field; never PEM). Bodies are parsed by
