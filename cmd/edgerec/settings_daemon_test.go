@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/edgerec/edgerec/edge/config"
+	"github.com/edgerec/edgerec/edge/uplink/uplinktest"
 )
 
 // selfSigned is a certificate and its key (PEM) for the uplink upload.
@@ -90,13 +91,31 @@ lan: {listen: "127.0.0.1:18451"}
 	ian.must("POST", "/api/v1/login", map[string]string{"user": "ian", "password": otp}, nil)
 	ian.must("POST", "/api/v1/account/password", map[string]string{"old": otp, "password": pw}, nil)
 
-	ca, _ := selfSigned(t, "Broker CA")
-	cert, key := selfSigned(t, "gw-set")
+	// A real broker (mosquitto, client certificates required): the page
+	// gets its CA and the device's client certificate and key.
+	b := uplinktest.StartBroker(t)
+	sub := b.Subscribe(t, "ops-settings", "edgerec/gw-set/#", false)
+	read := func(p string) []byte {
+		v, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	ca, cert, key := read(b.Certs.CA), read(b.Certs.ClientCert), read(b.Certs.ClientKey)
 	var res struct {
 		Applied       string
 		RestartNeeded bool `json:"restart_needed"`
 	}
-	ian.must("PUT", "/api/v1/settings/uplink", map[string]string{"broker": "mqtts://127.0.0.1:18452", "ca_pem": string(ca), "cert_pem": string(cert), "key_pem": string(key)}, &res)
+	// A key that is not the certificate's is refused and nothing is kept.
+	_, rogueKey := selfSigned(t, "rogue")
+	if st := ian.call("PUT", "/api/v1/settings/uplink", map[string]string{"broker": b.URL(), "ca_pem": string(ca), "cert_pem": string(cert), "key_pem": string(rogueKey)}, nil); st != http.StatusBadRequest {
+		t.Fatalf("mismatched key: %d", st)
+	}
+	if _, err := os.Stat(filepath.Join(data, "uplink", "key.sealed")); err == nil {
+		t.Fatal("a refused key was sealed")
+	}
+	ian.must("PUT", "/api/v1/settings/uplink", map[string]string{"broker": b.URL(), "ca_pem": string(ca), "cert_pem": string(cert), "key_pem": string(key)}, &res)
 	if !res.RestartNeeded {
 		t.Fatalf("uplink: %+v", res)
 	}
@@ -137,6 +156,15 @@ lan: {listen: "127.0.0.1:18451"}
 		t.Fatalf("after restart: %s", health)
 	}
 	stop()
+	// The restarted daemon reaches the broker with the uploaded material.
+	sub.Wait(t, 30*time.Second, "the device's status after the restart", func(ms []uplinktest.Message) bool {
+		for _, m := range ms {
+			if m.Topic == "edgerec/gw-set/status" || m.Topic == "edgerec/gw-set/beacon" {
+				return true
+			}
+		}
+		return false
+	})
 	for _, r := range auditOf(t, data) {
 		if r.Action == "config.external_change" {
 			t.Fatalf("the page's writes taken for an outside edit: %+v", r)
