@@ -25,6 +25,7 @@ import (
 	"github.com/edgerec/edgerec/edge/uplink"
 	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/hal/board"
+	"github.com/edgerec/edgerec/hal/timesync"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/storage"
 	"github.com/edgerec/edgerec/storage/keyprov"
@@ -242,6 +243,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	srv, err := web.New(web.Config{Listen: dc.Listen, DataDir: dc.DataDir, Allowlist: dc.Allowlist, DeviceID: dc.DeviceID, RetentionFloor: dc.RetentionFloor, Site: dc.Config.Device.Site, Filing: dc.Config.Device.Filing, Location: dc.Config.Location(),
 		LiveMaxDuration: dc.LiveMaxDuration},
 		web.Deps{Policy: ps, Health: tracker, Cameras: cams, Live: live, Recordings: store, Exports: exports, Decommission: wiper, WipeArmed: panel.Armed, Alerts: relay, Finder: finder, Sealer: store.Vault(), Updates: updates, Logger: log.With("part", "web"),
+			Settings: cams, Uplink: provision.UplinkFiles{DataDir: dc.DataDir, Vault: store.Vault()}, NTP: ntpServers(dc),
 			Backup: func(ctx context.Context, by string) ([]byte, error) {
 				doc, _, err := buildBackup(ctx, ps, cams.Config(), dc.DataDir, by, store.Vault())
 				return doc, err
@@ -339,4 +341,14 @@ func keyProviderHealth(p storage.Provider) health.KeyProvider {
 		kp.Warning = storage.FileProviderWarning
 	}
 	return kp
+}
+
+// ntpServers is the time service's server list beside the config file
+// (/data/edgerec/ntp-servers on a gateway; the Settings page, issue 18),
+// or nil without a config file.
+func ntpServers(dc daemonConfig) web.NTPServers {
+	if dc.ConfigPath == "" {
+		return nil
+	}
+	return timesync.Servers{Path: filepath.Join(filepath.Dir(dc.ConfigPath), timesync.FileName)}
 }

@@ -35,7 +35,9 @@ type CoveragePolicy interface {
 //
 //   - adding a camera, adding or enlarging a mask, pixelate → fill, and
 //     changes that touch neither masks, zone nor source (name, signage,
-//     retention, bitrate): at once;
+//     lengthening retention, bitrate): at once (shortening retention is
+//     retention_reduce, decided by Update and SetRetention with the
+//     config's bounds: retentionShortened);
 //   - removing the camera: remove;
 //   - a zone change: zone_change; a source change (recording elsewhere or
 //     not at all): source_change;
@@ -211,6 +213,9 @@ func (m *Manager) applyLocked(ctx context.Context, g *grants.Grant, actor string
 	case p.After == nil:
 		m.stopLocked(p.Camera)
 		m.tracker.RemoveCamera(p.Camera)
+	case p.Kind == grants.KindRetention:
+		// Only the retention sweep reads it (Retention): the camera keeps
+		// recording without a restart.
 	case p.Kind == grants.KindMaskReduce && m.running[p.Camera] != nil:
 		if set, err := p.After.MaskSet(); err != nil { // validated with the config; cannot happen
 			m.log.Error("coverage: masks not applied live; restarting the camera", "camera", p.Camera, "err", err)

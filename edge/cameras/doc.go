@@ -26,6 +26,12 @@
 //     citing it; a proposal whose camera changed meanwhile is refused and
 //     its grant revoked ("coverage.conflict"). A mixed change (one mask
 //     added, another deleted) waits as a whole.
+//   - The Settings page (issue 18) changes the rest of the config through
+//     the manager too (ChangeSettings: same validation and write, cameras
+//     untouchable through it), so the file has one writer; SetRetention
+//     changes one camera's retention, and a shorter retention, there or by
+//     Update, is a coverage change (retention_reduce, R6/R27) applied
+//     without restarting the camera.
 //   - Every write of the config file also writes <config>.written (the
 //     file's SHA-256 and each camera's digest, configfile.go). At start a
 //     config file that differs from it was edited outside the device

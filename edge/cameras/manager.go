@@ -585,7 +585,11 @@ func (m *Manager) Update(ctx context.Context, c config.Camera) error {
 		c.Credential = ""
 	}
 	next.Cameras[i] = c
-	if kind := classifyChange(&before, &c); kind != "" {
+	kind := classifyChange(&before, &c)
+	if kind == "" && retentionShortened(m.cfg, &before, &c) {
+		kind = grants.KindRetention // less footage kept (issue 18, R6, R27)
+	}
+	if kind != "" {
 		if err := next.Validate(); err != nil {
 			return err
 		}

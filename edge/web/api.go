@@ -68,7 +68,13 @@ var (
 // only, unknown fields and trailing data refused, bounded size. It is pure
 // so that it can be fuzzed (FuzzParseJSONBody).
 func parseJSONBody(ctype string, body []byte, v any) error {
-	if len(body) > maxJSONBody {
+	return parseJSONBodyMax(ctype, body, v, maxJSONBody)
+}
+
+// parseJSONBodyMax is parseJSONBody with its own size bound (the Settings
+// page's uplink upload carries a CA bundle).
+func parseJSONBodyMax(ctype string, body []byte, v any, max int) error {
+	if len(body) > max {
 		return errBodyTooLarge
 	}
 	mt, _, err := mime.ParseMediaType(ctype)

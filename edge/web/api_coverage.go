@@ -32,8 +32,7 @@ func (s *Server) requestCoverage(w http.ResponseWriter, r *http.Request, who pri
 		return false
 	}
 	c := na.Change
-	g, err := s.pol.Request(r.Context(), who.ID, grants.Request{Action: grants.Coverage, Cameras: []string{c.Camera}, Kind: c.Kind, Digest: c.Digest,
-		Validity: coverageValidity, Purpose: fmt.Sprintf("%s on camera %s (requested on the cameras page)", c.Kind, c.Camera)})
+	g, err := s.fileCoverage(r, who, c, "the cameras page")
 	if err != nil {
 		noteOf(r).detail = clip(err.Error(), 300)
 		s.fail(w, r, err)
@@ -44,4 +43,11 @@ func (s *Server) requestCoverage(w http.ResponseWriter, r *http.Request, who pri
 	writeJSON(w, http.StatusAccepted, pendingView{State: "waiting_for_approval", Request: g.ID, Camera: c.Camera, Kind: c.Kind,
 		Message: "waiting for approval (request " + g.ID + ")"})
 	return true
+}
+
+// fileCoverage files the coverage request of change c for who (R27),
+// naming the page it was made on in the purpose.
+func (s *Server) fileCoverage(r *http.Request, who principal, c CoverageChange, where string) (grants.Grant, error) {
+	return s.pol.Request(r.Context(), who.ID, grants.Request{Action: grants.Coverage, Cameras: []string{c.Camera}, Kind: c.Kind, Digest: c.Digest,
+		Validity: coverageValidity, Purpose: fmt.Sprintf("%s on camera %s (requested on %s)", c.Kind, c.Camera, where)})
 }

@@ -24,7 +24,7 @@ type grantView struct {
 	Subject        string     `json:"subject,omitempty"`
 	SubjectName    string     `json:"subject_name,omitempty"`
 	Role           string     `json:"role,omitempty"`
-	Kind           string     `json:"kind,omitempty"`   // coverage: remove, mask_reduce, zone_change, source_change (R27)
+	Kind           string     `json:"kind,omitempty"`   // coverage: remove, mask_reduce, zone_change, source_change, retention_reduce (R27)
 	Digest         string     `json:"digest,omitempty"` // coverage: SHA-256 of the exact proposal
 	State          string     `json:"state"`
 	Created        *time.Time `json:"created,omitempty"`

@@ -22,7 +22,10 @@ import (
 type route struct {
 	pattern string
 	need    permission
-	api     bool // JSON answers (401/403 as JSON) rather than page answers
+	// alt, if set, is a second permission that passes the route as well
+	// (either one; the Settings page: network.manage or config.change).
+	alt permission
+	api bool // JSON answers (401/403 as JSON) rather than page answers
 	// viaGrant: need is a "grant" cell; the role passes the route only if
 	// it may hold such a grant, and the handler must call UseGrant.
 	viaGrant bool
@@ -47,6 +50,7 @@ func page(pattern string, need permission, h func(http.ResponseWriter, *http.Req
 }
 
 func (rt route) cam() route                        { rt.camera = true; return rt }
+func (rt route) or(p permission) route             { rt.alt = p; return rt }
 func (rt route) grant() route                      { rt.viaGrant = true; return rt }
 func (rt route) audited(action, kind string) route { rt.action, rt.kind = action, kind; return rt }
 
@@ -99,7 +103,11 @@ func (s *Server) authorize(r *http.Request, rt route) decision {
 	if rt.camera {
 		camera = r.PathValue("id")
 	}
-	switch cell := s.matrix.Cell(who.Role, rt.need); {
+	need := rt.need
+	if rt.alt != "" && s.matrix.Cell(who.Role, need) != perm.Allow && s.matrix.Cell(who.Role, rt.alt) == perm.Allow {
+		need = rt.alt
+	}
+	switch cell := s.matrix.Cell(who.Role, need); {
 	case rt.need == perm.OwnAccountWrite:
 		// Every enabled account may change its own password, with a role or
 		// without (a new account must replace its one-time password first).
@@ -116,13 +124,15 @@ func (s *Server) authorize(r *http.Request, rt route) decision {
 		// training and audits the use.
 		return decision{who: who}
 	case cell == perm.Allow:
-		if err := s.pol.Check(r.Context(), who.ID, rt.need, camera); err != nil {
+		if err := s.pol.Check(r.Context(), who.ID, need, camera); err != nil {
 			if !errors.Is(err, policy.ErrForbidden) {
-				s.log.Error("web: permission check", "user", who.ID, "permission", rt.need, "err", err)
+				s.log.Error("web: permission check", "user", who.ID, "permission", need, "err", err)
 			}
 			return decision{who: who, status: http.StatusForbidden, reason: err.Error()}
 		}
 		return decision{who: who}
+	case rt.alt != "":
+		return decision{who: who, status: http.StatusForbidden, reason: fmt.Sprintf("role %q lacks %s and %s", who.Role, rt.need, rt.alt)}
 	default:
 		return decision{who: who, status: http.StatusForbidden, reason: fmt.Sprintf("role %q lacks %s", who.Role, rt.need)}
 	}

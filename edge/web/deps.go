@@ -82,7 +82,7 @@ type Cameras interface {
 // CoverageChange is a proposed change that waits for approval (R27).
 type CoverageChange struct {
 	Camera string
-	Kind   string // grants.KindRemove, KindMaskReduce, KindZone, KindSource
+	Kind   string // grants.KindRemove, KindMaskReduce, KindZone, KindSource, KindRetention
 	Digest string // SHA-256 (hex) of the proposal the manager keeps
 }
 

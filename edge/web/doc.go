@@ -98,7 +98,7 @@
 //
 // Coverage changes (R27): when the camera manager answers a change with
 // *NeedsApproval (a camera removal, a mask deletion/shrink/fill → pixelate,
-// a zone or source change), the page files a coverage request for the
+// a zone or source change, a shorter retention), the page files a coverage request for the
 // caller and answers 202 {"state":"waiting_for_approval","request":"g-…"};
 // nothing changes until an approver approves it, and the approve call then
 // has the manager apply it (Cameras.ApplyCoverage; 409 if the camera
@@ -110,6 +110,29 @@
 // request for its digest and answers 202; an approver's approval has the
 // updater install exactly that bundle (Updates.Apply consumes the grant).
 // GET /api/v1/update is the updater's status. api_update.go.
+//
+// Settings (issue 18; R6, R16, R20, R21, R27, R32): GET /api/v1/settings
+// (config.change or network.manage: route.alt, the one route row with two
+// permissions; audited "settings.read") shows each section with
+// may_change and restart_needed;
+// PUT /api/v1/settings/{uplink,allowlist} needs network.manage and
+// {ntp,gpio,retention} config.change, each audited "settings.<section>"
+// (refusals too, with the field; never PEM). Bodies are parsed by
+// parseSettings (settings_parse.go, fuzzed); a refused value is 400
+// {"error":"FIELD: why","field":FIELD} and nothing is written. Changes to
+// edgerec.yaml go through Deps.Settings (the camera manager, the file's one
+// writer: whole-config validation, atomic write with its record). What is
+// live: the LAN allowlist (Server.SetAllowlist, read per request; a list
+// without the requester's own address is refused) and a longer retention.
+// Restart needed: uplink (connected at start), NTP servers (the time
+// service reads its file at start; Deps.NTP), GPIO pins (opened at start);
+// the page shows it until the daemon restarts. A shorter retention is a
+// coverage change (grants.KindRetention, R27): filed like a mask deletion,
+// applied by the approval; a role that sees cameras is kept to its camera
+// scope there (retentionScope). Uplink material: the CA parses, the client
+// certificate pairs with its key and is unexpired; the key is sealed in the
+// vault (Deps.Uplink), CA and certificate kept as files; shown by subject,
+// expiry and fingerprint only. api_settings.go, settings_parse.go.
 //
 // Collaborators are small interfaces declared in deps.go and accounts.go
 // (Policy = *policy.Store, Cameras = the camera manager, Live =
@@ -131,6 +154,8 @@
 //	api_*.go        cameras and masks, live (WHEP), recordings (fMP4
 //	                playback under a grant), users and roles, grants,
 //	                review/audit/exports/decommission
+//	api_settings.go the Settings page's API (issue 18): Settings,
+//	                UplinkStore, NTPServers; settings_parse.go its parser
 //	api_onvif.go    "add camera" by ONVIF (issue 18): discovery and set-up
 //	                through Deps.Finder (*onvif.Finder), cameras.manage,
 //	                audited without the password; ui/static/onvif.js

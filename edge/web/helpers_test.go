@@ -314,6 +314,8 @@ type testEnv struct {
 	health *health.Tracker
 	code   string
 	dir    string
+	// settings is the config owner of the Settings page (envOptions.settings).
+	settings *testSettings
 }
 
 type envOptions struct {
@@ -338,6 +340,9 @@ type envOptions struct {
 	loc *time.Location
 	// finder is the ONVIF discovery and set-up (nil: none, 503).
 	finder CameraFinder
+	// settings: the Settings page's config owner, uplink store and NTP
+	// file over a config file in the env's dir (settings_test.go).
+	settings bool
 }
 
 // minimalDeps is a real policy store in dir and an empty camera manager.
@@ -406,9 +411,15 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	if o.recordings != nil {
 		recs = o.recordings(st)
 	}
+	deps := Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: recs, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Finder: o.finder, Sealer: st.Vault(), Updates: o.updates, Logger: log, Now: clock.Now}
+	var sets *testSettings
+	if o.settings {
+		sets = newTestSettings(t, dir, cams, st.Vault())
+		deps.Settings, deps.Uplink, deps.NTP = sets, sets.uplink, sets.ntp
+	}
 	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, DeviceID: "gw-test-01", MetricsToken: o.metrics, Allowlist: o.allow, Site: "Branch 12", Filing: "GA-2026-0042",
 		LiveMaxDuration: o.liveMax, Location: o.loc},
-		Deps{Policy: pol, Health: tracker, Cameras: cams, Live: lv, Recordings: recs, Exports: o.exports, Decommission: o.decom, WipeArmed: o.armed, Alerts: o.alerts, Finder: o.finder, Sealer: st.Vault(), Updates: o.updates, Logger: log, Now: clock.Now})
+		deps)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -445,7 +456,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 		_ = pol.Close()
 	})
 	return &testEnv{t: t, srv: srv, base: "https://" + srv.Addr().String(), client: trustingClient(t, srv, nil), clock: clock,
-		logs: logs, pol: pol, store: st, cams: cams, live: lv, health: tracker, code: code, dir: dir}
+		logs: logs, pol: pol, store: st, cams: cams, live: lv, health: tracker, code: code, dir: dir, settings: sets}
 }
 
 // trustingClient trusts only the device certificate.

@@ -119,20 +119,22 @@ func (s *Server) nav(ctx context.Context, who principal) []navItem {
 	items := []struct {
 		href, label string
 		need        permission
+		alt         permission // either passes (as route.alt)
 	}{
-		{"/", "Dashboard", perm.HealthRead},
-		{"/cameras", "Cameras", perm.CamerasRead},
-		{"/live", "Live", perm.CameraLive},
-		{"/recordings", "Recordings", perm.CamerasRead},
-		{"/requests", "Requests", permSession},
-		{"/exports", "Exports", perm.Export},
-		{"/users", "Users", perm.UsersManage},
-		{"/review", "Review", perm.ReportsRead},
-		{"/maintenance", "Maintenance", perm.Maintenance},
-		{"/update", "Update", perm.DeviceUpdate},
-		{"/audit", "Audit", perm.AuditRead},
-		{"/decommission", "Decommission", perm.Decommission},
-		{"/account", "Account", perm.OwnAccountWrite},
+		{"/", "Dashboard", perm.HealthRead, ""},
+		{"/cameras", "Cameras", perm.CamerasRead, ""},
+		{"/live", "Live", perm.CameraLive, ""},
+		{"/recordings", "Recordings", perm.CamerasRead, ""},
+		{"/requests", "Requests", permSession, ""},
+		{"/exports", "Exports", perm.Export, ""},
+		{"/users", "Users", perm.UsersManage, ""},
+		{"/review", "Review", perm.ReportsRead, ""},
+		{"/maintenance", "Maintenance", perm.Maintenance, ""},
+		{"/update", "Update", perm.DeviceUpdate, ""},
+		{"/settings", "Settings", perm.ConfigChange, perm.NetworkManage},
+		{"/audit", "Audit", perm.AuditRead, ""},
+		{"/decommission", "Decommission", perm.Decommission, ""},
+		{"/account", "Account", perm.OwnAccountWrite, ""},
 	}
 	var out []navItem
 	for _, it := range items {
@@ -142,6 +144,9 @@ func (s *Server) nav(ctx context.Context, who principal) []navItem {
 			ok = s.pol.Check(ctx, who.ID, it.need, "") == nil
 		case perm.Grant:
 			ok = true
+		}
+		if !ok && it.alt != "" && s.matrix.Allows(who.Role, it.alt) {
+			ok = s.pol.Check(ctx, who.ID, it.alt, "") == nil
 		}
 		if ok {
 			out = append(out, navItem{Href: it.href, Label: it.label})

@@ -76,6 +76,15 @@ func (s *Server) routes() []route {
 		api("POST /api/v1/maintenance", perm.Maintenance, s.apiRecordVisit).audited("maintenance.record", kDev),
 		api("GET /api/v1/maintenance", perm.Maintenance, s.apiVisits).audited("maintenance.list", kDev),
 
+		// Settings (issue 18): network.manage for the uplink and the LAN
+		// allowlist, config.change for the rest; either reads them.
+		api("GET /api/v1/settings", perm.ConfigChange, s.apiSettings).or(perm.NetworkManage).audited("settings.read", kConf),
+		api("PUT /api/v1/settings/uplink", perm.NetworkManage, s.apiSetUplink).audited("settings.uplink", kConf),
+		api("PUT /api/v1/settings/allowlist", perm.NetworkManage, s.apiSetAllowlist).audited("settings.allowlist", kConf),
+		api("PUT /api/v1/settings/ntp", perm.ConfigChange, s.apiSetNTP).audited("settings.ntp", kConf),
+		api("PUT /api/v1/settings/gpio", perm.ConfigChange, s.apiSetGPIO).audited("settings.gpio", kConf),
+		api("PUT /api/v1/settings/retention", perm.ConfigChange, s.apiSetRetention).audited("settings.retention", kCam),
+
 		// Review, audit (R14, R16).
 		api("GET /api/v1/review", perm.ReportsRead, s.apiReview).audited("review.read", kUser),
 		api("GET /api/v1/backup", perm.BackupExport, s.apiBackup).audited("backup.export", kDev),
@@ -115,6 +124,7 @@ func (s *Server) routes() []route {
 		page("GET /review", perm.ReportsRead, s.pageApp("review", "Permission review")),
 		page("GET /maintenance", perm.Maintenance, s.pageApp("maintenance", "Maintenance visits")),
 		page("GET /update", perm.DeviceUpdate, s.pageApp("update", "System update")),
+		page("GET /settings", perm.ConfigChange, s.pageApp("settings", "Settings")).or(perm.NetworkManage),
 		page("GET /audit", perm.AuditRead, s.pageApp("audit", "Audit log")),
 		page("GET /decommission", perm.Decommission, s.pageApp("decommission", "Decommission")).grant(),
 		page("GET /account", perm.OwnAccountWrite, s.pageApp("account", "Account")),

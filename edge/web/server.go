@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -33,7 +34,7 @@ var ErrUnknownCamera = kind.New(kind.NotFound, "web: unknown camera")
 type Config struct {
 	Listen    string         // host:port; empty means DefaultListen ("127.0.0.1:8443")
 	DataDir   string         // TLS key (sealed) and certificate in <DataDir>/tls, the setup code in <DataDir>/web
-	Allowlist []netip.Prefix // empty = all; otherwise other remote addresses get 403 (R21)
+	Allowlist []netip.Prefix // empty = all; otherwise other remote addresses get 403 (R21); SetAllowlist replaces it at run time
 	DeviceID  string
 	// MetricsToken, if set, lets a scraper read /metrics with
 	// "Authorization: Bearer <token>" and no session. Only its SHA-256 is kept.
@@ -90,8 +91,17 @@ type Deps struct {
 	// Updates installs signed system updates uploaded on the page under
 	// a two-person approval (issue 16). nil = 503.
 	Updates Updates
-	Logger  *slog.Logger     // nil discards
-	Now     func() time.Time // nil means time.Now
+	// Settings is the config file's owner (the camera manager): the
+	// Settings page reads and changes the device's configuration through
+	// it (issue 18). nil = the settings routes answer 503.
+	Settings Settings
+	// Uplink keeps the uplink's TLS material uploaded on the Settings page
+	// (the key sealed in the vault). nil = the uplink section answers 503.
+	Uplink UplinkStore
+	// NTP is the time service's server list. nil = 503.
+	NTP    NTPServers
+	Logger *slog.Logger     // nil discards
+	Now    func() time.Time // nil means time.Now
 }
 
 // DefaultListen is used when Config.Listen is empty.
@@ -121,6 +131,14 @@ type Server struct {
 	met   *metrics
 
 	metricsToken []byte // SHA-256 of Config.MetricsToken
+
+	// allow is the LAN allowlist in force (R21): Config.Allowlist at
+	// start, replaced by the Settings page (SetAllowlist, issue 18).
+	allow atomic.Pointer[[]netip.Prefix]
+	// restart lists the settings sections changed since start that take
+	// effect only at the next start (issue 18; shown on the page).
+	restartMu sync.Mutex
+	restart   map[string]bool
 
 	// hashSem serialises password checks: each argon2id run holds ~19 MiB.
 	hashSem chan struct{}
@@ -209,6 +227,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.assets, err = loadAssets(); err != nil {
 		return nil, err
 	}
+	s.allow.Store(&allow)
 	s.met = newMetrics(s)
 	s.handler = s.buildHandler()
 	return s, nil
@@ -299,7 +318,7 @@ func (s *Server) Run(ctx context.Context) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	s.log.Info("web: LAN page listening", "urls", s.urls(ln.Addr()), "tls_fingerprint", s.cert.fingerprint,
-		"device", s.cfg.DeviceID, "allowlist", len(s.cfg.Allowlist), "setup_pending", s.setup.pending())
+		"device", s.cfg.DeviceID, "allowlist", len(s.currentAllowlist()), "setup_pending", s.setup.pending())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
@@ -393,24 +412,57 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// allowlist answers 403 to remote addresses outside cfg.Allowlist (R21).
+// allowlist answers 403 to remote addresses outside the current allowlist
+// (R21): Config.Allowlist at start, replaced at run time by the Settings
+// page (SetAllowlist, issue 18). Each request reads the list once.
 func (s *Server) allowlist(next http.Handler) http.Handler {
-	if len(s.cfg.Allowlist) == 0 {
-		return next
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, ok := remoteAddr(r)
-		if ok {
-			for _, p := range s.cfg.Allowlist {
-				if p.Contains(a) {
-					next.ServeHTTP(w, r)
-					return
-				}
-			}
+		if allowed(s.currentAllowlist(), r) {
+			next.ServeHTTP(w, r)
+			return
 		}
 		s.log.Warn("web: address not in allowlist", "addr", r.RemoteAddr, "path", r.URL.Path)
 		writeError(w, http.StatusForbidden, "forbidden")
 	})
+}
+
+// allowed reports whether r's peer address is in list (an empty list
+// allows every address).
+func allowed(list []netip.Prefix, r *http.Request) bool {
+	if len(list) == 0 {
+		return true
+	}
+	a, ok := remoteAddr(r)
+	if !ok {
+		return false
+	}
+	for _, p := range list {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// currentAllowlist is the allowlist in force.
+func (s *Server) currentAllowlist() []netip.Prefix {
+	if p := s.allow.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// SetAllowlist replaces the LAN allowlist at run time (R21, issue 18): the
+// next request is checked against it; requests already running finish.
+// Prefixes are normalized as in New; an invalid one is an error and
+// nothing changes (dropping it could widen the list).
+func (s *Server) SetAllowlist(list []netip.Prefix) error {
+	n, err := normalizePrefixes(list)
+	if err != nil {
+		return err
+	}
+	s.allow.Store(&n)
+	return nil
 }
 
 // normalizePrefixes unmaps IPv4-mapped IPv6 prefixes (::ffff:10.0.0.0/104 is

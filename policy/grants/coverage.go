@@ -22,6 +22,9 @@ const (
 	KindMaskReduce = "mask_reduce" // a pixel masked before is not (or less) masked after
 	KindZone       = "zone_change" // the camera's zone changes
 	KindSource     = "source_change"
+	// KindRetention shortens a camera's retention (issue 18, R6): less
+	// footage is kept, so it reduces coverage like a mask deletion.
+	KindRetention = "retention_reduce"
 )
 
 // coverageKindPerm is the permission a requester's role needs for a kind:
@@ -32,6 +35,8 @@ func coverageKindPerm(kind string) (perm.Permission, bool) {
 		return perm.CamerasManage, true
 	case KindMaskReduce:
 		return perm.MasksManage, true
+	case KindRetention:
+		return perm.ConfigChange, true
 	}
 	return "", false
 }
@@ -41,7 +46,7 @@ func coverageKindPerm(kind string) (perm.Permission, bool) {
 func mayRequestCoverage(r Request, by Actor, m *perm.Matrix) error {
 	p, ok := coverageKindPerm(r.Kind)
 	if !ok {
-		return fmt.Errorf("%w: coverage kind %q (want remove, mask_reduce, zone_change or source_change)", ErrInvalid, r.Kind)
+		return fmt.Errorf("%w: coverage kind %q (want remove, mask_reduce, zone_change, source_change or retention_reduce)", ErrInvalid, r.Kind)
 	}
 	if !m.Allows(by.Role, p) {
 		return fmt.Errorf("%w: role %q cannot request a %s change (needs %s)", ErrForbidden, by.Role, r.Kind, p)

@@ -12,9 +12,10 @@
 //     Limits.MaxRange) for footage; subject, role and optional camera scope
 //     for a role; nothing for decommission; for a coverage change exactly
 //     one camera, the kind (remove, mask_reduce, zone_change,
-//     source_change) and the SHA-256 of the exact proposal, requested by a
-//     role that may make the change itself (cameras.manage for remove, zone
-//     and source, masks.manage for masks). The requester's role must be
+//     source_change, retention_reduce) and the SHA-256 of the exact
+//     proposal, requested by a role that may make the change itself
+//     (cameras.manage for remove, zone and source, masks.manage for masks,
+//     config.change for a shorter retention, issue 18). The requester's role must be
 //     allowed to hold such a grant (perm.Grant cell) or, for roles, to
 //     manage users. Validity must be positive and at most
 //     Limits.MaxValidity (RoleMaxValidity for roles).

@@ -1,6 +1,6 @@
 // edgerec LAN page: the script-driven pages (cameras, mask editor, live
 // view, recordings, requests, users, review, audit, exports, decommission,
-// account). No inline script (CSP); text goes in through textContent only.
+// account, settings). No inline script (CSP); text goes in through textContent only.
 (function () {
   "use strict";
   var root = document.getElementById("app");
@@ -690,6 +690,84 @@
     $("visit-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
       api("POST", "/api/v1/maintenance", formJSON(this)).then(function () { say("Visit recorded.", true); ev.target.reset(); load(); }).catch(fail);
+    });
+    load();
+  };
+
+  pages.settings = function () {
+    function lines(t) { return t.split(/\r?\n/).map(function (x) { return x.trim(); }).filter(Boolean); }
+    function readFile(input) {
+      var f = input.files && input.files[0];
+      if (!f) { return Promise.resolve(""); }
+      return new Promise(function (ok, no) { var r = new FileReader(); r.onload = function () { ok(String(r.result)); }; r.onerror = function () { no(new Error("cannot read " + f.name)); }; r.readAsText(f); });
+    }
+    function certText(c) {
+      if (!c) { return "\u2014"; }
+      if (c.error) { return "unreadable: " + c.error; }
+      return c.subject + " \u2014 expires " + fmt(c.not_after) + (c.expired ? " (EXPIRED)" : "") + " \u2014 SHA-256 " + c.sha256.slice(0, 16) + "\u2026" + (c.count ? " (" + c.count + " certificates)" : "");
+    }
+    function section(id, st) {
+      var card = $(id);
+      card.querySelector("[data-restart]") && card.querySelector("[data-restart]").classList.toggle("hidden", !st.restart_needed);
+      Array.prototype.forEach.call(card.querySelectorAll("input, textarea, button"), function (f) { f.disabled = !st.may_change; });
+      if (!st.available) { card.classList.add("hidden"); }
+    }
+    function answered(res) {
+      if (pendingSaid(res)) { load(); return; }
+      say(res.message + (res.restart_needed ? " \u2014 restart needed." : ""), true);
+      load();
+    }
+    function load() {
+      api("GET", "/api/v1/settings").then(function (v) {
+        var u = v.uplink, dl = $("uplink-current"); clear(dl);
+        [["Broker", u.configured ? u.broker : "not configured"], ["Topic prefix", u.topic_prefix || "\u2014"], ["CA", certText(u.ca)],
+          ["Client certificate", certText(u.cert)], ["Client key", u.key || "\u2014"]].forEach(function (kv) {
+          dl.appendChild(el("dt", kv[0])); dl.appendChild(el("dd", kv[1]));
+        });
+        if (u.configured && !$("uplink-broker").value) { $("uplink-broker").value = u.broker.indexOf("REDACTED") < 0 ? u.broker : ""; $("uplink-topic").value = u.topic_prefix || ""; }
+        section("set-uplink", u);
+        $("allow-you").textContent = v.allowlist.your_address;
+        $("allow-entries").value = v.allowlist.entries.join("\n");
+        section("set-allowlist", v.allowlist);
+        $("ntp-servers").value = v.ntp.servers.join("\n");
+        section("set-ntp", v.ntp);
+        ["status_led", "tamper", "wipe_button"].forEach(function (k) { $("gpio-" + k).value = v.gpio[k] || ""; });
+        section("set-gpio", v.gpio);
+        $("ret-floor").textContent = v.retention.floor; $("ret-ceiling").textContent = v.retention.ceiling;
+        var tb = $("ret-table").tBodies[0]; clear(tb);
+        v.retention.cameras.forEach(function (c) {
+          var tr = el("tr"); tr.setAttribute("data-camera", c.id);
+          tr.appendChild(el("td", c.name ? c.name + " (" + c.id + ")" : c.id));
+          tr.appendChild(el("td", c.effective + (c.retention ? "" : " (floor)")));
+          var inp = el("input"); inp.value = c.retention || c.effective; inp.maxLength = 16; inp.disabled = !v.retention.may_change; inp.setAttribute("aria-label", "retention of " + c.id);
+          var td = el("td"); td.appendChild(inp); tr.appendChild(td);
+          var b = button("Save", function () {
+            api("PUT", "/api/v1/settings/retention", { camera: c.id, retention: inp.value.trim() }).then(answered).catch(fail);
+          });
+          b.disabled = !v.retention.may_change;
+          td = el("td"); td.appendChild(b); tr.appendChild(td);
+          tb.appendChild(tr);
+        });
+        section("set-retention", v.retention);
+      }).catch(fail);
+    }
+    $("uplink-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      Promise.all([readFile($("uplink-ca")), readFile($("uplink-cert")), readFile($("uplink-key"))]).then(function (p) {
+        return api("PUT", "/api/v1/settings/uplink", { broker: $("uplink-broker").value.trim(), topic_prefix: $("uplink-topic").value.trim(), ca_pem: p[0], cert_pem: p[1], key_pem: p[2] });
+      }).then(function (res) { ["uplink-ca", "uplink-cert", "uplink-key"].forEach(function (id) { $(id).value = ""; }); answered(res); }).catch(fail);
+    });
+    $("allowlist-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      api("PUT", "/api/v1/settings/allowlist", { allowlist: lines($("allow-entries").value) }).then(answered).catch(fail);
+    });
+    $("ntp-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      api("PUT", "/api/v1/settings/ntp", { servers: lines($("ntp-servers").value) }).then(answered).catch(fail);
+    });
+    $("gpio-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      api("PUT", "/api/v1/settings/gpio", formJSON(this)).then(answered).catch(fail);
     });
     load();
   };
