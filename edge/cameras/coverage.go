@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgerec/edgerec/edge/config"
 	"github.com/edgerec/edgerec/edge/mask"
+	"github.com/edgerec/edgerec/edge/schedule"
 	"github.com/edgerec/edgerec/edge/web"
 	"github.com/edgerec/edgerec/policy/audit"
 	"github.com/edgerec/edgerec/policy/grants"
@@ -46,8 +47,12 @@ type CoveragePolicy interface {
 //     mask_reduce. A mixed change (one mask added, another deleted) is a
 //     reduction: the whole change waits.
 //
+//   - a narrower recording schedule (some minute of the week recorded before
+//     is not after; adding a schedule to a camera that recorded always):
+//     schedule_reduce; widening or removing the schedule applies at once.
+//
 // When several apply, the first in this order names the change: remove,
-// zone_change, source_change, mask_reduce.
+// zone_change, source_change, mask_reduce, schedule_reduce.
 func classifyChange(before, after *config.Camera) string {
 	switch {
 	case before == nil:
@@ -60,8 +65,22 @@ func classifyChange(before, after *config.Camera) string {
 		return grants.KindSource
 	case mask.Weakened(before.MaskList(), after.MaskList(), mask.CompareW, mask.CompareH) > 0:
 		return grants.KindMaskReduce
+	case scheduleReduced(before, after):
+		return grants.KindSchedule
 	}
 	return ""
+}
+
+// scheduleReduced: some minute of the week recorded under before's
+// schedule is not under after's (schedule.Reduces; both validated, read
+// in local time so the zone does not matter).
+func scheduleReduced(before, after *config.Camera) bool {
+	b, errB := config.ScheduleOf(*before, time.UTC)
+	a, errA := config.ScheduleOf(*after, time.UTC)
+	if errB != nil || errA != nil {
+		return errA != nil // validated before; an unreadable one is not applied alone
+	}
+	return schedule.Reduces(b, a)
 }
 
 // cameraDigest is the SHA-256 (hex) of a camera's normalized settings

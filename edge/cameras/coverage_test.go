@@ -25,6 +25,7 @@ func sqMask(name string, style mask.Style, x0, y0, x1, y1 float64) config.Mask {
 func TestClassifyChange(t *testing.T) {
 	base := config.Camera{ID: "cam1", Source: "test://pattern", Zone: "entrance",
 		Masks: []config.Mask{sqMask("w", mask.StyleFill, 0.1, 0.1, 0.4, 0.4), sqMask("d", mask.StylePixelate, 0.6, 0.5, 0.9, 0.9)}}
+	office := []config.ScheduleWindow{{Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "08:00", To: "19:00"}}
 	mod := func(f func(c *config.Camera)) *config.Camera {
 		c := base
 		c.Masks = append([]config.Mask(nil), base.Masks...)
@@ -55,6 +56,15 @@ func TestClassifyChange(t *testing.T) {
 		}), grants.KindMaskReduce},
 		{"zone change", &base, mod(func(c *config.Camera) { c.Zone = "corridor" }), grants.KindZone},
 		{"source change", &base, mod(func(c *config.Camera) { c.Source = "test://pattern?fps=5" }), grants.KindSource},
+		// Issue 18 (R30, R27): a schedule that records less waits.
+		{"add a schedule", &base, mod(func(c *config.Camera) { c.Schedule = office }), grants.KindSchedule},
+		{"remove the schedule", mod(func(c *config.Camera) { c.Schedule = office }), &base, ""},
+		{"widen the window", mod(func(c *config.Camera) { c.Schedule = office }), mod(func(c *config.Camera) {
+			c.Schedule = []config.ScheduleWindow{{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat"}, From: "07:00", To: "20:00"}}
+		}), ""},
+		{"shorten the window", mod(func(c *config.Camera) { c.Schedule = office }), mod(func(c *config.Camera) {
+			c.Schedule = []config.ScheduleWindow{{Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "08:00", To: "17:00"}}
+		}), grants.KindSchedule},
 	}
 	for _, c := range cases {
 		if got := classifyChange(c.before, c.after); got != c.want {

@@ -199,3 +199,19 @@ func Days(ds []time.Weekday) []string {
 	}
 	return out
 }
+
+// Reduces reports whether after records less than before: some minute of
+// the week inside before's windows is outside after's (nil = always). Both
+// are read in local time, so the zone does not matter. A reduction stops
+// recording, which is a coverage change that needs a second person (R27).
+func Reduces(before, after *Schedule) bool {
+	if after == nil {
+		return false
+	}
+	for m := range minutesPerWeek {
+		if (before == nil || before.on[m]) && !after.on[m] {
+			return true
+		}
+	}
+	return false
+}

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,4 +168,35 @@ func FuzzParseClock(f *testing.F) {
 			t.Fatalf("ParseClock(%q) = %d (formats as %q)", v, m, Clock(m))
 		}
 	})
+}
+
+// Reduces: a schedule added to an always-recording camera, a window
+// shortened or a day dropped reduce; removing the schedule, widening a
+// window or adding a day do not (R27).
+func TestReduces(t *testing.T) {
+	mk := func(ws ...Window) *Schedule {
+		s, err := New(ws, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	week := []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
+	office := mk(Window{Days: week, From: 8 * 60, To: 19 * 60})
+	for name, c := range map[string]struct {
+		before, after *Schedule
+		want          bool
+	}{
+		"always → office":        {nil, office, true},
+		"office → always":        {office, nil, false},
+		"office → same":          {office, mk(Window{Days: week, From: 8 * 60, To: 19 * 60}), false},
+		"office → shorter":       {office, mk(Window{Days: week, From: 8 * 60, To: 18 * 60}), true},
+		"office → wider":         {office, mk(Window{Days: week, From: 7 * 60, To: 20 * 60}), false},
+		"office → one day fewer": {office, mk(Window{Days: week[:4], From: 8 * 60, To: 19 * 60}), true},
+		"office → plus saturday": {office, mk(Window{Days: append(slices.Clone(week), time.Saturday), From: 8 * 60, To: 19 * 60}), false},
+	} {
+		if got := Reduces(c.before, c.after); got != c.want {
+			t.Errorf("%s: Reduces = %v, want %v", name, got, c.want)
+		}
+	}
 }

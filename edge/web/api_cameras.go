@@ -40,13 +40,27 @@ type cameraView struct {
 	BitrateKbps   int        `json:"bitrate_kbps"`
 	KeyframeMs    int64      `json:"keyframe_ms"`
 	Masks         []maskView `json:"masks"`
+	// Schedule: the weekly recording windows in site time (issue 18);
+	// empty = always.
+	Schedule []scheduleView `json:"schedule"`
+}
+
+// scheduleView is one recording window: days (mon … sun) and "HH:MM"
+// from/to in the site's time; a to at or before from ends the next day.
+type scheduleView struct {
+	Days []string `json:"days"`
+	From string   `json:"from"`
+	To   string   `json:"to"`
 }
 
 func viewCamera(c *config.Camera) cameraView {
 	v := cameraView{ID: c.ID, Name: c.Name, Source: config.RedactURL(string(c.Source)), SubSource: config.RedactURL(string(c.SubSource)), Zone: string(c.Zone),
 		SignageBy: c.Signage.AttestedBy, Commissioned: c.Signage.Complete(),
 		RetentionDays: c.Retention.D().Hours() / 24, BitrateKbps: c.BitrateKbps, KeyframeMs: c.KeyframeInterval.D().Milliseconds(),
-		Masks: []maskView{}}
+		Masks: []maskView{}, Schedule: []scheduleView{}}
+	for _, w := range c.Schedule {
+		v.Schedule = append(v.Schedule, scheduleView{Days: slices.Clone(w.Days), From: w.From, To: w.To})
+	}
 	if !c.Signage.Date.IsZero() {
 		v.SignageDate = c.Signage.Date.Format(time.DateOnly)
 	}
@@ -109,6 +123,10 @@ type cameraInput struct {
 	RetentionDays float64 `json:"retention_days"`
 	BitrateKbps   int     `json:"bitrate_kbps"`
 	KeyframeMs    int64   `json:"keyframe_ms"`
+	// Schedule replaces the recording schedule (issue 18): absent keeps
+	// it, [] records always. A narrower schedule stops recording at some
+	// hours: it waits for an approver (schedule_reduce, R27).
+	Schedule *[]scheduleView `json:"schedule"`
 }
 
 // checkName refuses names that could mislead a reader: control and format
@@ -236,6 +254,18 @@ func (in *cameraInput) toConfig(old *config.Camera) (config.Camera, error) {
 			return c, fmt.Errorf("%w: keyframe_ms must be 200..10000", ErrInvalid)
 		}
 		c.KeyframeInterval = config.Duration(time.Duration(in.KeyframeMs) * time.Millisecond)
+	}
+	if in.Schedule != nil {
+		if len(*in.Schedule) > 28 {
+			return c, fmt.Errorf("%w: schedule: at most 28 windows", ErrInvalid)
+		}
+		c.Schedule = nil
+		for _, w := range *in.Schedule {
+			c.Schedule = append(c.Schedule, config.ScheduleWindow{Days: slices.Clone(w.Days), From: w.From, To: w.To})
+		}
+		if _, err := config.ScheduleOf(c, time.UTC); err != nil {
+			return c, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
 	}
 	return c, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/edgerec/edgerec/edge/media"
 	"github.com/edgerec/edgerec/edge/pipeline"
 	"github.com/edgerec/edgerec/edge/record"
+	"github.com/edgerec/edgerec/edge/schedule"
 	"github.com/edgerec/edgerec/edge/source"
 	"github.com/edgerec/edgerec/policy"
 	"github.com/edgerec/edgerec/policy/password"
@@ -234,6 +235,12 @@ func (m *testCams) Update(_ context.Context, c config.Camera) error {
 	c.Masks = e.cfg.Masks
 	if c.Zone != e.cfg.Zone {
 		return m.propose(c.ID, "zone_change", &c)
+	}
+	// As edge/cameras classifies it (R27, issue 18).
+	before, _ := config.ScheduleOf(e.cfg, time.UTC)
+	after, _ := config.ScheduleOf(c, time.UTC)
+	if schedule.Reduces(before, after) {
+		return m.propose(c.ID, "schedule_reduce", &c)
 	}
 	m.stop(c.ID)
 	return m.start(c)

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +124,58 @@ func TestCameraSubSourceAPI(t *testing.T) {
 	e.must(200, "GET", "/api/v1/cameras/c2", nil, inst, &after)
 	if _, has := after["sub_source"]; has {
 		t.Fatalf("after none: sub_source %v", after["sub_source"])
+	}
+}
+
+// TestScheduleOverLAN (issue 18, R30, R27): the camera form sets the
+// recording schedule. A schedule that records less than before (here:
+// the first one on a camera that recorded always) answers 202 and waits
+// for an approver; widening applies at once; bad windows answer 400
+// naming the window; removing the schedule (always) applies at once.
+func TestScheduleOverLAN(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tm := e.makeTeam()
+	inst, ap := tm.cookies["installer"], tm.cookies["approver"]
+	put := func(ws []scheduleView) map[string]any {
+		return map[string]any{"zone": "entrance", "signage_by": "A. Installer", "signage_date": "2026-11-27", "schedule": ws}
+	}
+	office := []scheduleView{{Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "08:00", To: "19:00"}}
+	for name, ws := range map[string][]scheduleView{
+		"bad clock":    {{Days: []string{"mon"}, From: "08:00", To: "25:00"}},
+		"bad day":      {{Days: []string{"someday"}, From: "08:00", To: "18:00"}},
+		"overlap":      {office[0], {Days: []string{"tue"}, From: "18:00", To: "20:00"}},
+		"no days":      {{Days: nil, From: "08:00", To: "18:00"}},
+		"empty window": {{Days: []string{"mon"}, From: "08:00", To: "08:00"}},
+	} {
+		resp := e.do("PUT", "/api/v1/cameras/cam1", "application/json", mustJSON(t, put(ws)), inst)
+		body := readAll(t, resp)
+		if resp.StatusCode != 400 || !strings.Contains(string(body), "schedule") {
+			t.Errorf("%s: %d %s", name, resp.StatusCode, body)
+		}
+	}
+	var p pendingView
+	e.must(http.StatusAccepted, "PUT", "/api/v1/cameras/cam1", put(office), inst, &p)
+	if p.Kind != "schedule_reduce" {
+		t.Fatalf("202 %+v", p)
+	}
+	var cam cameraView
+	e.must(http.StatusOK, "GET", "/api/v1/cameras/cam1", nil, inst, &cam)
+	if len(cam.Schedule) != 0 {
+		t.Fatalf("schedule applied without approval: %+v", cam.Schedule)
+	}
+	e.must(http.StatusOK, "POST", "/api/v1/grants/"+p.Request+"/approve", nil, ap, nil)
+	e.must(http.StatusOK, "GET", "/api/v1/cameras/cam1", nil, inst, &cam)
+	if len(cam.Schedule) != 1 || cam.Schedule[0].From != "08:00" || cam.Schedule[0].To != "19:00" {
+		t.Fatalf("approved schedule: %+v", cam.Schedule)
+	}
+	// Wider, then always: at once.
+	wider := []scheduleView{{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat"}, From: "07:00", To: "20:00"}}
+	e.must(http.StatusOK, "PUT", "/api/v1/cameras/cam1", put(wider), inst, &cam)
+	if len(cam.Schedule) != 1 || len(cam.Schedule[0].Days) != 6 {
+		t.Fatalf("wider schedule: %+v", cam.Schedule)
+	}
+	e.must(http.StatusOK, "PUT", "/api/v1/cameras/cam1", put([]scheduleView{}), inst, &cam)
+	if len(cam.Schedule) != 0 {
+		t.Fatalf("schedule not removed: %+v", cam.Schedule)
 	}
 }

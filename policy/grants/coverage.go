@@ -25,13 +25,17 @@ const (
 	// KindRetention shortens a camera's retention (issue 18, R6): less
 	// footage is kept, so it reduces coverage like a mask deletion.
 	KindRetention = "retention_reduce"
+	// KindSchedule narrows a camera's recording schedule (issue 18, R30):
+	// some time recorded before is not recorded after, which stops
+	// recording then, like removing the camera for those hours.
+	KindSchedule = "schedule_reduce"
 )
 
 // coverageKindPerm is the permission a requester's role needs for a kind:
 // the one that lets the role make the change itself.
 func coverageKindPerm(kind string) (perm.Permission, bool) {
 	switch kind {
-	case KindRemove, KindZone, KindSource:
+	case KindRemove, KindZone, KindSource, KindSchedule:
 		return perm.CamerasManage, true
 	case KindMaskReduce:
 		return perm.MasksManage, true
@@ -46,7 +50,7 @@ func coverageKindPerm(kind string) (perm.Permission, bool) {
 func mayRequestCoverage(r Request, by Actor, m *perm.Matrix) error {
 	p, ok := coverageKindPerm(r.Kind)
 	if !ok {
-		return fmt.Errorf("%w: coverage kind %q (want remove, mask_reduce, zone_change, source_change or retention_reduce)", ErrInvalid, r.Kind)
+		return fmt.Errorf("%w: coverage kind %q (want remove, mask_reduce, zone_change, source_change, retention_reduce or schedule_reduce)", ErrInvalid, r.Kind)
 	}
 	if !m.Allows(by.Role, p) {
 		return fmt.Errorf("%w: role %q cannot request a %s change (needs %s)", ErrForbidden, by.Role, r.Kind, p)

@@ -156,9 +156,24 @@
     });
     function reset() { editing = null; form.reset(); form.elements.id.disabled = false; $("camera-form-title").textContent = "Add a camera"; }
     $("camera-form-reset").addEventListener("click", reset);
+    // The schedule box: "mon,tue 08:00-19:00" per line (issue 18); the
+    // device checks the windows and names a bad one.
+    function parseSchedule(text) {
+      var out = [];
+      text.split("\n").forEach(function (line, i) {
+        line = line.trim();
+        if (!line) { return; }
+        var m = /^([a-z,]+)\s+(\d\d:\d\d)\s*-\s*(\d\d:\d\d)$/.exec(line.toLowerCase());
+        if (!m) { throw new Error("Recording schedule, line " + (i + 1) + ": write days and a time range, e.g. mon,tue,wed 08:00-19:00"); }
+        out.push({ days: m[1].split(",").filter(function (d) { return d; }), from: m[2], to: m[3] });
+      });
+      return out;
+    }
+    function scheduleText(ws) { return (ws || []).map(function (w) { return w.days.join(",") + " " + w.from + "-" + w.to; }).join("\n"); }
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var body = formJSON(form);
+      try { body.schedule = parseSchedule($("schedule-text").value); } catch (e) { fail(e); return; }
       var p = editing ? api("PUT", "/api/v1/cameras/" + encodeURIComponent(editing), body) : api("POST", "/api/v1/cameras", body);
       p.then(function (res) { if (!pendingSaid(res)) { say("Camera saved.", true); } reset(); load(); }).catch(fail);
     });
@@ -169,6 +184,7 @@
       f.id.value = c.id; f.id.disabled = true; f.name.value = c.name; f.source.value = ""; f.source.placeholder = c.source + " (unchanged)";
       f.sub_source.value = ""; f.sub_source.placeholder = c.sub_source ? c.sub_source + " (unchanged; none to remove)" : "none";
       f.zone.value = c.zone; f.signage_by.value = c.signage_by; f.signage_date.value = c.signage_date; f.retention_days.value = c.retention_days;
+      $("schedule-text").value = scheduleText(c.schedule);
       form.scrollIntoView();
     }
     var waiting = {};
@@ -186,7 +202,8 @@
           var card = el("article", null, "card camera");
           card.setAttribute("data-camera-card", c.id);
           card.appendChild(el("h3", c.name || c.id));
-          card.appendChild(el("p", c.id + " \u00b7 " + c.zone + " \u00b7 " + c.masks.length + " masks", "muted mono"));
+          card.appendChild(el("p", c.id + " \u00b7 " + c.zone + " \u00b7 " + c.masks.length + " masks" +
+            " \u00b7 records " + ((c.schedule && c.schedule.length) ? scheduleText(c.schedule).split("\n").join("; ") : "always"), "muted mono"));
           if (!c.commissioned) { card.appendChild(el("p", "Signage attestation missing: commissioning incomplete (R3).", "reason")); }
           (waiting[c.id] || []).forEach(function (g) {
             var w = el("p", g.kind + ": waiting for approval (request " + g.id + ")", "reason"); w.setAttribute("data-pending", g.id); card.appendChild(w);
