@@ -39,9 +39,12 @@ type CoveragePolicy interface {
 //     lengthening retention, bitrate): at once (shortening retention is
 //     retention_reduce, decided by Update and SetRetention with the
 //     config's bounds: retentionShortened);
+//
 //   - removing the camera: remove;
+//
 //   - a zone change: zone_change; a source change (recording elsewhere or
 //     not at all): source_change;
+//
 //   - any pixel less masked after than before on the fixed comparison grid
 //     (mask.Weakened: a deleted, shrunk or moved mask, fill → pixelate):
 //     mask_reduce. A mixed change (one mask added, another deleted) is a
