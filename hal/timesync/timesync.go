@@ -1,8 +1,3 @@
-// Package timesync keeps the gateway's NTP server list: the file the time
-// service (buildroot S45edgerec-timesync, busybox ntpd) reads when it
-// starts, one server per line, beside the config file
-// (/data/edgerec/ntp-servers). No file, or an empty one, means the pool.
-// The Settings page of the LAN page changes it (issue 18).
 package timesync
 
 import (
