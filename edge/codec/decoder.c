@@ -1,7 +1,8 @@
+#include <stdlib.h>
 #include <string.h>
 #include "decoder_c.h"
 
-int edgerec_dec_new(ISVCDecoder **out) {
+static int edgerec_dec_create(ISVCDecoder **out) {
   long rv = WelsCreateDecoder(out);
   if (rv != 0 || *out == NULL) return -1;
   SDecodingParam p;
@@ -19,10 +20,30 @@ int edgerec_dec_new(ISVCDecoder **out) {
   return 0;
 }
 
-void edgerec_dec_free(ISVCDecoder *d) {
-  if (d == NULL) return;
-  (*d)->Uninitialize(d);
-  WelsDestroyDecoder(d);
+int edgerec_dec_new(edgerec_dec **out) {
+  edgerec_dec *x = (edgerec_dec *)calloc(1, sizeof(edgerec_dec));
+  if (x == NULL) return -3;
+  int rv = edgerec_dec_create(&x->d);
+  if (rv != 0) {
+    free(x);
+    return rv;
+  }
+  if (edgerec_worker_start(&x->w) != 0) {
+    (*x->d)->Uninitialize(x->d);
+    WelsDestroyDecoder(x->d);
+    free(x);
+    return -4;
+  }
+  *out = x;
+  return 0;
+}
+
+void edgerec_dec_free(edgerec_dec *x) {
+  if (x == NULL) return;
+  edgerec_worker_stop(&x->w);
+  (*x->d)->Uninitialize(x->d);
+  WelsDestroyDecoder(x->d);
+  free(x);
 }
 
 static void fill(edgerec_picture *pic, unsigned char **dst, SBufferInfo *info) {
@@ -37,7 +58,7 @@ static void fill(edgerec_picture *pic, unsigned char **dst, SBufferInfo *info) {
   pic->height = info->UsrData.sSystemBuffer.iHeight;
 }
 
-int edgerec_dec_decode(ISVCDecoder *d, const unsigned char *src, int len, edgerec_picture *pic) {
+static int edgerec_dec_decode(ISVCDecoder *d, const unsigned char *src, int len, edgerec_picture *pic) {
   unsigned char *dst[3] = {0, 0, 0};
   SBufferInfo info;
   memset(&info, 0, sizeof(info));
@@ -46,11 +67,27 @@ int edgerec_dec_decode(ISVCDecoder *d, const unsigned char *src, int len, edgere
   return (int)st;
 }
 
-int edgerec_dec_flush(ISVCDecoder *d, edgerec_picture *pic) {
+static int edgerec_dec_flush(ISVCDecoder *d, edgerec_picture *pic) {
   unsigned char *dst[3] = {0, 0, 0};
   SBufferInfo info;
   memset(&info, 0, sizeof(info));
   DECODING_STATE st = (*d)->FlushFrame(d, dst, &info);
   fill(pic, dst, &info);
   return (int)st;
+}
+
+static void edgerec_dec_job(void *p) {
+  edgerec_dec *x = (edgerec_dec *)p;
+  memset(&x->pic, 0, sizeof x->pic);
+  if (x->flush)
+    x->st = edgerec_dec_flush(x->d, &x->pic);
+  else
+    x->st = edgerec_dec_decode(x->d, x->src, x->len, &x->pic);
+}
+
+int edgerec_dec_submit(edgerec_dec *x, const unsigned char *src, int len, int flush) {
+  x->src = src;
+  x->len = len;
+  x->flush = flush;
+  return edgerec_worker_submit(&x->w, edgerec_dec_job, x);
 }

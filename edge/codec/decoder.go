@@ -23,8 +23,11 @@ var ErrDecode = errors.New("codec: h264 decode failed")
 // Decoder decodes an H.264 Annex-B stream into I420 frames. It is not safe
 // for concurrent use; Close releases the C decoder.
 type Decoder struct {
-	mu  sync.Mutex
-	dec *C.ISVCDecoder
+	mu   sync.Mutex
+	dec  *C.edgerec_dec
+	done *done
+	// broken: a job's end could not be awaited; never used again.
+	broken bool
 	// in is a C copy of the access unit being decoded, reused and grown
 	// as needed (openh264 must not see Go memory across the call).
 	in    unsafe.Pointer
@@ -33,11 +36,11 @@ type Decoder struct {
 
 // NewDecoder creates an openh264 decoder.
 func NewDecoder() (*Decoder, error) {
-	var d *C.ISVCDecoder
+	var d *C.edgerec_dec
 	if rv := C.edgerec_dec_new(&d); rv != 0 {
 		return nil, fmt.Errorf("codec: WelsCreateDecoder: code %d", int(rv))
 	}
-	return &Decoder{dec: d}, nil
+	return &Decoder{dec: d, done: newDone(d.w.efd, "openh264-decoder")}, nil
 }
 
 // Decode feeds one access unit (Annex-B) and returns the decoded picture,
@@ -69,12 +72,33 @@ func (d *Decoder) DecodeInto(au []byte, dst *media.Frame) (*media.Frame, error) 
 		d.inCap = len(au)
 	}
 	copy(unsafe.Slice((*byte)(d.in), len(au)), au)
-	var pic C.edgerec_picture
-	st := C.edgerec_dec_decode(d.dec, (*C.uchar)(d.in), C.int(len(au)), &pic)
-	if st != 0 {
+	if err := d.run((*C.uchar)(d.in), len(au), false); err != nil {
+		return nil, err
+	}
+	if st := d.dec.st; st != 0 {
 		return nil, fmt.Errorf("%w: decoding state 0x%x", ErrDecode, int(st))
 	}
-	return copyPicture(&pic, dst)
+	return copyPicture(&d.dec.pic, dst)
+}
+
+// run hands one call to the decoder's C thread and waits for it in Go's
+// poller (worker.go). The input is C memory, the picture the decoder's.
+func (d *Decoder) run(src *C.uchar, n int, flush bool) error {
+	if d.broken {
+		return fmt.Errorf("%w: decoder unusable after a failed wait", ErrDecode)
+	}
+	fl := C.int(0)
+	if flush {
+		fl = 1
+	}
+	if C.edgerec_dec_submit(d.dec, src, C.int(n), fl) != 0 {
+		return fmt.Errorf("%w: decoder thread busy", ErrDecode)
+	}
+	if err := d.done.wait(); err != nil {
+		d.broken = true
+		return fmt.Errorf("%w: %w", ErrDecode, err)
+	}
+	return nil
 }
 
 // Flush returns a picture still held by the decoder, if any.
@@ -84,19 +108,28 @@ func (d *Decoder) Flush() (*media.Frame, error) {
 	if d.dec == nil {
 		return nil, nil
 	}
-	var pic C.edgerec_picture
-	if st := C.edgerec_dec_flush(d.dec, &pic); st != 0 {
+	if err := d.run(nil, 0, true); err != nil {
+		return nil, err
+	}
+	if st := d.dec.st; st != 0 {
 		return nil, fmt.Errorf("%w: flush state 0x%x", ErrDecode, int(st))
 	}
-	return copyPicture(&pic, nil)
+	return copyPicture(&d.dec.pic, nil)
 }
 
 // Close frees the decoder. It is safe to call twice.
 func (d *Decoder) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.broken {
+		// the C thread may still use the decoder and the input: leave
+		// both (a leak, never a use after free)
+		d.dec, d.in, d.inCap = nil, nil, 0
+		return nil
+	}
 	if d.dec != nil {
-		C.edgerec_dec_free(d.dec)
+		C.edgerec_dec_free(d.dec) // stops and joins its thread first
+		d.done.close()
 		d.dec = nil
 	}
 	C.free(d.in)

@@ -1,6 +1,7 @@
 #ifndef EDGEREC_DECODER_C_H
 #define EDGEREC_DECODER_C_H
 #include <openh264/codec_api.h>
+#include "worker_c.h"
 
 typedef struct edgerec_picture {
   unsigned char *y, *u, *v;
@@ -9,8 +10,22 @@ typedef struct edgerec_picture {
   int ready;
 } edgerec_picture;
 
-int edgerec_dec_new(ISVCDecoder **out);
-void edgerec_dec_free(ISVCDecoder *d);
-int edgerec_dec_decode(ISVCDecoder *d, const unsigned char *src, int len, edgerec_picture *pic);
-int edgerec_dec_flush(ISVCDecoder *d, edgerec_picture *pic);
+typedef struct edgerec_dec {
+  ISVCDecoder *d;
+  edgerec_worker w; /* runs the decoder's calls (worker_c.h) */
+  /* the job: an access unit in C memory, or a flush */
+  const unsigned char *src;
+  int len;
+  int flush;
+  /* its result: the DECODING_STATE and the picture (decoder memory) */
+  int st;
+  edgerec_picture pic;
+} edgerec_dec;
+
+int edgerec_dec_new(edgerec_dec **out);
+void edgerec_dec_free(edgerec_dec *x);
+/* Hands a decode (flush 0: src/len) or a flush (flush 1) to the decoder's
+   thread; when x->w.efd is readable, x->st and x->pic hold the result.
+   Returns -1 if a job is pending. */
+int edgerec_dec_submit(edgerec_dec *x, const unsigned char *src, int len, int flush);
 #endif

@@ -44,8 +44,8 @@
 //     error coded into a keyframe stays for the whole GOP; low complexity
 //     leaves out the intra modes that reproduce a flat block exactly.
 //     HIGH took 285 ms against MEDIUM's 194 ms for the 45 pictures (one
-//     run) with the same result, so the encoder runs MEDIUM_COMPLEXITY
-//     without background detection.
+//     run) with the same result, so the encoder ran MEDIUM_COMPLEXITY
+//     without background detection (now LOW for fill only, see "Cost").
 //   - What remained after that was motion compensation and, for
 //     pixelation, deblocking and prediction across cells. Measured with
 //     edge/pipeline's TestR2MasksExactOnMacroblockGrid (640×360 and
@@ -69,9 +69,37 @@
 //     pixelation cells worst 0 luma, ≤ 1.5 chroma, except 1080p at
 //     300 kbit/s (0.03 bit per pixel of noise), where 1–3 of 903 cells in
 //     a picture reach 2.2–7.5 (keyframes at openh264's top QP).
+//   - Cost (issue 14, masked CPU against ffmpeg + x264 ultrafast): with
+//     the guard ring, low complexity is exact for fill too — re-measured
+//     with TestR2MasksExactOnMacroblockGrid's "fill" cases (0 pixels off at
+//     ≥ 4 px inside, every shape, 360p and 1080p, 300 kbit/s to 4 Mbit/s)
+//     — but leaves pixelation cells at a standard deviation up to 2.1–3.0.
+//     So the encoder runs LOW_COMPLEXITY unless the camera has a pixelated
+//     mask (EncoderConfig.Pixelated, from mask.Masker.Pixelates), then
+//     MEDIUM. Scene-change detection and adaptive quantization are off:
+//     the recorder sets its own IDRs, and neither changed a pixel under a
+//     mask; both ran on every picture. Encode CPU per 720p picture (best
+//     of 5, testsrc2): medium 2.63 ms, medium without the two 2.43 ms,
+//     low without the two 2.16 ms. With them off, 1080p pixelation at
+//     300 kbit/s measured worst 0 luma (the 2.2–7.5 above was with them
+//     on).
 //   - Also tried (openh264 params): screen-content usage type (no better:
 //     worst 3.3 at 300 kbit/s), adaptive quantization (no difference).
 //     Intra refresh is not in openh264 2.1.1's API. A per-macroblock QP or
 //     mode (x264's --qpfile/zones, a patched openh264) would allow finer
 //     pixelation; the public API has none.
+//
+// # Threads (issue 14)
+//
+// Each Decoder and Encoder owns one C thread (worker.c) that runs its
+// openh264 calls; the Go caller hands it a job in a short cgo call and
+// waits on an eventfd in Go's poller (worker.go). A multi-millisecond cgo
+// call would hold a Go scheduler P in the syscall state; the runtime's
+// sysmon thread retakes such Ps and, having found work, keeps polling every
+// 20 µs instead of backing off: measured 16–20 % of a masked camera's CPU
+// (per-thread ticks in /proc, 720p, 2-core VM), 3–5 % after. Pictures
+// handed to the encoder stay in Go memory, pinned (runtime.Pinner) while
+// the thread reads them; decoder input is copied to C memory. openh264's
+// own threading is off (one thread per encoder: it parallelizes slices and
+// the encoder codes one slice per picture).
 package codec

@@ -23,6 +23,10 @@ int edgerec_enc_new(edgerec_enc_opts o, edgerec_enc **out) {
   p.iComplexityMode = (ECOMPLEXITY_MODE)o.complexity;
   p.bEnableBackgroundDetection = o.background != 0;
   p.iLoopFilterDisableIdc = o.loop_filter;
+  /* Not needed by a recorder that sets its own IDRs and keeps masked
+     macroblocks flat; each costs CPU on every picture (issue 14, see doc.go). */
+  p.bEnableSceneChangeDetect = false;
+  p.bEnableAdaptiveQuant = false;
   p.sSpatialLayers[0].iVideoWidth = o.width;
   p.sSpatialLayers[0].iVideoHeight = o.height;
   p.sSpatialLayers[0].fFrameRate = o.fps;
@@ -43,22 +47,27 @@ int edgerec_enc_new(edgerec_enc_opts o, edgerec_enc **out) {
     return -4;
   }
   x->e = e;
+  if (edgerec_worker_start(&x->w) != 0) {
+    (*e)->Uninitialize(e);
+    WelsDestroySVCEncoder(e);
+    free(x);
+    return -5;
+  }
   *out = x;
   return 0;
 }
 
 void edgerec_enc_free(edgerec_enc *x) {
   if (x == NULL) return;
+  edgerec_worker_stop(&x->w);
   (*x->e)->Uninitialize(x->e);
   WelsDestroySVCEncoder(x->e);
   free(x->buf);
   free(x);
 }
 
-void edgerec_enc_force_idr(edgerec_enc *x) { (*x->e)->ForceIntraFrame(x->e, true); }
-
-int edgerec_enc_encode(edgerec_enc *x, unsigned char *y, unsigned char *u, unsigned char *v,
-                       int w, int h, long long ts_ms, unsigned char **out, int *len) {
+static int edgerec_enc_encode(edgerec_enc *x, unsigned char *y, unsigned char *u, unsigned char *v,
+                              int w, int h, long long ts_ms, unsigned char **out, int *len) {
   SSourcePicture pic;
   SFrameBSInfo info;
   memset(&pic, 0, sizeof(pic));
@@ -96,4 +105,25 @@ int edgerec_enc_encode(edgerec_enc *x, unsigned char *y, unsigned char *u, unsig
   *out = x->buf;
   *len = size;
   return 0;
+}
+
+static void edgerec_enc_job(void *p) {
+  edgerec_enc *x = (edgerec_enc *)p;
+  if (x->force_idr) (*x->e)->ForceIntraFrame(x->e, true);
+  x->out = NULL;
+  x->len = 0;
+  x->rv = edgerec_enc_encode(x, x->y, x->u, x->v, x->width, x->height, x->ts_ms, &x->out, &x->len);
+  x->y = x->u = x->v = NULL;
+}
+
+int edgerec_enc_submit(edgerec_enc *x, unsigned char *y, unsigned char *u, unsigned char *v,
+                       int w, int h, long long ts_ms, int force_idr) {
+  x->y = y;
+  x->u = u;
+  x->v = v;
+  x->width = w;
+  x->height = h;
+  x->ts_ms = ts_ms;
+  x->force_idr = force_idr;
+  return edgerec_worker_submit(&x->w, edgerec_enc_job, x);
 }

@@ -15,8 +15,8 @@ import "C"
 //
 // Why (issue 14, passthrough memory): the codec's C memory — a decoder
 // made for one keyframe look of a passed-through camera, ~27 MB at 1080p,
-// then freed — is allocated on whichever OS thread the Go scheduler runs
-// the cgo call on. glibc gives busy threads their own arenas and keeps what
+// then freed — is allocated on the codec's own C thread (worker.go), a
+// new one per codec. glibc gives busy threads their own arenas and keeps what
 // is freed there, so the looks of many cameras leave several arenas
 // holding their peak. Two arenas keep that memory reusable; measured with
 // 16 passthrough 1080p cameras: peak RSS 239 → 208 MiB (scripts/bench-peer.sh).

@@ -78,6 +78,12 @@ func New(masks []Mask, o Options) (*Masker, error) {
 // Len returns the number of masks.
 func (m *Masker) Len() int { return m.n }
 
+// Pixelates reports whether any mask is pixelated. An encoder needs to
+// know: pixelation cells stay flat only at openh264's medium complexity,
+// fill stays exact at the low one too (edge/codec, "Masks and the
+// encoder").
+func (m *Masker) Pixelates() bool { return len(m.pix) > 0 }
+
 // Apply burns the masks into f in place and returns it as Masked; the
 // pixelation cells take this frame's values. The first frame at a
 // resolution rasterizes the masks (allocating); later frames at that

@@ -71,8 +71,8 @@ type Opener func(ctx context.Context, url string, o source.Options) (source.Sour
 // Deps are a camera's collaborators.
 type Deps struct {
 	Health HealthSink
-	Logger *slog.Logger
-	Open   Opener // nil = source.Open
+	Logger *slog.Logger // carries the camera's id (the caller adds it: With("camera", id))
+	Open   Opener       // nil = source.Open
 	// Backoff bounds for restarts; zero values mean 1 s and 30 s.
 	MinBackoff, MaxBackoff time.Duration
 	// Looks is the keyframe-look pool shared by every camera of the
@@ -283,7 +283,7 @@ func (c *Camera) Run(ctx context.Context) error {
 		if errors.Is(err, ErrMasksNeedH264) {
 			// Refused, not lost (R2): retried now and then, since the
 			// installer may switch the camera to H.264 or remove the masks.
-			c.deps.Logger.Warn("camera refused", "camera", c.cfg.ID, "err", err)
+			c.deps.Logger.Warn("camera refused", "err", err)
 			c.setState(health.StateRefused, err.Error())
 			t := time.NewTimer(c.deps.MaxBackoff)
 			select {
@@ -307,7 +307,7 @@ func (c *Camera) Run(ctx context.Context) error {
 			// technician (wrong URL, password, network?).
 			reason = "never connected: " + reason
 		}
-		c.deps.Logger.Warn("camera lost; restarting", "camera", c.cfg.ID, "err", reason, "retry_in", backoff)
+		c.deps.Logger.Warn("camera lost; restarting", "err", reason, "retry_in", backoff)
 		c.setState(health.StateLost, reason)
 		if c.deps.Health != nil {
 			c.deps.Health.UpdateCamera(c.cfg.ID, func(h *health.Camera) { h.Gaps++ })
@@ -471,9 +471,12 @@ func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, maske
 				continue
 			}
 			draining = false
-			select {
-			case q <- pic:
-			default:
+			sent, err := enqueueOnTime(ctx, q, pic)
+			if err != nil {
+				pool.put(pic)
+				return err
+			}
+			if !sent {
 				pool.put(pic)
 				st.skipped.Add(1)
 				st.forceKey.Store(true)
@@ -492,6 +495,37 @@ func (c *Camera) runTranscode(ctx context.Context, src source.CodedSource, maske
 	return c.runStages(ctx, src, masker, st, produce)
 }
 
+// enqueueOnTime hands pic to the mask+encode stage. When the queue is full
+// it waits while the picture is still less than MaxLate old (issue 14: a
+// burst — every camera's first keyframe and encoder set-up at once — is
+// absorbed by the coded units queued in the source, not lost), and
+// reports false when it would be later than that: the box cannot keep up
+// and the caller drops.
+func enqueueOnTime(ctx context.Context, q chan<- *media.Frame, pic *media.Frame) (bool, error) {
+	select {
+	case q <- pic:
+		return true, nil
+	default:
+	}
+	if pic.Wall.IsZero() {
+		return false, nil
+	}
+	wait := MaxLate - time.Since(pic.Wall)
+	if wait <= 0 {
+		return false, nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case q <- pic:
+		return true, nil
+	case <-t.C:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
 // runStages runs produce on its own goroutine, feeding a queue of
 // frameQueue pictures, and masks, encodes and publishes them on this one.
 // It returns when either stage fails or ctx ends; the stage that stops
@@ -507,6 +541,7 @@ func (c *Camera) runStages(ctx context.Context, src source.Source, masker *mask.
 		prodErr <- produce(ctx, q, pool)
 	}()
 	var enc *codec.Encoder
+	var encPix bool // enc was set up for pixelation cells
 	defer func() {
 		if enc != nil {
 			enc.Close()
@@ -535,15 +570,24 @@ func (c *Camera) runStages(ctx context.Context, src source.Source, masker *mask.
 			pool.put(pic)
 			continue // drain until the producer has seen the cancel
 		}
-		if enc == nil || enc.Info().Width != pic.Width || enc.Info().Height != pic.Height {
+		// New masks first: whether they pixelate decides the encoder.
+		if err := c.refreshMasker(masker, st); err != nil {
+			encErr = err
+			cancel()
+			pool.put(pic)
+			continue
+		}
+		if enc == nil || enc.Info().Width != pic.Width || enc.Info().Height != pic.Height || encPix != masker.Pixelates() {
 			if enc != nil {
 				enc.Close()
 				enc = nil
 			}
 			fps := src.Info().FPS
+			encPix = masker.Pixelates()
 			e, err := codec.NewEncoder(codec.EncoderConfig{
 				Width: pic.Width, Height: pic.Height, FPS: fps,
 				BitrateKbps: c.cfg.BitrateKbps, KeyframeInterval: c.cfg.KeyframeInterval,
+				Pixelated: encPix,
 			})
 			if err != nil {
 				encErr = err
@@ -657,7 +701,7 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 		if changed {
 			// New parameter sets (a new resolution): look at once so health
 			// and the snapshot show the new size.
-			c.deps.Logger.Info("camera changed its stream parameters", "camera", c.cfg.ID)
+			c.deps.Logger.Info("camera changed its stream parameters")
 		}
 		periodic := lastLook.IsZero() || time.Since(lastLook) >= every
 		if periodic && c.imageElsewhere() {
@@ -693,7 +737,7 @@ func (c *Camera) imageElsewhere() bool {
 func (c *Camera) look(au media.AccessUnit) *media.Frame {
 	dec, err := codec.NewDecoder()
 	if err != nil {
-		c.deps.Logger.Warn("passthrough: decoder", "camera", c.cfg.ID, "err", err)
+		c.deps.Logger.Warn("passthrough: decoder", "err", err)
 		return nil
 	}
 	defer dec.Close()
@@ -708,7 +752,8 @@ func (c *Camera) look(au media.AccessUnit) *media.Frame {
 	return pic
 }
 
-func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *codec.Encoder, st *runStats) error {
+// refreshMasker replaces *masker when the camera's masks changed.
+func (c *Camera) refreshMasker(masker *mask.Masker, st *runStats) error {
 	if v := c.maskVersion(); v != st.maskVer {
 		masks, ver := c.maskState()
 		nm, err := masks.Masker(mask.Options{})
@@ -722,6 +767,13 @@ func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *cod
 		}
 		*masker = *nm
 		st.maskVer = ver
+	}
+	return nil
+}
+
+func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *codec.Encoder, st *runStats) error {
+	if err := c.refreshMasker(masker, st); err != nil {
+		return err
 	}
 	if st.forceKey.Swap(false) {
 		// Pictures were dropped before this one: start a new GOP so the
@@ -870,7 +922,7 @@ func (st *runStats) reportWindow(final bool) {
 		return
 	}
 	if dropping {
-		c.deps.Logger.Warn("camera dropping frames", "camera", c.cfg.ID, "lost", newLost, "kept", st.winFrames, "window", el.Round(time.Millisecond))
+		c.deps.Logger.Warn("camera dropping frames", "lost", newLost, "kept", st.winFrames, "window", el.Round(time.Millisecond))
 	}
 	c.deps.Health.UpdateCamera(c.cfg.ID, func(h *health.Camera) {
 		h.FPS, h.Kbps, h.Frames, h.LastFrame = fps, kbps, total, wall

@@ -19,8 +19,11 @@
 // frameQueue pictures between them; picture buffers come from a small
 // per-run pool (decoded in place by codec.Decoder.DecodeInto) and go back
 // to it once encoded or dropped, so a masked camera allocates no picture
-// per frame (the snapshot keeps its own copy). When the encoder falls
-// behind, the
+// per frame (the snapshot keeps its own copy). A decoded picture that
+// finds the queue full waits while it is less than MaxLate old, so a short
+// burst (every camera's first keyframe and encoder set-up at once) is
+// absorbed by the coded units the source queues, not lost. When the
+// encoder stays behind, the
 // rest of the camera's GOP is dropped undecoded (GOPs up to MaxSkipGOP;
 // longer ones are decoded and dropped until the queue drains), late raw
 // pictures (MaxLate) are dropped, and the encoder restarts with a
