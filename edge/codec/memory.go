@@ -18,8 +18,10 @@ import "C"
 // then freed — is allocated on the codec's own C thread (worker.go), a
 // new one per codec. glibc gives busy threads their own arenas and keeps what
 // is freed there, so the looks of many cameras leave several arenas
-// holding their peak. Two arenas keep that memory reusable; measured with
-// 16 passthrough 1080p cameras: peak RSS 239 → 208 MiB (scripts/bench-peer.sh).
+// holding their peak. Two arenas kept that memory reusable while codec
+// calls ran on Go's threads (16 passthrough 1080p cameras: peak RSS 239 →
+// 208 MiB, scripts/bench-peer.sh); with a C thread per codec the daemon
+// uses one (cmd/edgerec tuneMemory).
 // The daemon calls it once at start, before any codec is used.
 func LimitMallocArenas(n int) bool {
 	return C.edgerec_arena_max(C.int(n)) == 1
