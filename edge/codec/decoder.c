@@ -20,7 +20,7 @@ static int edgerec_dec_create(ISVCDecoder **out) {
   return 0;
 }
 
-int edgerec_dec_new(edgerec_dec **out) {
+int edgerec_dec_new(edgerec_dec **out, int threaded) {
   edgerec_dec *x = (edgerec_dec *)calloc(1, sizeof(edgerec_dec));
   if (x == NULL) return -3;
   int rv = edgerec_dec_create(&x->d);
@@ -28,7 +28,7 @@ int edgerec_dec_new(edgerec_dec **out) {
     free(x);
     return rv;
   }
-  if (edgerec_worker_start(&x->w) != 0) {
+  if (threaded && edgerec_worker_start(&x->w) != 0) {
     (*x->d)->Uninitialize(x->d);
     WelsDestroyDecoder(x->d);
     free(x);
@@ -90,4 +90,11 @@ int edgerec_dec_submit(edgerec_dec *x, const unsigned char *src, int len, int fl
   x->len = len;
   x->flush = flush;
   return edgerec_worker_submit(&x->w, edgerec_dec_job, x);
+}
+
+void edgerec_dec_call(edgerec_dec *x, const unsigned char *src, int len, int flush) {
+  x->src = src;
+  x->len = len;
+  x->flush = flush;
+  edgerec_dec_job(x);
 }

@@ -34,13 +34,31 @@ type Decoder struct {
 	inCap int
 }
 
-// NewDecoder creates an openh264 decoder.
-func NewDecoder() (*Decoder, error) {
+// NewDecoder creates an openh264 decoder for a stream: its calls run on
+// its own C thread (see the package documentation, "Threads").
+func NewDecoder() (*Decoder, error) { return newDecoder(true) }
+
+// NewLookDecoder creates a decoder for a picture or two (a passthrough
+// camera's keyframe look): its calls are plain cgo calls on the caller's
+// thread. A thread per look kept more C memory (one more thread's malloc
+// state each time) for no gain: a single call does not keep the Go
+// scheduler's sysmon busy the way a stream of them does.
+func NewLookDecoder() (*Decoder, error) { return newDecoder(false) }
+
+func newDecoder(threaded bool) (*Decoder, error) {
 	var d *C.edgerec_dec
-	if rv := C.edgerec_dec_new(&d); rv != 0 {
+	th := C.int(0)
+	if threaded {
+		th = 1
+	}
+	if rv := C.edgerec_dec_new(&d, th); rv != 0 {
 		return nil, fmt.Errorf("codec: WelsCreateDecoder: code %d", int(rv))
 	}
-	return &Decoder{dec: d, done: newDone(d.w.efd, "openh264-decoder")}, nil
+	dd := &Decoder{dec: d}
+	if threaded {
+		dd.done = newDone(d.w.efd, "openh264-decoder")
+	}
+	return dd, nil
 }
 
 // Decode feeds one access unit (Annex-B) and returns the decoded picture,
@@ -91,6 +109,10 @@ func (d *Decoder) run(src *C.uchar, n int, flush bool) error {
 	if flush {
 		fl = 1
 	}
+	if d.done == nil {
+		C.edgerec_dec_call(d.dec, src, C.int(n), fl)
+		return nil
+	}
 	if C.edgerec_dec_submit(d.dec, src, C.int(n), fl) != 0 {
 		return fmt.Errorf("%w: decoder thread busy", ErrDecode)
 	}
@@ -129,7 +151,9 @@ func (d *Decoder) Close() error {
 	}
 	if d.dec != nil {
 		C.edgerec_dec_free(d.dec) // stops and joins its thread first
-		d.done.close()
+		if d.done != nil {
+			d.done.close()
+		}
 		d.dec = nil
 	}
 	C.free(d.in)

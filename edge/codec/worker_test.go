@@ -43,7 +43,11 @@ func TestCodecThreadsReleased(t *testing.T) {
 				return
 			}
 			defer enc.Close()
-			dec, err := NewDecoder()
+			newDec := NewDecoder
+			if i%3 == 0 {
+				newDec = NewLookDecoder // calls on the caller's thread
+			}
+			dec, err := newDec()
 			if err != nil {
 				errs <- err
 				return

@@ -735,7 +735,7 @@ func (c *Camera) imageElsewhere() bool {
 // touches nothing of the run: the picture goes back to the camera's loop
 // (nil when the keyframe did not decode).
 func (c *Camera) look(au media.AccessUnit) *media.Frame {
-	dec, err := codec.NewDecoder()
+	dec, err := codec.NewLookDecoder()
 	if err != nil {
 		c.deps.Logger.Warn("passthrough: decoder", "err", err)
 		return nil
