@@ -128,9 +128,14 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Updater, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Whether this slot is on trial is asked again by Run once the
+	// recorder is healthy: a boot chooser that fails now (the boot
+	// partition busy, a slow start) must not leave a good slot unconfirmed
+	// and rolled back.
 	trial, err := deps.Chooser.Trial(ctx)
 	if err != nil {
-		return nil, err
+		deps.Logger.Warn("update: is this slot on trial? the boot chooser failed; asking again once healthy", "err", err)
+		trial = false
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("update: %w", err)
@@ -393,14 +398,15 @@ func writeSlot(src, dev string, img Image) error {
 }
 
 // Run confirms a slot on trial: once the recorder is healthy (a sealed
-// segment), the slot is marked good and stays primary. It returns when
-// ctx ends or the slot is confirmed.
+// segment) it asks the boot chooser whether the running slot is on trial
+// (again: the answer at start may have been wrong) and, if so, marks it
+// good so it stays primary. A failing chooser is asked again every tick.
+// It returns when ctx ends, the slot is confirmed or is not on trial.
 func (u *Updater) Run(ctx context.Context) error {
-	if !u.Status().Trial {
-		return nil
-	}
 	slot := u.Status().Slot
-	u.log.Warn("update: this slot is on trial; waiting for the first sealed segment", "slot", slot)
+	if u.Status().Trial {
+		u.log.Warn("update: this slot is on trial; waiting for the first sealed segment", "slot", slot)
+	}
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
@@ -411,6 +417,18 @@ func (u *Updater) Run(ctx context.Context) error {
 		}
 		if !u.deps.Healthy() {
 			continue
+		}
+		trial, err := u.deps.Chooser.Trial(ctx)
+		if err != nil {
+			u.log.Warn("update: is this slot on trial? the boot chooser failed; asking again", "slot", slot, "err", err)
+			continue
+		}
+		if !trial {
+			u.set(func(s *Status) { s.Trial = false })
+			return nil
+		}
+		if !u.Status().Trial {
+			u.log.Warn("update: this slot is on trial after all (the boot chooser said otherwise at start)", "slot", slot)
 		}
 		if err := u.deps.Chooser.MarkGood(ctx, slot); err != nil {
 			u.log.Error("update: mark the slot good", "slot", slot, "err", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,10 @@ type fakeChooser struct {
 	primary string
 	good    []string
 	dev     map[string]string
+	// trialErrs: the first calls of Trial that fail (a busy boot
+	// partition), then the answer is trial.
+	trialErrs int
+	trialAsks int
 }
 
 func (c *fakeChooser) Current(context.Context) (string, error) { return c.current, nil }
@@ -33,7 +38,15 @@ func (c *fakeChooser) SetPrimary(_ context.Context, s string) error {
 	c.primary = s
 	return nil
 }
-func (c *fakeChooser) Trial(context.Context) (bool, error) { return c.trial, nil }
+func (c *fakeChooser) Trial(context.Context) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.trialAsks++
+	if c.trialAsks <= c.trialErrs {
+		return false, errors.New("boot-chooser is-trial: cannot mount the boot partition")
+	}
+	return c.trial, nil
+}
 func (c *fakeChooser) MarkGood(_ context.Context, s string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -175,6 +188,42 @@ func TestTrialMarkedGoodWhenHealthy(t *testing.T) {
 	<-done
 	if len(ch.good) != 1 || ch.good[0] != "B" || u.Status().Trial {
 		t.Errorf("good %v, status %+v", ch.good, u.Status())
+	}
+}
+
+// TestTrialConfirmedWhenChooserFailedAtStart: the boot chooser failed when
+// the recorder started (seen on an emulated gateway: the updater took the
+// slot for not on trial, never marked it good, and the supervisor rolled a
+// good update back). The updater still starts, asks again once healthy,
+// and keeps the slot; a slot not on trial is left alone.
+func TestTrialConfirmedWhenChooserFailedAtStart(t *testing.T) {
+	v := newVendor(t, "vendor")
+	ch := &fakeChooser{current: "B", trial: true, trialErrs: 2}
+	u, err := New(context.Background(), Config{Dir: t.TempDir(), Keyring: v.CA, Compatible: "edgerec-gateway"},
+		Deps{Chooser: ch, Grants: &fakeGrants{}, Healthy: func() bool { return true }, Reboot: func() error { return nil }})
+	if err != nil {
+		t.Fatalf("a failing boot chooser at start disabled updates: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := u.Run(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("run: %v (ctx %v)", err, ctx.Err())
+	}
+	ch.mu.Lock()
+	good := slices.Clone(ch.good)
+	ch.mu.Unlock()
+	if len(good) != 1 || good[0] != "B" || u.Status().Trial {
+		t.Errorf("good %v, status %+v", good, u.Status())
+	}
+
+	ch2 := &fakeChooser{current: "A"}
+	u2, err := New(context.Background(), Config{Dir: t.TempDir(), Keyring: v.CA, Compatible: "edgerec-gateway"},
+		Deps{Chooser: ch2, Grants: &fakeGrants{}, Healthy: func() bool { return true }, Reboot: func() error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u2.Run(ctx); err != nil || len(ch2.good) != 0 {
+		t.Errorf("not on trial: run %v, marked good %v", err, ch2.good)
 	}
 }
 
