@@ -358,8 +358,9 @@ func ntpServers(dc daemonConfig) web.NTPServers {
 }
 
 // tuneMemory sets the daemon's memory trade-offs (issue 14: a gateway
-// records many cameras on little RAM). One C malloc arena (see
-// codec.LimitMallocArenas): the codec allocates when a codec is made or
+// records many cameras on little RAM). C blocks of 128 KiB and more are
+// mapped and unmapped on their own (codec.FixMmapThreshold). One C malloc
+// arena (see codec.LimitMallocArenas): the codec allocates when a codec is made or
 // first sees a picture size, not per picture, so one lock costs nothing,
 // and since each codec runs on its own short-lived C thread (edge/codec,
 // "Threads") a second arena kept 25–60 MiB more at 16 passthrough
@@ -372,6 +373,7 @@ func ntpServers(dc daemonConfig) web.NTPServers {
 // 11.9 MiB per camera, CPU 0.54× → 0.61× ffmpeg's.
 func tuneMemory(e *env, cfg *config.Config, log *slog.Logger) {
 	arenas := codec.LimitMallocArenas(1)
+	mmapped := codec.FixMmapThreshold(128 << 10)
 	gc := "100"
 	switch {
 	case e.getenv("GOGC") != "":
@@ -380,7 +382,7 @@ func tuneMemory(e *env, cfg *config.Config, log *slog.Logger) {
 		debug.SetGCPercent(50)
 		gc = "50"
 	}
-	log.Debug("memory tuning", "malloc_arenas_limited", arenas, "gc_percent", gc)
+	log.Debug("memory tuning", "malloc_arenas_limited", arenas, "mmap_threshold_fixed", mmapped, "gc_percent", gc)
 }
 
 // allPassthrough: every camera is a network camera without masks (its

@@ -88,9 +88,9 @@ func (m *Manager) Snapshot(ctx context.Context, id string) (image.Image, time.Ti
 		return nil, time.Time{}, fmt.Errorf("%w: %q", web.ErrUnknownCamera, id)
 	}
 	if rc.sub != nil { // the sub stream's picture when it has one (issue 18)
-		if img, at, err := rc.sub.Snapshot(); err == nil {
+		if img, at, err := rc.sub.Snapshot(ctx); err == nil {
 			return img, at, nil
 		}
 	}
-	return rc.cam.Snapshot()
+	return rc.cam.Snapshot(ctx)
 }

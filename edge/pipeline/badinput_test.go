@@ -135,7 +135,7 @@ func TestResolutionChangeMidStream(t *testing.T) {
 		if h.Width != 640 || h.Height != 360 {
 			t.Fatalf("health says %dx%d after the change", h.Width, h.Height)
 		}
-		img, _, err := cam.Snapshot()
+		img, _, err := cam.Snapshot(context.Background())
 		if err != nil || img.Bounds().Dx() != 640 {
 			t.Fatalf("snapshot after the change: %v %v", img, err)
 		}
@@ -198,7 +198,7 @@ func TestLongGOPCamera(t *testing.T) {
 		if got.n.Load() != int64(len(clip)) || h.Dropped != 0 {
 			t.Fatalf("hub %d of %d units, %d dropped", got.n.Load(), len(clip), h.Dropped)
 		}
-		if _, _, err := cam.Snapshot(); err != nil {
+		if _, _, err := cam.Snapshot(context.Background()); err != nil {
 			t.Fatalf("no snapshot from the only keyframe: %v", err)
 		}
 	})

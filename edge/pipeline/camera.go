@@ -120,9 +120,22 @@ type Camera struct {
 	deps Deps
 	hub  *Hub
 
-	mu       sync.Mutex
-	snap     *media.Frame // last masked picture, owned by the camera
-	snapTime time.Time
+	mu sync.Mutex
+	// snap is the last picture for the snapshot, owned by the camera: a
+	// masked camera's last masked picture; a passthrough camera's decoded
+	// look, kept only while someone asks for snapshots (snapAsked within
+	// SnapshotKeep), else let go and decoded again from snapKey on demand.
+	snap *media.Frame
+	// snapKey is a passthrough camera's keyframe of its last look, coded
+	// (a few hundred KB instead of a 3 MB 1080p picture per camera).
+	snapKey   []byte
+	snapTime  time.Time
+	snapAsked time.Time // the last Snapshot call
+	// snapMasks is the mask version the snapshot was made under: after
+	// SetMasks an older picture is never shown (R2: a mask added to a
+	// passthrough camera hides the area in the next snapshot, not only in
+	// the next recording).
+	snapMasks uint64
 
 	maskMu  sync.Mutex
 	masks   mask.Set
@@ -153,6 +166,11 @@ type Camera struct {
 const (
 	PassthroughLook = 15 * time.Second
 	SnapshotFresh   = 2 * time.Second
+	// SnapshotKeep: a passthrough camera keeps its last look decoded while
+	// a snapshot was asked for within this time (someone watches it);
+	// otherwise it keeps only the coded keyframe (issue 14: 16 decoded
+	// 1080p pictures were 48 MB of a 200 MB gateway).
+	SnapshotKeep = 10 * time.Second
 )
 
 // DropDegradeRatio: a camera that loses more than this share of its frames
@@ -248,20 +266,51 @@ func (c *Camera) LooksTaken() uint64 { return c.looksTaken.Load() }
 // Hub is where the camera's masked, coded video comes out.
 func (c *Camera) Hub() *Hub { return c.hub }
 
-// Snapshot returns the last masked picture and when it was taken.
-func (c *Camera) Snapshot() (image.Image, time.Time, error) {
+// Snapshot returns the last masked picture and when it was taken. A
+// passthrough camera that kept only the coded keyframe of its last look
+// decodes it now, in a slot of the shared look pool (waiting for one
+// while ctx allows).
+func (c *Camera) Snapshot(ctx context.Context) (image.Image, time.Time, error) {
+	masks := c.maskVersion()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.snap == nil || time.Since(c.snapTime) > SnapshotFresh {
+	c.snapAsked = time.Now()
+	if c.snapMasks != masks {
+		c.snap, c.snapKey = nil, nil // made before the masks changed
+	}
+	if (c.snap == nil && c.snapKey == nil) || time.Since(c.snapTime) > SnapshotFresh {
 		c.wantLook.Store(true) // a passthrough camera decodes its next keyframe
 	}
-	if c.snap == nil {
+	if c.snap != nil {
+		img, at := c.snap.Clone().YCbCr(), c.snapTime
+		c.mu.Unlock()
+		return img, at, nil
+	}
+	key, at := c.snapKey, c.snapTime
+	c.mu.Unlock()
+	if key == nil {
 		if c.h265.Load() {
 			return nil, time.Time{}, ErrH265NoDecoder
 		}
 		return nil, time.Time{}, ErrNoSnapshot
 	}
-	return c.snap.Clone().YCbCr(), c.snapTime, nil
+	var pic *media.Frame
+	var derr error
+	if err := c.deps.Looks.Do(ctx, func() { pic, derr = c.decodeKeyframe(key) }); err != nil {
+		return nil, time.Time{}, fmt.Errorf("snapshot: wait for a decoder: %w", err)
+	}
+	if derr != nil {
+		return nil, time.Time{}, fmt.Errorf("snapshot: decode the last keyframe: %w", derr)
+	}
+	img := pic.Clone().YCbCr()
+	c.mu.Lock()
+	if c.snap == nil && c.snapTime.Equal(at) && c.snapMasks == masks {
+		c.snap = pic // later calls until the next look need no decode
+	}
+	c.mu.Unlock()
+	if c.maskVersion() != masks {
+		return nil, time.Time{}, ErrNoSnapshot // masks changed while decoding
+	}
+	return img, at, nil
 }
 
 // Run supervises the pipeline until ctx ends: it restarts a failed source
@@ -663,7 +712,7 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 	h.Write([]byte(c.cfg.ID))
 	every := PassthroughLook + time.Duration(h.Sum32()%5000)*time.Millisecond
 	var lastLook time.Time
-	looks := make(chan *media.Frame, 1) // at most one look in flight
+	looks := make(chan lookResult, 1) // at most one look in flight
 	inFlight := false
 	skipping := false
 	for {
@@ -672,14 +721,14 @@ func (c *Camera) runPassthrough(ctx context.Context, src source.CodedSource, st 
 			return fmt.Errorf("read: %w", err)
 		}
 		select {
-		case pic := <-looks:
+		case lr := <-looks:
 			inFlight = false
-			if pic != nil {
+			if pic := lr.pic; pic != nil {
 				st.info.Width, st.info.Height = pic.Width, pic.Height
 				if !c.imageElsewhere() {
 					st.observe(pic)
 				}
-				c.keepSnapshot(pic, pic.Wall)
+				c.keepLook(pic, lr.key, st.maskVer)
 			}
 		default:
 		}
@@ -730,26 +779,44 @@ func (c *Camera) imageElsewhere() bool {
 	return c.deps.ImageElsewhere != nil && c.deps.ImageElsewhere()
 }
 
-// look decodes one keyframe of a passthrough camera with a decoder that
-// lives only for it (a lone IDR decodes by itself), on a look-pool slot. It
-// touches nothing of the run: the picture goes back to the camera's loop
-// (nil when the keyframe did not decode).
-func (c *Camera) look(au media.AccessUnit) *media.Frame {
+// lookResult is a passthrough camera's look: the decoded picture (nil when
+// the keyframe did not decode) and the keyframe it came from.
+type lookResult struct {
+	pic *media.Frame
+	key []byte
+}
+
+// look decodes one keyframe of a passthrough camera on a look-pool slot. It
+// touches nothing of the run: the result goes back to the camera's loop.
+func (c *Camera) look(au media.AccessUnit) lookResult {
+	pic, err := c.decodeKeyframe(au.Data)
+	if err != nil {
+		c.deps.Logger.Warn("passthrough: keyframe look", "err", err)
+		return lookResult{}
+	}
+	pic.Wall = au.Wall
+	return lookResult{pic: pic, key: au.Data}
+}
+
+// decodeKeyframe decodes one lone keyframe (SPS, PPS, IDR) with a decoder
+// that lives only for it: an idle gateway holds no decoder memory.
+func (c *Camera) decodeKeyframe(key []byte) (*media.Frame, error) {
 	dec, err := codec.NewLookDecoder()
 	if err != nil {
-		c.deps.Logger.Warn("passthrough: decoder", "err", err)
-		return nil
+		return nil, fmt.Errorf("decoder: %w", err)
 	}
 	defer dec.Close()
-	pic, err := dec.Decode(au.Data)
+	pic, err := dec.Decode(key)
 	if err == nil && pic == nil {
 		pic, err = dec.Flush()
 	}
-	if err != nil || pic == nil {
-		return nil
+	if err != nil {
+		return nil, err
 	}
-	pic.Wall = au.Wall
-	return pic
+	if pic == nil {
+		return nil, errors.New("the keyframe gave no picture")
+	}
+	return pic, nil
 }
 
 // refreshMasker replaces *masker when the camera's masks changed.
@@ -784,7 +851,7 @@ func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *cod
 	// pictures then code them unchanged and they stay flat).
 	m := masker.ApplyHeld(f, enc.NextKeyframe())
 	if now := time.Now(); now.Sub(st.lastSnap) >= 500*time.Millisecond {
-		c.keepMasked(m, f.Wall)
+		c.keepSnapshot(m.Frame(), f.Wall, st.maskVer)
 		st.lastSnap = now
 	}
 	v, ok, err := encodeMasked(enc, m)
@@ -956,14 +1023,24 @@ func (st *runStats) reportWindow(final bool) {
 	st.winStart, st.winFrames, st.winBytes = time.Now(), 0, 0
 }
 
-// keepMasked keeps the last masked picture for the snapshot.
-func (c *Camera) keepMasked(m mask.Masked, at time.Time) { c.keepSnapshot(m.Frame(), at) }
-
-// keepSnapshot copies f; callers pass masked pictures, or pictures of a
-// camera without masks.
-func (c *Camera) keepSnapshot(f *media.Frame, at time.Time) {
+// keepLook keeps a passthrough camera's look for the snapshot: its
+// keyframe always, the decoded picture (taken over, not copied) only while
+// someone asks for snapshots (SnapshotKeep).
+func (c *Camera) keepLook(pic *media.Frame, key []byte, masks uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.snapKey, c.snapTime, c.snap, c.snapMasks = key, pic.Wall, nil, masks
+	if !c.snapAsked.IsZero() && time.Since(c.snapAsked) < SnapshotKeep {
+		c.snap = pic
+	}
+}
+
+// keepSnapshot copies f, a masked picture made under mask version masks,
+// for the snapshot.
+func (c *Camera) keepSnapshot(f *media.Frame, at time.Time, masks uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.snapKey, c.snapMasks = nil, masks
 	if c.snap == nil || c.snap.Width != f.Width || c.snap.Height != f.Height {
 		c.snap = f.Clone()
 	} else {

@@ -101,7 +101,7 @@ func TestCameraSupervisorRestarts(t *testing.T) {
 			t.Fatalf("only %d opens", op.opens.Load())
 		}
 	}
-	img, _, err := cam.Snapshot()
+	img, _, err := cam.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

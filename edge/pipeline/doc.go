@@ -29,7 +29,11 @@
 // pictures (MaxLate) are dropped, and the encoder restarts with a
 // keyframe so the hole is a gap on the record. A passthrough camera
 // decodes a keyframe only now and then, on a LookPool shared by all
-// cameras, never on its read loop. Access units larger than
+// cameras, never on its read loop, and keeps that keyframe coded: the
+// decoded picture is kept only while someone asks for snapshots
+// (SnapshotKeep), otherwise Snapshot decodes the kept keyframe again on a
+// pool slot. A snapshot made before the camera's masks last changed is
+// never returned (R2). Access units larger than
 // Deps.MaxAccessUnit are refused with the rest of their GOP. Every lost
 // unit or picture is counted in health (Dropped, which /metrics and the
 // beacon carry), and a camera losing more than DropDegradeRatio of a

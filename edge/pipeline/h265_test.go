@@ -52,7 +52,7 @@ func TestH265PassthroughRecordExport(t *testing.T) {
 	go func() { rec.Run(ctx); done <- struct{}{} }()
 	r.waitState(health.StateRecording, 20*time.Second)
 	time.Sleep(7 * time.Second)
-	if _, _, err := cam.Snapshot(); !errors.Is(err, pipeline.ErrH265NoDecoder) || !errors.Is(err, pipeline.ErrNoSnapshot) {
+	if _, _, err := cam.Snapshot(context.Background()); !errors.Is(err, pipeline.ErrH265NoDecoder) || !errors.Is(err, pipeline.ErrNoSnapshot) {
 		t.Errorf("snapshot of an H.265 camera: %v", err)
 	} else if re, ok := err.(interface{ UserReason() string }); !ok || !strings.Contains(re.UserReason(), "H.265") {
 		t.Errorf("snapshot error has no reason for the user: %v", err)

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"sync/atomic"
 )
 
@@ -46,3 +47,16 @@ func (p *LookPool) TryGo(fn func()) bool {
 
 // Stats returns how many looks ran and how many found the pool full.
 func (p *LookPool) Stats() (done, busy uint64) { return p.done.Load(), p.busy.Load() }
+
+// Do runs fn on the caller's goroutine once a slot is free (an on-demand
+// snapshot decode), or returns ctx's error if ctx ends first.
+func (p *LookPool) Do(ctx context.Context, fn func()) error {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.slots; p.done.Add(1) }()
+	fn()
+	return nil
+}

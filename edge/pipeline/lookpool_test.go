@@ -46,7 +46,7 @@ func TestLookPoolSharedOffTheReadLoop(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	for _, c := range cams {
-		if _, _, err := c.cam.Snapshot(); err != ErrNoSnapshot {
+		if _, _, err := c.cam.Snapshot(context.Background()); err != ErrNoSnapshot {
 			t.Fatalf("%s: a look ran while the pool's only slot was taken (%v)", c.cam.ID(), err)
 		}
 		if n := c.got.n.Load(); n < 20 {
@@ -60,7 +60,7 @@ func TestLookPoolSharedOffTheReadLoop(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for _, c := range cams {
 		for {
-			img, _, err := c.cam.Snapshot()
+			img, _, err := c.cam.Snapshot(context.Background())
 			if err == nil {
 				if b := img.Bounds(); b.Dx() != 160 || b.Dy() != 120 {
 					t.Fatalf("%s: snapshot %v", c.cam.ID(), b)

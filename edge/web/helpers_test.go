@@ -286,14 +286,14 @@ func (m *testCams) Devices(context.Context) ([]Device, error) {
 	return []Device{{Path: "/dev/video0", Name: "vivid (test)", URL: "v4l2:///dev/video0"}}, nil
 }
 
-func (m *testCams) Snapshot(_ context.Context, id string) (image.Image, time.Time, error) {
+func (m *testCams) Snapshot(ctx context.Context, id string) (image.Image, time.Time, error) {
 	m.mu.Lock()
 	e, ok := m.cams[id]
 	m.mu.Unlock()
 	if !ok {
 		return nil, time.Time{}, ErrUnknownCamera
 	}
-	return e.cam.Snapshot()
+	return e.cam.Snapshot(ctx)
 }
 
 // Subscribe feeds edge/live (live.Source).
