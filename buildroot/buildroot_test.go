@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -1400,6 +1401,80 @@ func TestBootChooser(t *testing.T) {
 	}
 	if out, err := run(t, env, bc, "set-primary", "C"); err == nil {
 		t.Errorf("slot C accepted: %s", out)
+	}
+}
+
+// TestBootChooserConcurrentCallsOnLoop: boot-chooser calls at the same
+// time on a real boot partition (a loop device, each call mounting it
+// itself as on the gateway). Issue 16: with one shared mount point the
+// first call to finish unmounted the partition under the others, which
+// then read "no state file" = no trial, and the recorder's is-trial "no"
+// rolled a good update back; two writers shared one temporary file name.
+// Every reader must see the trial, every call must succeed, and no mount
+// may be left behind.
+func TestBootChooserConcurrentCallsOnLoop(t *testing.T) {
+	needRootLoop(t)
+	l := newLoop(t, 40<<20, "label: dos\n,8M,c\n,8M,83\n,8M,83\n")
+	// ext4, not FAT: build hosts often have no vfat module; what is under
+	// test is the mounting per call, the same for either type.
+	if out, err := exec.Command("mkfs.ext4", "-q", l.dev+"p1").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
+	}
+	bc := abs(t, libexec+"/boot-chooser")
+	env := cleanEnv("EDGEREC_DISK="+l.dev, "EDGEREC_BOOT_FSTYPE=ext4")
+	if out, err := run(t, env, bc, "set-primary", "B"); err != nil {
+		t.Fatalf("set-primary B: %v\n%s", err, out)
+	}
+	before, _ := filepath.Glob("/run/edgerec/boot.*")
+	var wg sync.WaitGroup
+	errs := make(chan string, 200)
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 12 {
+				var args []string
+				switch g % 3 {
+				case 0:
+					args = []string{"get-primary"}
+				case 1:
+					args = []string{"show"}
+				default:
+					args = []string{"set-state", "A", "good"} // a write that keeps the trial
+				}
+				out, err := run(t, env, bc, args...)
+				switch {
+				case err != nil:
+					errs <- fmt.Sprintf("%v: %v %s", args, err, out)
+				case g%3 == 0 && strings.TrimSpace(out) != "B":
+					errs <- fmt.Sprintf("get-primary during the trial said %q", strings.TrimSpace(out))
+				case g%3 == 1 && !strings.Contains(out, "TRY=B"):
+					errs <- fmt.Sprintf("show lost the trial: %q", out)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	n := 0
+	for e := range errs {
+		if n++; n <= 5 {
+			t.Error(e)
+		}
+	}
+	if n > 5 {
+		t.Errorf("… %d failures in all", n)
+	}
+	after, _ := filepath.Glob("/run/edgerec/boot.*")
+	if len(after) > len(before) {
+		t.Errorf("mount points left behind: %v", after)
+	}
+	if m := read(t, "/proc/mounts"); strings.Contains(m, l.dev+"p1 ") {
+		t.Errorf("the boot partition is still mounted:\n%s", m)
+	}
+	out, err := run(t, env, bc, "show")
+	if err != nil || !strings.Contains(out, "PRIMARY=A") || !strings.Contains(out, "TRY=B") {
+		t.Errorf("state after the calls: %v\n%s", err, out)
 	}
 }
 

@@ -10,8 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
@@ -118,7 +116,7 @@ func runDaemon(ctx context.Context, e *env, dc daemonConfig, log *slog.Logger) e
 	if err := prepareDataDir(dc); err != nil {
 		return err
 	}
-	tuneMemory(e, dc.Config, log)
+	tuneMemory(log)
 	kps := keyprov.Providers(dc.DataDir, dc.Keys, log.With("part", "keys"))
 	sopts := storage.Options{FlushInterval: dc.FlushInterval, Logger: log.With("part", "storage"), Keys: kps}
 	store, err := keyprov.Open(ctx, dc.DataDir, dc.Keys, sopts, log)
@@ -357,41 +355,23 @@ func ntpServers(dc daemonConfig) web.NTPServers {
 	return timesync.Servers{Path: filepath.Join(filepath.Dir(dc.ConfigPath), timesync.FileName)}
 }
 
-// tuneMemory sets the daemon's memory trade-offs (issue 14: a gateway
+// tuneMemory sets the daemon's C memory trade-offs (issue 14: a gateway
 // records many cameras on little RAM). C blocks of 128 KiB and more are
 // mapped and unmapped on their own (codec.FixMmapThreshold). One C malloc
-// arena (see codec.LimitMallocArenas): the codec allocates when a codec is made or
-// first sees a picture size, not per picture, so one lock costs nothing,
-// and since each codec runs on its own short-lived C thread (edge/codec,
-// "Threads") a second arena kept 25–60 MiB more at 16 passthrough
-// cameras (peak 245–256 vs 209–210 MiB, two runs each). A gateway whose cameras are all passed
-// through is memory-bound, not CPU-bound: its Go GC target is 50 % instead
-// of 100 % (the heap holds mostly short-lived access units). A gateway
-// that masks or encodes keeps 100 %: there GC time would cost frames
-// under load. GOGC in the environment wins. Measured with 16 passthrough
-// 1080p cameras (scripts/bench-peer.sh 20 2): peak RSS 239 → 191 MiB,
-// 11.9 MiB per camera, CPU 0.54× → 0.61× ffmpeg's.
-func tuneMemory(e *env, cfg *config.Config, log *slog.Logger) {
+// arena (see codec.LimitMallocArenas): the codec allocates when a codec is
+// made or first sees a picture size, not per picture, so one lock costs
+// nothing, and since each codec runs on its own short-lived C thread
+// (edge/codec, "Threads") a second arena kept 25–60 MiB more at 16
+// passthrough cameras (peak 245–256 vs 209–210 MiB, two runs each).
+// Go's GC keeps its default target (100 %, GOGC in the environment wins):
+// a lower one paid off only while every passthrough camera held a decoded
+// snapshot (3 MB at 1080p) on the heap; with the coded keyframe kept
+// instead (edge/pipeline) the live heap is small and GOGC 50 ran ~5 GCs a
+// second per camera. 16 passthrough 1080p cameras, 25 s, two runs each:
+// GOGC 50 0.18–0.22 CPU-s/s, peak 118–119 MiB; 100: 0.147–0.152, 125–128
+// MiB; 200: 0.151–0.176, 154 MiB.
+func tuneMemory(log *slog.Logger) {
 	arenas := codec.LimitMallocArenas(1)
 	mmapped := codec.FixMmapThreshold(128 << 10)
-	gc := "100"
-	switch {
-	case e.getenv("GOGC") != "":
-		gc = "GOGC from the environment"
-	case cfg != nil && allPassthrough(cfg.Cameras):
-		debug.SetGCPercent(50)
-		gc = "50"
-	}
-	log.Debug("memory tuning", "malloc_arenas_limited", arenas, "mmap_threshold_fixed", mmapped, "gc_percent", gc)
-}
-
-// allPassthrough: every camera is a network camera without masks (its
-// stream is recorded as sent, never decoded whole).
-func allPassthrough(cams []config.Camera) bool {
-	for _, c := range cams {
-		if len(c.Masks) > 0 || !strings.HasPrefix(string(c.Source), "rtsp") {
-			return false
-		}
-	}
-	return len(cams) > 0
+	log.Debug("memory tuning", "malloc_arenas_limited", arenas, "mmap_threshold_fixed", mmapped)
 }
