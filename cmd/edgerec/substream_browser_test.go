@@ -123,7 +123,25 @@ lan: {listen: "127.0.0.1:18459"}
 	if err := chromedp.Do(bc,
 		chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(chromedp.CSS("#login-form")),
 		chromedp.SetValue(chromedp.CSS("#user"), "ivy"), chromedp.SetValue(chromedp.CSS("#password"), pw),
-		chromedp.Submit(chromedp.CSS("#login-form")), chromedp.WaitVisible(chromedp.CSS("#who")),
+		chromedp.Submit(chromedp.CSS("#login-form")), chromedp.WaitVisible(chromedp.CSS("#who"))); err != nil {
+		t.Fatalf("browser: %v\n%s", err, d.se.String())
+	}
+	// A viewer is given the sub stream once it has delivered a picture
+	// (until then the main stream: someone aiming a camera gets a
+	// picture at once). Wait for it: the snapshot, which comes from the sub
+	// stream too, shows its size.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		w, err := chromedp.Run(bc, chromedp.Evaluate[string](`fetch("/api/v1/cameras/cam1/snapshot").then(r => r.ok ? r.blob().then(b => createImageBitmap(b)).then(i => i.width + "x" + i.height) : "status " + r.status)`, chromedp.EvalAwaitPromise))
+		if err == nil && w == "320x180" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sub stream delivered no picture in 60 s (snapshot %q, %v)\n%s", w, err, d.se.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err := chromedp.Do(bc,
 		chromedp.Navigate(d.base+"/live"), chromedp.WaitVisible(chromedp.CSS("#live-start")),
 		chromedp.SetValue(chromedp.CSS("#live-camera"), "cam1"), chromedp.Click(chromedp.CSS("#live-start"))); err != nil {
 		t.Fatalf("browser: %v\n%s", err, d.se.String())
