@@ -850,10 +850,6 @@ func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *cod
 	// Pixelation cells change only at keyframes (issue 14: predicted
 	// pictures then code them unchanged and they stay flat).
 	m := masker.ApplyHeld(f, enc.NextKeyframe())
-	if now := time.Now(); now.Sub(st.lastSnap) >= 500*time.Millisecond {
-		c.keepSnapshot(m.Frame(), f.Wall, st.maskVer)
-		st.lastSnap = now
-	}
 	v, ok, err := encodeMasked(enc, m)
 	if err != nil {
 		return err
@@ -861,6 +857,13 @@ func (c *Camera) maskEncodePublish(f *media.Frame, masker *mask.Masker, enc *cod
 	if ok {
 		c.hub.Publish(v)
 		st.published(v.AU())
+	}
+	// The snapshot after the publish: a camera with a picture to show has
+	// delivered to its hub, so a viewer sent to it (a sub stream, issue 18)
+	// never lands on a camera that has shown nothing yet.
+	if now := time.Now(); c.delivered.Load() && now.Sub(st.lastSnap) >= 500*time.Millisecond {
+		c.keepSnapshot(m.Frame(), f.Wall, st.maskVer)
+		st.lastSnap = now
 	}
 	return nil
 }
