@@ -67,6 +67,7 @@ func (s *Store) flush() {
 	s.mu.Unlock()
 
 	err := s.writeBatch(batch)
+	s.recycle(batch)
 	s.log.Debug("flush", "chunks", len(batch), "took", time.Since(t0))
 	s.mu.Lock()
 	if err == nil {
@@ -102,7 +103,10 @@ func (s *Store) writeBatch(batch []*pchunk) error {
 
 	// Sequential writes in LSN order: large chunks go straight from their
 	// sealed buffer; small ones (and pad headers) are coalesced.
-	buf := make([]byte, 0, 64<<10)
+	if s.flushBuf == nil {
+		s.flushBuf = make([]byte, 0, 64<<10)
+	}
+	buf := s.flushBuf[:0]
 	var at uint64
 	put := func() error {
 		if len(buf) == 0 {

@@ -78,6 +78,15 @@ type Store struct {
 	// flushes, BeginSegment, retention, holds.
 	opMu sync.Mutex
 
+	// sealBufs recycles the buffers of sealed chunks once the flusher has
+	// written them (issue 14: a fresh buffer per chunk was a fifth of a
+	// passthrough camera's allocations). It holds *[]byte; the GC may
+	// empty it, so an idle store keeps nothing.
+	sealBufs sync.Pool
+	// flushBuf coalesces small chunks in writeBatch (the flusher's own,
+	// under opMu).
+	flushBuf []byte
+
 	mu      sync.Mutex
 	cond    *sync.Cond
 	pending []*pchunk

@@ -264,7 +264,7 @@ func (w *SegmentWriter) sealChunk(last bool) (*pchunk, error) {
 	s.pendSz += size
 	s.mu.Unlock()
 
-	raw := w.sealer.Seal(make([]byte, 0, size), seal.Header{Index: pc.index, Last: last, LSN: pc.lsn}, w.buf)
+	raw := w.sealer.Seal(s.sealBuf(size), seal.Header{Index: pc.index, Last: last, LSN: pc.lsn}, w.buf)
 	w.next++
 	w.buf = w.buf[:0]
 	w.nframes = 0
@@ -275,6 +275,30 @@ func (w *SegmentWriter) sealChunk(last bool) (*pchunk, error) {
 	s.cond.Broadcast()
 	s.mu.Unlock()
 	return pc, nil
+}
+
+// sealBuf returns an empty buffer with room for size sealed bytes, a
+// recycled one when the pool has one large enough.
+func (s *Store) sealBuf(size int) []byte {
+	if p, ok := s.sealBufs.Get().(*[]byte); ok {
+		if cap(*p) >= size {
+			return (*p)[:0]
+		}
+	}
+	return make([]byte, 0, max(size, seal.SealedSize(s.chunkSize)))
+}
+
+// recycle gives the sealed buffers of a written batch back to the pool;
+// nothing refers to them afterwards.
+func (s *Store) recycle(batch []*pchunk) {
+	for _, pc := range batch {
+		if pc.pad || pc.raw == nil {
+			continue
+		}
+		b := pc.raw[:0]
+		pc.raw = nil
+		s.sealBufs.Put(&b)
+	}
 }
 
 // reserveLocked returns the LSN for size bytes, queueing a pad record first
