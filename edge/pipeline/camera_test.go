@@ -148,3 +148,38 @@ func TestCameraSupervisorRestarts(t *testing.T) {
 		t.Fatalf("snapshot not masked: %+v", res.Masks)
 	}
 }
+
+// Issue 18 (found by CI): a camera with a picture to show has delivered to
+// its hub. The manager sends a viewer to a sub stream only once it has
+// delivered, so a client that waits for the sub stream's snapshot and then
+// opens the live view must get the sub stream; a masked camera used to keep
+// the snapshot before it encoded and published the picture.
+func TestMaskedSnapshotOnlyAfterDelivery(t *testing.T) {
+	for run := range 5 {
+		cam, err := NewCamera(CameraConfig{ID: "c1", Source: "test://pattern?width=1280&height=720&fps=15", Masks: mustSet(testMasks())}, Deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- cam.Run(ctx) }()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if _, _, err := cam.Snapshot(context.Background()); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %d: no snapshot", run)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		delivered := cam.Delivered()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if !delivered {
+			t.Fatalf("run %d: the camera had a snapshot but had not published to its hub", run)
+		}
+	}
+}
